@@ -1,0 +1,256 @@
+"""The ``newsbot`` command: build the index, ask, search, and run the Telegram bot.
+
+This is the entry point: the only place that reads ``.env`` and the environment and configures logging.
+Expected failures (a missing folder, an unreadable index, bad settings) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import index
+from bot.config import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+def _environment() -> dict[str, str]:
+    """The process environment over the values of a ``.env`` file in the working directory."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if Path(".env").is_file() else {}
+    return {**values, **os.environ}
+
+
+class _Progress:
+    """A tqdm bar per stage on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="" if stage == "saving" else " articles", leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _open(settings: Settings, quiet: bool = False) -> index.Index:
+    progress = _Progress(sys.stderr.isatty() and not quiet)
+    try:
+        idx, built = index.open_or_build(settings.index_dir, settings.articles_dir, progress=progress)
+    finally:
+        progress.close()
+    if built and not quiet:
+        print(
+            f"Built an index of {settings.articles_dir} in {settings.index_dir} ({idx.report.summary()}).",
+            file=sys.stderr,
+        )
+    elif not built:
+        try:
+            changes = idx.changes(settings.articles_dir)
+        except index.ArticlesNotFound:
+            changes = None
+        if changes and not quiet:
+            print(
+                f"Note: the articles changed since the index was built ({changes.summary()}); "
+                "run `newsbot index` to include them.",
+                file=sys.stderr,
+            )
+    return idx
+
+
+def _date(article: index.Article) -> str:
+    return article.date.strftime("%-d %B %Y") if article.date else "undated"
+
+
+def _article_json(article: index.Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "date": article.date.isoformat() if article.date else None,
+        "url": article.url,
+    }
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    articles = Path(args.articles) if args.articles else settings.articles_dir
+    target = Path(args.index) if args.index else settings.index_dir
+    progress = _Progress(sys.stderr.isatty())
+    started = time.perf_counter()
+    try:
+        idx = index.build(articles, progress=progress)
+        idx.save(target, progress=progress)
+    finally:
+        progress.close()
+    report = idx.report
+    print(
+        f"Indexed {articles} into {target} in {time.perf_counter() - started:.1f} s: "
+        f"{len(idx.articles)} articles, {len(idx)} passages, {len(report.skipped)} skipped, "
+        f"{len(report.duplicates)} duplicates."
+    )
+    for label, items in (("skipped", report.skipped), ("duplicate", report.duplicates)):
+        shown = items[: args.show]
+        for item in shown:
+            print(f"  {label}: {item.source}: {item.reason}")
+        if len(items) > len(shown):
+            reasons: dict[str, int] = {}
+            for item in items:
+                reasons[item.reason if label == "skipped" else "same text as an earlier article"] = (
+                    reasons.get(item.reason if label == "skipped" else "same text as an earlier article", 0) + 1
+                )
+            common = ", ".join(f"{n} × {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
+            print(f"  … {len(items) - len(shown)} more {label} ({common}); --show N lists more")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    idx = _open(settings, quiet=args.json)
+    answer = idx.answer(args.question, limit=args.n)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "question": answer.question,
+                    "answered": answer.answered,
+                    "quotes": [
+                        {
+                            "text": q.text,
+                            "score": q.score,
+                            "start": q.start,
+                            "end": q.end,
+                            "article": _article_json(q.article),
+                        }
+                        for q in answer.quotes
+                    ],
+                    "suggestions": list(answer.suggestions),
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if not answer.answered:
+        print(answer.message)
+        if answer.suggestions:
+            print("Nearest articles:")
+            for title in answer.suggestions:
+                print(f"  - {title}")
+        return 0
+    for n, quote in enumerate(answer.quotes, 1):
+        source = quote.article.url or quote.article.source
+        print(f"{n}. “{quote.text}”")
+        print(f"   — {quote.article.title}, {_date(quote.article)}" + (f" <{source}>" if source else ""))
+        print()
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    idx = _open(settings, quiet=args.json)
+    hits = idx.search(args.query, k=args.k)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "query": args.query,
+                    "hits": [
+                        {
+                            "score": h.score,
+                            "text": h.passage.text,
+                            "start": h.passage.start,
+                            "end": h.passage.end,
+                            "article": _article_json(h.article),
+                        }
+                        for h in hits
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if not hits:
+        print("No passage contains any of those words.")
+    for n, hit in enumerate(hits, 1):
+        print(f"{n}. [{hit.score:.2f}] {hit.article.title} ({_date(hit.article)})")
+        print(f"   {hit.passage.text}")
+        print()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import run
+
+    return run(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Answer questions about news articles with verbatim quotes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("index", help="build the index from the articles folder")
+    p.add_argument("--articles", help="folder or file of articles (default: ARTICLES_DIR or seeds)")
+    p.add_argument("--index", help="index directory (default: INDEX_DIR or var/index)")
+    p.add_argument("--show", type=int, default=10, metavar="N", help="list at most N skipped files (default 10)")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("ask", help="answer a question with quotes")
+    p.add_argument("question")
+    p.add_argument("-n", type=int, default=3, help="at most N quotes (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("search", help="list the passages that best match a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``newsbot`` command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(_environment(), require_token=args.command == "run")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return args.func(args, settings)
+    except index.NewsbotError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

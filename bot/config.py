@@ -1,0 +1,140 @@
+"""Settings: one frozen object built from a mapping (normally the environment), every problem reported at once.
+
+Only the entry point (``bot.cli``) reads ``.env`` and ``os.environ``; everything else receives a ``Settings``.
+Every variable is listed, with a comment, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or malformed; the message lists all of them, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the CLI and the bot can be configured with."""
+
+    token: str = field(default="", repr=False)  # never printed: repr hides it
+    base_url: str | None = None
+    base_file_url: str | None = None
+    admin_user_ids: frozenset[int] = frozenset()
+    allowed_chat_ids: frozenset[int] | None = None
+    articles_dir: Path = Path("seeds")
+    index_dir: Path = Path("var/index")
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    questions_per_minute: int = 5
+    max_upload_bytes: int = 2_000_000
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = field(default=None, repr=False)
+    default_timezone: str = "UTC"
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def _ids(name: str, raw: str, problems: list[str]) -> frozenset[int]:
+    values = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            values.add(int(part))
+        except ValueError:
+            problems.append(f"{name}: {part!r} is not a numeric Telegram id (example: {name}=123456789,987654321)")
+    return frozenset(values)
+
+
+def _int(name: str, raw: str | None, default: int, low: int, high: int, problems: list[str]) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}: {raw!r} is not a whole number (allowed {low} to {high})")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name}: {value} is outside {low} to {high}")
+    return value
+
+
+def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
+    """Build settings from ``env``.
+
+    Args:
+        env: variable names to values, such as ``os.environ`` merged with ``.env``.
+        require_token: True when the Telegram bot is about to run.
+
+    Returns:
+        The settings.
+
+    Raises:
+        ConfigError: listing every missing or malformed variable (never echoing the token).
+    """
+    problems: list[str] = []
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    token = get("TELEGRAM_BOT_TOKEN") or ""
+    if require_token and not token:
+        problems.append("TELEGRAM_BOT_TOKEN: missing (get one from @BotFather; see README)")
+    elif token and not _TOKEN_SHAPE.match(token):
+        problems.append("TELEGRAM_BOT_TOKEN: does not look like a bot token (digits, a colon, then 35 characters)")
+    level = (get("LOG_LEVEL") or "INFO").upper()
+    if level not in _LEVELS:
+        problems.append(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LEVELS)}")
+    allowed_raw = get("ALLOWED_CHAT_IDS")
+    webhook_url = get("WEBHOOK_URL")
+    if webhook_url and not webhook_url.startswith("https://") and not webhook_url.startswith("http://127.0.0.1"):
+        problems.append(f"WEBHOOK_URL: {webhook_url!r} must start with https:// (Telegram only calls HTTPS webhooks)")
+    secret = get("WEBHOOK_SECRET_TOKEN")
+    if secret and not _SECRET_SHAPE.match(secret):
+        problems.append("WEBHOOK_SECRET_TOKEN: use 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+    for name in ("TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL"):
+        value = get(name)
+        if value and not re.match(r"^https?://", value):
+            problems.append(
+                f"{name}: {value!r} must be an http:// or https:// URL (example: http://127.0.0.1:8081/bot)"
+            )
+    timezone = get("DEFAULT_TIMEZONE") or "UTC"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (ValueError, KeyError, OSError, ImportError):
+        problems.append(f"DEFAULT_TIMEZONE: {timezone!r} is not an IANA time zone (example: Europe/Istanbul)")
+    settings = Settings(
+        token=token,
+        base_url=get("TELEGRAM_BASE_URL"),
+        base_file_url=get("TELEGRAM_BASE_FILE_URL"),
+        admin_user_ids=_ids("ADMIN_USER_IDS", get("ADMIN_USER_IDS") or "", problems),
+        allowed_chat_ids=_ids("ALLOWED_CHAT_IDS", allowed_raw, problems) if allowed_raw else None,
+        articles_dir=Path(get("ARTICLES_DIR") or "seeds"),
+        index_dir=Path(get("INDEX_DIR") or "var/index"),
+        data_dir=Path(get("DATA_DIR") or "var"),
+        log_level=level,
+        questions_per_minute=_int("QUESTIONS_PER_MINUTE", get("QUESTIONS_PER_MINUTE"), 5, 1, 1000, problems),
+        max_upload_bytes=_int("MAX_UPLOAD_BYTES", get("MAX_UPLOAD_BYTES"), 2_000_000, 1, 20_000_000, problems),
+        webhook_url=webhook_url,
+        webhook_listen=get("WEBHOOK_LISTEN") or "127.0.0.1",
+        webhook_port=_int("WEBHOOK_PORT", get("WEBHOOK_PORT"), 8443, 1, 65535, problems),
+        webhook_secret=secret,
+        default_timezone=timezone,
+    )
+    if problems:
+        raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))
+    return settings

@@ -1,0 +1,43 @@
+"""newsbot's pure core: ingest articles, analyse text, index passages with BM25, answer with verbatim quotes.
+
+Synchronous and free of Telegram, asyncio and environment variables; the ``bot`` package builds on it::
+
+    import index
+    idx = index.build("seeds/")
+    idx.save("var/index"); idx = index.load("var/index")
+    hits = idx.search("air base", k=10)
+    ans = idx.answer("Which air base did the GNA seize?")
+"""
+
+from .analysis import analyze, normalize
+from .bm25 import VARIANTS, Settings
+from .core import DEFAULT_SETTINGS, Changes, Index, build, load, open_or_build
+from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
+from .ingest import ingest
+from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "VARIANTS",
+    "Answer",
+    "Article",
+    "ArticlesNotFound",
+    "Changes",
+    "Hit",
+    "Index",
+    "IndexCorrupt",
+    "IndexNotFound",
+    "IngestReport",
+    "InvalidOption",
+    "NewsbotError",
+    "Passage",
+    "Quote",
+    "Settings",
+    "Skipped",
+    "analyze",
+    "build",
+    "ingest",
+    "load",
+    "normalize",
+    "open_or_build",
+]

@@ -1,0 +1,408 @@
+"""Text analysis: one analyzer for passages and questions, and sentence splitting.
+
+Everything here works on a machine with no NLTK data downloaded. The English stopword list is NLTK's
+(``nltk.corpus.stopwords.words("english")``), kept in this module so that no corpus download is needed and
+the analysis never changes under a user's feet; the Snowball stemmer is pure code. Sentences come from
+NLTK's Punkt, trained on the articles themselves and seeded with common news abbreviations.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from nltk.stem.snowball import SnowballStemmer
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+
+__all__ = ["ANALYZER_VERSION", "STOPWORDS", "SentenceSplitter", "analyze", "normalize"]
+
+# Bump when analyze() would give different tokens for the same text: saved indexes record it.
+ANALYZER_VERSION = 1
+
+# NLTK 3.9's English stopword list, verbatim (179 words).
+STOPWORDS = frozenset(
+    [
+        "i",
+        "me",
+        "my",
+        "myself",
+        "we",
+        "our",
+        "ours",
+        "ourselves",
+        "you",
+        "you're",
+        "you've",
+        "you'll",
+        "you'd",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "he",
+        "him",
+        "his",
+        "himself",
+        "she",
+        "she's",
+        "her",
+        "hers",
+        "herself",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "themselves",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "this",
+        "that",
+        "that'll",
+        "these",
+        "those",
+        "am",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "have",
+        "has",
+        "had",
+        "having",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "if",
+        "or",
+        "because",
+        "as",
+        "until",
+        "while",
+        "of",
+        "at",
+        "by",
+        "for",
+        "with",
+        "about",
+        "against",
+        "between",
+        "into",
+        "through",
+        "during",
+        "before",
+        "after",
+        "above",
+        "below",
+        "to",
+        "from",
+        "up",
+        "down",
+        "in",
+        "out",
+        "on",
+        "off",
+        "over",
+        "under",
+        "again",
+        "further",
+        "then",
+        "once",
+        "here",
+        "there",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "so",
+        "than",
+        "too",
+        "very",
+        "s",
+        "t",
+        "can",
+        "will",
+        "just",
+        "don",
+        "don't",
+        "should",
+        "should've",
+        "now",
+        "d",
+        "ll",
+        "m",
+        "o",
+        "re",
+        "ve",
+        "y",
+        "ain",
+        "aren",
+        "aren't",
+        "couldn",
+        "couldn't",
+        "didn",
+        "didn't",
+        "doesn",
+        "doesn't",
+        "hadn",
+        "hadn't",
+        "hasn",
+        "hasn't",
+        "haven",
+        "haven't",
+        "isn",
+        "isn't",
+        "ma",
+        "mightn",
+        "mightn't",
+        "mustn",
+        "mustn't",
+        "needn",
+        "needn't",
+        "shan",
+        "shan't",
+        "shouldn",
+        "shouldn't",
+        "wasn",
+        "wasn't",
+        "weren",
+        "weren't",
+        "won",
+        "won't",
+        "wouldn",
+        "wouldn't",
+    ]
+)
+
+# Characters that look alike to a reader but not to a computer. Curly quotes and apostrophes fold to ASCII so
+# that "Hafter’s" matches "Hafter's"; dashes fold to "-" so hyphenated names match however they were typed.
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+    }
+)
+# Zero-width and bidirectional controls carry no meaning for search and would split or hide words.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+# A word: letters/digits joined by inner hyphens, apostrophes, dots or commas ("Al-Watiya", "Haftar's",
+# "1.5", "1,000", "U.S"). Inner dots and commas only join digits or single letters, handled below.
+_TOKEN = re.compile(r"[^\W_]+(?:[-'.,][^\W_]+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
+
+_stemmer = SnowballStemmer("english")
+
+
+def normalize(text: str) -> str:
+    """Fold a text to the form the analyzer sees: NFKC, accents removed, quotes and dashes unified, lower case.
+
+    Args:
+        text: any Unicode text.
+
+    Returns:
+        The folded text (not length-preserving; use it for matching, never for quoting).
+    """
+    text = _INVISIBLE.sub("", text).translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", stripped).casefold()
+
+
+@lru_cache(maxsize=500_000)
+def _term(word: str) -> str | None:
+    """Stem one lower-case word, or None for a stopword. Cached: news vocabularies repeat heavily."""
+    if word in STOPWORDS:
+        return None
+    if word[0].isdigit() and _NUMBER.fullmatch(word):
+        return word.replace(",", "")
+    return _stemmer.stem(word)
+
+
+def _words(match: str) -> Iterator[str]:
+    """Split one regex match into the words that are indexed."""
+    if "." in match or "," in match:
+        if _NUMBER.fullmatch(match) or _ACRONYM.fullmatch(match):
+            yield match.replace(".", "") if not match[0].isdigit() else match
+            return
+        for piece in re.split(r"[.,]", match):
+            yield from _words(piece)
+        return
+    if "-" in match:
+        parts = [p for p in match.split("-") if p]
+        yield from parts
+        if len(parts) > 1:
+            # The whole compound too, so an exact "Al-Watiya" outranks passages with "al" and "Watiya" apart.
+            yield "".join(parts)
+        return
+    yield match
+
+
+def analyze(text: str) -> list[str]:
+    """Turn text into index terms: normalized, tokenized, stopwords dropped, Snowball-stemmed.
+
+    The same function analyses passages and questions, so whatever a passage says can be found by
+    asking with the same words.
+
+    Args:
+        text: a passage, a question or any other text.
+
+    Returns:
+        The terms in text order, repeated as often as they occur (BM25 counts them).
+    """
+    terms = []
+    for match in _TOKEN.findall(normalize(text)):
+        for word in _words(match.strip("'")):
+            term = _term(word) if word else None
+            if term:
+                terms.append(term)
+    return terms
+
+
+# Abbreviations that end with a dot but rarely end a sentence in news text, lower case without the final dot.
+_ABBREVIATIONS = frozenset(
+    [
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "adm",
+        "cmdr",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "st",
+        "jr",
+        "sr",
+        "co",
+        "corp",
+        "inc",
+        "ltd",
+        "bros",
+        "dept",
+        "est",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "no",
+        "vol",
+        "p.m",
+        "a.m",
+        "e.g",
+        "i.e",
+        "vs",
+        "etc",
+        "approx",
+        "fig",
+        "ft",
+        "mt",
+        "pres",
+        "govt",
+        "natl",
+        "intl",
+        "assn",
+    ]
+)
+
+
+class SentenceSplitter:
+    """Punkt sentence boundaries, with character offsets, for one corpus.
+
+    Args:
+        sample: text to learn the corpus's abbreviations and sentence starters from (optional; a few MB is plenty).
+    """
+
+    def __init__(self, sample: Iterable[str] = ()) -> None:
+        trainer = PunktTrainer()
+        budget = 2_000_000
+        for text in sample:
+            if budget <= 0:
+                break
+            trainer.train(text[:budget], finalize=False)
+            budget -= len(text)
+        trainer.finalize_training()
+        params: PunktParameters = trainer.get_params()
+        params.abbrev_types |= _ABBREVIATIONS
+        self._tokenizer = PunktSentenceTokenizer(params)
+
+    def spans(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+        """Sentence spans in ``text[start:end]``, as offsets into ``text``, whitespace trimmed."""
+        end = len(text) if end is None else end
+        return [(start + a, start + b) for a, b in self._tokenizer.span_tokenize(text[start:end])]

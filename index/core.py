@@ -1,0 +1,350 @@
+"""The Index: articles, passages and BM25 postings, built from a folder and saved to or loaded from disk.
+
+An ``Index`` is immutable once built; a rebuild makes a new one (callers swap the reference), so a reader
+never sees a half-built index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import store
+from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
+from .bm25 import Postings, Settings, build_postings
+from .errors import ArticlesNotFound, IndexCorrupt
+from .ingest import ingest, list_sources, parse_date
+from .model import Answer, Article, Hit, IngestReport, Passage, Skipped
+
+__all__ = ["DEFAULT_SETTINGS", "Changes", "Index", "Progress", "build", "load"]
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` while building or saving."""
+
+# Chosen by measurement (bench/quality.py, README "Choosing the BM25 variant").
+DEFAULT_SETTINGS = Settings(variant="plus")
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """How the article files differ from those an index was built from (paths relative to the articles root)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.modified)
+
+    def summary(self) -> str:
+        return f"{len(self.added)} new, {len(self.modified)} changed, {len(self.removed)} removed files"
+
+
+def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
+    """Size and modification time of every candidate article file, keyed by path relative to ``path``."""
+    root = Path(path)
+    files = list_sources(root)
+    base = root if root.is_dir() else root.parent
+    out = {}
+    for file in files:
+        try:
+            st = file.stat()
+        except OSError:
+            continue
+        out[str(file.relative_to(base))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+class Index:
+    """Articles and their BM25-indexed passages. Build with ``index.build``, load with ``index.load``."""
+
+    def __init__(
+        self,
+        *,
+        articles: list[Article],
+        passages: np.ndarray,
+        sentences: np.ndarray,
+        postings: Postings,
+        meta: dict[str, Any],
+    ) -> None:
+        self.articles = articles
+        self._passages = passages
+        self._sentences = sentences
+        self.postings = postings
+        self.meta = meta
+        self._by_id = {a.id: i for i, a in enumerate(articles)}
+
+    def __len__(self) -> int:
+        """Number of passages."""
+        return int(self._passages.shape[0])
+
+    def __repr__(self) -> str:
+        return f"<Index {len(self.articles)} articles, {len(self)} passages, {self.settings.variant}>"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(**self.meta["bm25"])
+
+    @property
+    def built_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.meta["built_at"])
+
+    @property
+    def report(self) -> IngestReport:
+        """The ingestion report of the build that made this index."""
+        r = self.meta.get("report", {})
+        return IngestReport(
+            loaded=r.get("loaded", len(self.articles)),
+            skipped=tuple(Skipped(*s) for s in r.get("skipped", [])),
+            duplicates=tuple(Skipped(*s) for s in r.get("duplicates", [])),
+            files=r.get("files", 0),
+        )
+
+    def article(self, article_id: str) -> Article:
+        """The article with this id. Raises KeyError when there is none."""
+        return self.articles[self._by_id[article_id]]
+
+    def article_of(self, passage: int) -> Article:
+        return self.articles[int(self._passages[passage, 0])]
+
+    def passage(self, number: int) -> Passage:
+        """Passage ``number`` (0 <= number < len(self))."""
+        art, start, end, _ = (int(x) for x in self._passages[number])
+        article = self.articles[art]
+        return Passage(article_id=article.id, start=start, end=end, text=article.text[start:end], number=number)
+
+    def passage_sentences(self, number: int) -> list[tuple[int, int]]:
+        """Sentence spans (offsets into the article) of passage ``number``."""
+        first = int(self._passages[number, 3])
+        last = int(self._passages[number + 1, 3]) if number + 1 < len(self) else len(self._sentences)
+        return [(int(a), int(b)) for a, b in self._sentences[first:last]]
+
+    def article_sentences(self, article_id: str) -> list[tuple[int, int]]:
+        """Sentence spans of one whole article, in text order."""
+        art = self._by_id[article_id]
+        rows = np.flatnonzero(self._passages[:, 0] == art)
+        if not len(rows):
+            return []
+        first = int(self._passages[rows[0], 3])
+        after = int(rows[-1]) + 1
+        last = int(self._passages[after, 3]) if after < len(self) else len(self._sentences)
+        return [(int(a), int(b)) for a, b in self._sentences[first:last]]
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The ``k`` passages that best match ``query`` by BM25, best first (none when no term matches).
+
+        Raises:
+            InvalidOption: k is not positive.
+        """
+        if k <= 0:
+            from .errors import InvalidOption
+
+            raise InvalidOption(f"k must be a positive number of results; got {k}")
+        top = self.postings.top(analyze(query), k)
+        return [
+            Hit(passage=self.passage(d), score=float(s), article=self.article_of(d))
+            for d, s in zip(top.docs.tolist(), top.scores.tolist(), strict=True)
+        ]
+
+    def answer(self, question: str, *, limit: int = 3, skip: int = 0) -> Answer:
+        """Answer ``question`` with up to ``limit`` verbatim quotes from different passages, best first.
+
+        ``skip`` passes over the first quotes, for "more" pages. A question the articles do not answer gives
+        ``answered=False`` with a one-sentence ``message`` and nearby ``suggestions`` (article titles).
+        """
+        from .answers import compose_answer
+
+        return compose_answer(self, question, limit=limit, skip=skip)
+
+    def titles_for(self, passages: Iterable[int]) -> tuple[str, ...]:
+        """Distinct article titles of these passages, in order."""
+        seen: dict[str, None] = {}
+        for p in passages:
+            seen.setdefault(self.article_of(p).title, None)
+        return tuple(seen)
+
+    def recent_titles(self, n: int) -> tuple[str, ...]:
+        """Titles of the ``n`` most recent articles (undated last)."""
+
+        def key(a: Article) -> tuple[int, float]:
+            return (0, -a.date.timestamp()) if a.date else (1, 0.0)
+
+        return tuple(a.title for a in sorted(self.articles, key=key)[:n])
+
+    def changes(self, articles_path: str | os.PathLike[str]) -> Changes:
+        """Which article files were added, removed or modified since this index was built."""
+        then: dict[str, list[int]] = self.meta.get("sources", {})
+        now = fingerprint(articles_path)
+        return Changes(
+            added=tuple(sorted(set(now) - set(then))),
+            removed=tuple(sorted(set(then) - set(now))),
+            modified=tuple(sorted(p for p in set(now) & set(then) if list(now[p]) != list(then[p]))),
+        )
+
+    def save(self, directory: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
+        """Write the index to ``directory`` atomically: the previous index there stays loadable until the end."""
+        articles = [store.article_record(a) for a in self.articles]
+        arrays = {
+            "passages": np.asarray(self._passages),
+            "sentences": np.asarray(self._sentences),
+            "offsets": np.asarray(self.postings.offsets),
+            "docs": np.asarray(self.postings.docs),
+            "weights": np.asarray(self.postings.weights),
+            "base": np.asarray(self.postings.base),
+        }
+        store.write_generation(
+            directory,
+            meta=self.meta,
+            articles=articles,
+            arrays=arrays,
+            vocabulary=list(self.postings.vocabulary),
+            progress=progress,
+        )
+
+
+def build(path: str | os.PathLike[str], *, settings: Settings | None = None, progress: Progress | None = None) -> Index:
+    """Ingest every article under ``path`` and index its passages.
+
+    Args:
+        path: a folder (recursively) or a single file of articles.
+        settings: BM25 variant and parameters; ``DEFAULT_SETTINGS`` when None.
+        progress: optional callback ``(stage, done, total)``.
+
+    Returns:
+        The new index; ``index.report`` says what was skipped and why.
+
+    Raises:
+        ArticlesNotFound: the path does not exist or yields no article.
+    """
+    started = time.perf_counter()
+    settings = settings or DEFAULT_SETTINGS
+    sources = fingerprint(path)
+    articles, report = ingest(path)
+    if not articles:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in report.skipped[:3])
+        raise ArticlesNotFound(f"no article could be read from {str(path)!r}" + (f" ({reasons})" if reasons else ""))
+    splitter = SentenceSplitter(a.text for a in articles)
+    passage_rows: list[tuple[int, int, int, int]] = []
+    sentence_rows: list[tuple[int, int]] = []
+    tokens: list[list[str]] = []
+    total = len(articles)
+    for number, article in enumerate(articles):
+        sentences, passages = split_passages_of(article, splitter)
+        offset = len(sentence_rows)
+        sentence_rows.extend(sentences)
+        for start, end, first in passages:
+            passage_rows.append((number, start, end, first + offset))
+            tokens.append(analyze(article.text[start:end]))
+        if progress and (number % 500 == 0 or number + 1 == total):
+            progress("indexing", number + 1, total)
+    postings = build_postings(tokens, settings)
+    meta = {
+        "analyzer": {"version": ANALYZER_VERSION, "stopwords": "nltk-english", "stemmer": "snowball-english"},
+        "bm25": {
+            "variant": settings.variant,
+            "k1": settings.k1,
+            "b": settings.b,
+            "epsilon": settings.epsilon,
+            "delta": settings.delta,
+        },
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "articles_path": str(path),
+        "sources": sources,
+        "digests": {a.id: _digest(a.text + a.title) for a in articles},
+        "counts": {"articles": len(articles), "passages": len(passage_rows), "terms": len(postings.vocabulary)},
+        "report": {
+            "loaded": report.loaded,
+            "files": report.files,
+            "skipped": [[s.source, s.reason] for s in report.skipped],
+            "duplicates": [[s.source, s.reason] for s in report.duplicates],
+        },
+    }
+    meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    return Index(
+        articles=articles,
+        passages=np.asarray(passage_rows, dtype=np.int64).reshape(-1, 4),
+        sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 2),
+        postings=postings,
+        meta=meta,
+    )
+
+
+def split_passages_of(
+    article: Article, splitter: SentenceSplitter
+) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
+    from .passages import split_passages
+
+    return split_passages(article.text, splitter)
+
+
+def load(directory: str | os.PathLike[str]) -> Index:
+    """Load the index saved in ``directory``.
+
+    Raises:
+        IndexNotFound: nothing was saved there.
+        IndexCorrupt: the index is damaged or of another format; the message says how to rebuild.
+    """
+    meta, records, arrays, vocabulary = store.read_generation(directory)
+    try:
+        articles = [
+            Article(
+                id=r["id"],
+                title=r["title"],
+                text=r["text"],
+                date=parse_date(r["date"]),
+                url=r["url"],
+                source=r.get("source", ""),
+            )
+            for r in records
+        ]
+        postings = Postings(
+            vocabulary,
+            arrays["offsets"],
+            arrays["docs"],
+            arrays["weights"],
+            arrays["base"],
+            int(arrays["passages"].shape[0]),
+        )
+        if len(arrays["offsets"]) != len(vocabulary) + 1 or meta["analyzer"]["version"] != ANALYZER_VERSION:
+            raise ValueError("arrays do not match the vocabulary or the analyzer changed")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorrupt(
+            f"index at {str(directory)!r} is inconsistent ({exc}); rebuild it with `newsbot index`"
+        ) from None
+    return Index(
+        articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, meta=meta
+    )
+
+
+def open_or_build(
+    index_dir: str | os.PathLike[str], articles_path: str | os.PathLike[str], *, progress: Progress | None = None
+) -> tuple[Index, bool]:
+    """Load the index in ``index_dir``, or build it from ``articles_path`` and save it there when there is none.
+
+    Returns:
+        ``(index, built)``: ``built`` is True when a new index was made.
+
+    Raises:
+        IndexCorrupt: an index exists but cannot be read (it is not silently replaced).
+        ArticlesNotFound: there was no index and the articles cannot be read.
+    """
+    from .errors import IndexNotFound
+
+    try:
+        return load(index_dir), False
+    except IndexNotFound:
+        idx = build(articles_path, progress=progress)
+        idx.save(index_dir, progress=progress)
+        return idx, True

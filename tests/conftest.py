@@ -1,0 +1,42 @@
+"""Shared fixtures: the seed corpus, small corpora written to temporary folders, and the shared data path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SEED_TITLE = "Libya’s Haftar forces threaten Turkish targets"
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seed_index():
+    import index
+
+    return index.build(SEEDS)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"needs the shared evaluation data at {SHARED_DATA} (not part of a clone)")
+    return SHARED_DATA
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    """Write a file (text as UTF-8) under folder, creating parents, and return its path."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path

@@ -1,0 +1,72 @@
+"""The analyzer and the sentence splitter, offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from index.analysis import SentenceSplitter, analyze, normalize
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Hafter’s forces", ["hafter", "forc"], id="curly-apostrophe"),
+        pytest.param("Hafter's forces", ["hafter", "forc"], id="straight-apostrophe"),
+        pytest.param("Al-Watiya Air Base", ["al", "watiya", "alwatiya", "air", "base"], id="hyphenated-name"),
+        pytest.param("Al–Watiya", ["al", "watiya", "alwatiya"], id="en-dash-name"),
+        pytest.param("a 1.5 pct rise of 1,000", ["1.5", "pct", "rise", "1000"], id="numbers"),
+        pytest.param("The U.S. said", ["us", "said"], id="acronym"),
+        pytest.param("Zürich CAFÉ", ["zurich", "cafe"], id="accents"),
+        pytest.param("hid\u200bden \u202eword", ["hidden", "word"], id="invisible-characters"),
+        pytest.param("the of and is to", [], id="only-stopwords"),
+        pytest.param("?!... ---", [], id="only-punctuation"),
+        pytest.param("seized seizing seizes", ["seiz", "seiz", "seiz"], id="stemming"),
+    ],
+)
+def test_analyze(text, expected):
+    assert analyze(text) == expected
+
+
+def test_question_and_passage_share_terms():
+    assert set(analyze("Which air base did the GNA seize?")) <= set(
+        analyze("the GNA seized Al-Watiya Air Base from General Khalifa Haftar’s LNA")
+    )
+
+
+def test_normalize_folds_quotes():
+    assert normalize("“Hafter’s”") == '"hafter\'s"'
+
+
+def test_sentences_keep_abbreviations():
+    text = "The U.S. Army said on Feb. 3 that Gen. Smith left Washington. He went home to Texas."
+    splitter = SentenceSplitter()
+    spans = splitter.spans(text)
+    assert [text[a:b] for a, b in spans] == [
+        "The U.S. Army said on Feb. 3 that Gen. Smith left Washington.",
+        "He went home to Texas.",
+    ]
+
+
+def test_works_without_nltk_data(tmp_path):
+    """No NLTK data directory at all: analysis and sentence splitting still work, nothing is downloaded."""
+    code = (
+        "import nltk, index\n"
+        "nltk.download = None\n"  # any download attempt would now fail loudly
+        "idx = index.build('seeds')\n"
+        "print(idx.answer('Which air base did the GNA seize?').answered)\n"
+    )
+    env = {**os.environ, "NLTK_DATA": str(tmp_path / "nothing"), "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "True"

@@ -1,0 +1,104 @@
+"""Answers on the seed article: verbatim quotes with sources, and honest refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .conftest import SEED_TITLE
+
+
+def test_air_base_question_quotes_the_sentence(seed_index):
+    answer = seed_index.answer("Which air base did the GNA seize?")
+    assert answer.answered
+    best = answer.quotes[0]
+    assert "Al-Watiya Air Base" in best.text
+    assert best.article.title == SEED_TITLE
+    assert best.article.date == dt.datetime(2020, 5, 23, 12, 30)
+    assert best.article.text[best.start : best.end] == best.text
+    assert best.text.startswith("Last week,"), "whole sentences only"
+    assert best.text.endswith("LNA."), "whole sentences only"
+    assert set(best.terms) == {"air", "base", "gna", "seiz"}
+
+
+def test_quotes_are_from_different_passages_best_first(seed_index):
+    answer = seed_index.answer("Which air base did the GNA seize?")
+    assert 1 < len(answer.quotes) <= 3
+    assert [q.score for q in answer.quotes] == sorted((q.score for q in answer.quotes), reverse=True)
+    assert len({q.start for q in answer.quotes}) == len(answer.quotes)
+
+
+def test_more_pages_do_not_repeat(seed_index):
+    first = seed_index.answer("Haftar Turkish targets", limit=2)
+    more = seed_index.answer("Haftar Turkish targets", limit=2, skip=2)
+    assert first.answered
+    assert more.answered
+    assert not {q.text for q in first.quotes} & {q.text for q in more.quotes}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        pytest.param("Who won the football World Cup in 2018?", id="off-topic"),
+        pytest.param("What is the capital of France?", id="shares-only-a-common-word"),
+        pytest.param("How do I bake sourdough bread?", id="unrelated"),
+    ],
+)
+def test_off_topic_is_not_answered(seed_index, question):
+    answer = seed_index.answer(question)
+    assert not answer.answered
+    assert answer.quotes == ()
+    assert answer.message
+    assert answer.suggestions == (SEED_TITLE,)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!?", "what is the", "\u200b\u200b"])
+def test_question_without_words(seed_index, question):
+    answer = seed_index.answer(question)
+    assert not answer.answered
+    assert "no words to search for" in answer.message
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            [
+                "Haftar",
+                "Turkey",
+                "GNA",
+                "air",
+                "base",
+                "Tripoli",
+                "Libya",
+                "oil",
+                "NATO",
+                "Gaddafi",
+                "forces",
+                "targets",
+                "said",
+                "the",
+                "of",
+                "Bloomberg",
+                "UAV",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_every_quote_is_a_substring_of_its_article(seed_index, words):
+    answer = seed_index.answer(" ".join(words), limit=5)
+    for quote in answer.quotes:
+        assert quote.article.text[quote.start : quote.end] == quote.text
+    assert answer.answered == bool(answer.quotes)
+
+
+def test_search_hits(seed_index):
+    hits = seed_index.search("Pantsir air defense", k=3)
+    assert hits[0].passage.text.startswith("Libyan GNA forces")
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert seed_index.search("zzzz unknown", k=3) == []

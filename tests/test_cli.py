@@ -1,0 +1,109 @@
+"""The newsbot command line, run as a user runs it: a subprocess with an environment and a working folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SEED_TITLE, write
+
+
+def newsbot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("ARTICLES_DIR", "INDEX_DIR")}
+    environment["PYTHONPATH"] = str(ROOT)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    return tmp_path
+
+
+def test_ask_builds_the_index_on_first_use(workdir):
+    out = newsbot("ask", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "Al-Watiya Air Base" in out.stdout
+    assert f"— {SEED_TITLE}, 23 May 2020" in out.stdout
+    assert "Built an index of seeds" in out.stderr
+    assert (workdir / "var" / "index" / "CURRENT").is_file()
+
+
+def test_ask_json_shape(workdir):
+    out = newsbot("ask", "--json", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"question", "answered", "quotes", "suggestions"}
+    assert data["answered"] is True
+    quote = data["quotes"][0]
+    assert set(quote) == {"text", "score", "start", "end", "article"}
+    assert set(quote["article"]) == {"id", "title", "date", "url"}
+    assert quote["article"]["date"] == "2020-05-23T12:30:00"
+    text = (workdir / "seeds" / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
+    assert quote["text"] in text
+
+
+def test_ask_off_topic(workdir):
+    out = newsbot("ask", "Who won the football World Cup?", cwd=workdir)
+    assert out.returncode == 0
+    assert "do not" in out.stdout
+    assert SEED_TITLE in out.stdout
+
+
+def test_search_and_changed_articles_note(workdir):
+    assert newsbot("index", cwd=workdir).returncode == 0
+    write(workdir / "seeds", "extra.txt", "Extra\n\nAnother story.\n")
+    out = newsbot("search", "Pantsir", "-k", "1", cwd=workdir)
+    assert out.returncode == 0
+    assert "Pantsir" in out.stdout
+    assert "the articles changed since the index was built (1 new" in out.stderr
+
+
+def test_index_reports_skips(workdir):
+    write(workdir / "seeds", "broken.json", "{")
+    out = newsbot("index", cwd=workdir)
+    assert out.returncode == 0
+    assert "1 articles, " in out.stdout
+    assert "1 skipped" in out.stdout
+    assert "broken.json: invalid JSON" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        pytest.param(
+            ("ask", "hi"), {"ARTICLES_DIR": "nowhere"}, "articles path 'nowhere' does not exist", id="missing-folder"
+        ),
+        pytest.param(("index", "--articles", "nowhere"), {}, "does not exist", id="missing-folder-flag"),
+        pytest.param(("ask", "hi"), {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL: 'LOUD' is not one of", id="bad-setting"),
+    ],
+)
+def test_errors_are_one_line_exit_2(workdir, args, env, message):
+    out = newsbot(*args, cwd=workdir, env=env)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unreadable_index_exit_2(workdir):
+    (workdir / "var" / "index").mkdir(parents=True)
+    (workdir / "var" / "index" / "CURRENT").write_text("gen-missing\n")
+    out = newsbot("ask", "air base", cwd=workdir)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert "newsbot index" in out.stderr

@@ -1,0 +1,32 @@
+"""The core stays pure: importing and using ``index`` loads no Telegram code and no asyncio of its own."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def test_index_does_not_load_telegram():
+    code = "import sys, index; index.build('seeds').answer('air base'); print('telegram' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_index_sources_import_no_telegram_asyncio_or_environment():
+    for path in (ROOT / "index").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n.split(".")[0] in {"telegram", "asyncio", "bot"} for n in names), path
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                raise AssertionError(f"{path.name} reads the environment")
+
+
+def test_every_module_has_a_docstring():
+    for folder in ("index", "bot"):
+        for path in (ROOT / folder).glob("*.py"):
+            assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), path
