@@ -11,7 +11,7 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
 
 from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
-from .core import DEFAULT_SETTINGS, Changes, Index, build, load, open_or_build
+from .core import DEFAULT_SETTINGS, ArticleChanges, Changes, Index, build, compare, load, open_or_build
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
 from .ingest import ingest
 from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
@@ -21,6 +21,7 @@ __all__ = [
     "VARIANTS",
     "Answer",
     "Article",
+    "ArticleChanges",
     "ArticlesNotFound",
     "Changes",
     "Hit",
@@ -36,6 +37,7 @@ __all__ = [
     "Skipped",
     "analyze",
     "build",
+    "compare",
     "ingest",
     "load",
     "normalize",

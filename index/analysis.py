@@ -261,8 +261,8 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=500_000)
 def _term(word: str) -> str | None:
     """Stem one lower-case word, or None for a stopword. Cached: news vocabularies repeat heavily."""
-    if word in STOPWORDS:
-        return None
+    if word in STOPWORDS or (len(word) == 1 and word.isalpha()):
+        return None  # single letters are initials or markup ("<b>"), not topics
     if word[0].isdigit() and _NUMBER.fullmatch(word):
         return word.replace(",", "")
     return _stemmer.stem(word)

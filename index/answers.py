@@ -124,6 +124,7 @@ def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) 
             terms=tuple(distinct),
             message="The articles do not answer that question.",
             suggestions=idx.titles_for(c.passage for c in candidates)[:3],
+            coverage=round(best.coverage, 4),
         )
     quotes = []
     for cand in candidates[skip : skip + limit]:
@@ -140,4 +141,6 @@ def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) 
                 terms=cand.terms,
             )
         )
-    return Answer(question=question, answered=True, quotes=tuple(quotes), terms=tuple(distinct))
+    return Answer(
+        question=question, answered=True, quotes=tuple(quotes), terms=tuple(distinct), coverage=round(best.coverage, 4)
+    )

@@ -348,3 +348,23 @@ def open_or_build(
         idx = build(articles_path, progress=progress)
         idx.save(index_dir, progress=progress)
         return idx, True
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleChanges:
+    """Articles added, changed (same id, new text or title) and removed between two indexes."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def compare(previous: Index | None, current: Index) -> ArticleChanges:
+    """Which article ids ``current`` adds, changes or removes relative to ``previous``."""
+    before: dict[str, str] = previous.meta.get("digests", {}) if previous else {}
+    after: dict[str, str] = current.meta.get("digests", {})
+    return ArticleChanges(
+        added=tuple(sorted(set(after) - set(before))),
+        changed=tuple(sorted(i for i in set(after) & set(before) if after[i] != before[i])),
+        removed=tuple(sorted(set(before) - set(after))),
+    )

@@ -66,6 +66,7 @@ class Answer:
     suggestions: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()  # the question's analysed terms, in question order
     message: str = ""  # why there is no answer, in one sentence, when answered is False
+    coverage: float = 0.0  # share of the question's rarity mass that the best quote holds (0 to 1)
 
 
 @dataclass(frozen=True, slots=True)

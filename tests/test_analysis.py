@@ -23,6 +23,7 @@ from index.analysis import SentenceSplitter, analyze, normalize
         pytest.param("Zürich CAFÉ", ["zurich", "cafe"], id="accents"),
         pytest.param("hid\u200bden \u202eword", ["hidden", "word"], id="invisible-characters"),
         pytest.param("the of and is to", [], id="only-stopwords"),
+        pytest.param("<b>plan</b> B", ["plan"], id="single-letters"),
         pytest.param("?!... ---", [], id="only-punctuation"),
         pytest.param("seized seizing seizes", ["seiz", "seiz", "seiz"], id="stemming"),
     ],

@@ -1,0 +1,146 @@
+"""Wiring: ``build_application(settings)`` assembles the bot; ``run(settings)`` runs it (polling or webhook).
+
+Services live in ``bot_data`` (``bot.handlers.services``): the index is opened in ``post_init``, in a worker
+thread, and the command menus are registered for each scope. The bot token is redacted from every log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from urllib.parse import urlparse
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+import index
+from bot import handlers
+from bot.config import Settings
+from bot.services import Services
+
+__all__ = ["build_application", "redact_token", "run"]
+
+log = logging.getLogger(__name__)
+
+USER_COMMANDS = [
+    BotCommand("ask", "Ask a question about the articles"),
+    BotCommand("help", "What I do and how to ask"),
+]
+ADMIN_COMMANDS = [
+    BotCommand("reindex", "Rebuild the index from the articles folder"),
+    BotCommand("stats", "Index size and answer statistics"),
+    BotCommand("add", "Add the attached article (as a caption or a reply)"),
+]
+
+
+def redact_token(token: str) -> None:
+    """Make every log record, from any logger at any level, show ``[token]`` instead of the bot token."""
+    if not token:
+        return
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts", None) == token:
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        if token in message:
+            record.msg, record.args = message.replace(token, "[token]"), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters reuse exc_text when it is set, so the traceback is formatted once, already redacted.
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if token in text:
+                record.exc_text = text.replace(token, "[token]")
+        return record
+
+    factory.redacts = token  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+async def _post_init(application: Application) -> None:
+    svc = handlers.services_of(application)
+    idx, built = await svc.library.open() if svc.library._index is None else (svc.library.index, False)
+    log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
+    bot = application.bot
+    await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllGroupChats())
+    for admin in sorted(svc.settings.admin_user_ids):
+        try:
+            await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
+        except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
+            log.info("admin commands not registered for %s: %s", admin, exc.message)
+
+
+def build_application(settings: Settings, *, current: index.Index | None = None) -> Application:
+    """Assemble the bot: services, handlers and error handler. Nothing runs until the application starts.
+
+    Args:
+        settings: the bot's settings (a token is required).
+        current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
+    """
+    redact_token(settings.token)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(_post_init)
+        .concurrent_updates(True)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url)
+    if settings.base_file_url:
+        builder = builder.base_file_url(settings.base_file_url)
+    application = builder.build()
+    application.bot_data[handlers.SERVICES] = Services.create(settings, current)
+
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    add_caption = filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)")
+    application.add_handler(TypeHandler(object, handlers.gate), group=-1)
+    application.add_handler(CommandHandler(["start", "help"], handlers.start))
+    application.add_handler(CommandHandler("ask", handlers.ask))
+    application.add_handler(CommandHandler("reindex", handlers.reindex))
+    application.add_handler(CommandHandler("stats", handlers.stats))
+    application.add_handler(CommandHandler("add", handlers.add))
+    application.add_handler(MessageHandler(add_caption, handlers.add))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_handler(InlineQueryHandler(handlers.inline_query))
+    application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(private & filters.TEXT, handlers.private_message))
+    application.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, handlers.group_message))
+    application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.not_text))
+    application.add_error_handler(handlers.error)
+    return application
+
+
+def run(settings: Settings) -> int:
+    """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
+    application = build_application(settings)
+    if settings.webhook_url:
+        log.info("webhook mode: listening on %s:%d", settings.webhook_listen, settings.webhook_port)
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=["message", "edited_message", "callback_query", "inline_query"],
+        )
+    else:
+        log.info("polling for updates")
+        application.run_polling(allowed_updates=["message", "edited_message", "callback_query", "inline_query"])
+    return 0

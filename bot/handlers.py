@@ -1,0 +1,397 @@
+"""Telegram handlers: flat ``async def name(update, context)`` functions, one per command or kind of message.
+
+Handlers catch only what a user can cause and answer it in a sentence; everything else reaches ``error`` and
+the user gets a short apology. The index is only ever called through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import tempfile
+import time
+from html import escape
+from pathlib import Path
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+import index
+from bot import render
+from bot.services import ReindexRunning, Services
+
+log = logging.getLogger(__name__)
+
+SERVICES = "newsbot"
+PROGRESS_EVERY = 3.0  # seconds between edits of a reindex status message
+ADD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The application's shared services."""
+    return services_of(context.application)
+
+
+def services_of(application) -> Services:
+    """The shared services of an application (for wiring code that has no context)."""
+    return application.bot_data[SERVICES]
+
+
+def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in services(context).settings.admin_user_ids
+
+
+async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    if _is_admin(update, context):
+        return False
+    if update.effective_message:
+        await update.effective_message.reply_text("Sorry, that command is for the bot's admins only.")
+    return True
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: chats outside ALLOWED_CHAT_IDS get one polite line, then nothing."""
+    allowed = services(context).settings.allowed_chat_ids
+    chat = update.effective_chat
+    if allowed is None or chat is None or chat.id in allowed or _is_admin(update, context):
+        return
+    refused = services(context).refused_chats
+    if chat.id not in refused:
+        refused.add(chat.id)
+        log.info("refused chat %s (not in ALLOWED_CHAT_IDS)", chat.id)
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(chat.id, "Sorry, this bot only works in the chats its owner allowed.")
+    raise ApplicationHandlerStop
+
+
+def _buttons(key: str, page: int, more: bool) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton("Why these quotes?", callback_data=f"w:{key}:{page}")]
+    if more:
+        row.insert(0, InlineKeyboardButton("More", callback_data=f"m:{key}:{page + 1}"))
+    return InlineKeyboardMarkup([row])
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Answer ``question`` as a reply to the message that asked it."""
+    message = update.effective_message
+    user = update.effective_user
+    svc = services(context)
+    if message is None:
+        return
+    if user is not None:
+        verdict = svc.limiter.check(user.id)
+        if verdict == "drop":
+            return
+        if verdict == "warn":
+            await message.reply_text(
+                f"You are asking faster than I can quote. Please wait {svc.limiter.retry_after(user.id)} seconds."
+            )
+            return
+    question = question.strip()
+    if not question:
+        await message.reply_html(USAGE_ASK)
+        return
+    log.debug("question from %s: %r", user.id if user else None, question)
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    started = time.monotonic()
+    result = await asyncio.to_thread(svc.library.index.answer, question)
+    svc.stats.record(time.monotonic() - started)
+    markup = None
+    if result.answered:
+        markup = _buttons(svc.pages.remember(question), 0, more=len(result.quotes) >= 3)
+    await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True, disable_web_page_preview=True)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start and /help: what the bot does, examples, and what is indexed."""
+    svc = services(context)
+    idx = svc.library.index if svc.library._index is not None else None
+    await update.effective_message.reply_html(
+        render.help_text(idx, bot_username=context.bot.username), disable_web_page_preview=True
+    )
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question>, in any chat."""
+    await _answer(update, context, " ".join(context.args or []))
+
+
+def _mentions_bot(message: Message, username: str) -> str | None:
+    """The message text without the bot's @mention, or None when the bot is not mentioned."""
+    text = message.text or ""
+    for entity, value in message.parse_entities([MessageEntity.MENTION]).items():
+        if value.lower() == f"@{username.lower()}":
+            return (text[: entity.offset] + text[entity.offset + entity.length :]).strip()
+    return None
+
+
+async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Text in a group: answered only when it mentions the bot or replies to the bot; other chatter is ignored."""
+    message = update.effective_message
+    question = _mentions_bot(message, context.bot.username)
+    if question is None:
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+            return
+        question = message.text or ""
+    await _answer(update, context, question)
+
+
+async def private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any text in a private chat is a question."""
+    await _answer(update, context, update.effective_message.text or "")
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos and other messages without text, in a private chat."""
+    text = "I can only read text. Send me a question in words, or /help."
+    if update.effective_message.document and _is_admin(update, context):
+        text += " To add this document to the articles, reply /add to it."
+    await update.effective_message.reply_text(text)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not have, in a private chat."""
+    await update.effective_message.reply_text("I don't know that command. /help lists what I can do.")
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "More" and "Why" buttons under an answer."""
+    query = update.callback_query
+    svc = services(context)
+    match = re.fullmatch(r"([mw]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
+    question = svc.pages.recall(match.group(2)) if match else None
+    if question is None:
+        await query.answer("This button has expired. Please ask the question again.", show_alert=False)
+        return
+    kind, key, page = match.group(1), match.group(2), int(match.group(3))
+    limit = 3
+    result = await asyncio.to_thread(svc.library.index.answer, question, limit=limit, skip=page * limit)
+    if kind == "w":
+        await query.answer()
+        await query.message.reply_html(render.why(result), do_quote=False)
+        return
+    if not result.quotes:
+        await query.answer("No more quotes for this question.")
+        return
+    await query.answer()
+    await query.message.reply_html(
+        render.answer(result, page=page),
+        reply_markup=_buttons(key, page, more=len(result.quotes) >= limit),
+        disable_web_page_preview=True,
+    )
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``@bot question`` in any chat: up to 10 quotes, each sending the quote with its source."""
+    query = update.inline_query
+    svc = services(context)
+    text = query.query.strip()
+    if not text or svc.limiter.check(query.from_user.id) != "ok":
+        await query.answer([], cache_time=5, is_personal=True)
+        return
+    result = await asyncio.to_thread(svc.library.index.answer, text, limit=10)
+    results = [
+        InlineQueryResultArticle(
+            id=f"{n}",
+            title=quote.article.title[:200],
+            description=quote.text[:200],
+            input_message_content=InputTextMessageContent(render.fit("", [render.quote_block(quote)])),
+        )
+        for n, quote in enumerate(result.quotes)
+        if len(render.quote_block(quote)) <= render.MAX_MESSAGE
+    ]
+    await query.answer(results, cache_time=60)
+
+
+def _report_html(report) -> str:
+    changes = report.changes
+    lines = [
+        f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
+        f"Added {len(changes.added)}, changed {len(changes.changed)}, removed {len(changes.removed)}; "
+        f"skipped {len(report.report.skipped)} files or records, {len(report.report.duplicates)} duplicates.",
+    ]
+    for skipped in report.report.skipped[:5]:
+        lines.append(f"• skipped {escape(Path(skipped.source).name)}: {escape(skipped.reason)}")
+    if len(report.report.skipped) > 5:
+        lines.append(f"• … and {len(report.report.skipped) - 5} more")
+    return "\n".join(lines)
+
+
+async def _run_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, status: Message) -> None:
+    svc = services(context)
+    task = asyncio.create_task(svc.library.reindex())
+    shown = status.text_html
+    while not task.done():
+        await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+        if task.done():
+            break
+        stage, done, total = svc.library.progress
+        text = f"Reindexing… {stage}" + (f" {done}/{total}" if total else "")
+        if text != shown:
+            with contextlib.suppress(BadRequest):
+                await status.edit_text(text)
+            shown = text
+    try:
+        report = task.result()
+    except index.NewsbotError as exc:
+        log.warning("reindex failed: %s", exc)
+        await status.edit_text(f"Reindex failed: {escape(str(exc))}\nThe previous index is still serving.")
+        return
+    except Exception:
+        log.exception("reindex failed")
+        await status.edit_text(
+            "Reindex failed with an internal error (see the bot's log). The previous index is still serving."
+        )
+        return
+    log.info("reindexed: %d articles, %d passages in %.1f s", report.articles, report.passages, report.seconds)
+    await status.edit_text(_report_html(report))
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex (admins): rebuild from ARTICLES_DIR in the background, reporting progress in one message."""
+    if await _refuse_non_admin(update, context):
+        return
+    if services(context).library.busy:
+        await update.effective_message.reply_text("A reindex is already running; wait for its report.")
+        return
+    status = await update.effective_message.reply_text("Reindexing… reading articles")
+    # A task, not an await: questions keep being answered from the old index meanwhile.
+    context.application.create_task(_run_reindex(update, context, status), update=update)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m {secs}s"
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats (admins): the index and the bot's counters."""
+    if await _refuse_non_admin(update, context):
+        return
+    svc = services(context)
+    idx = svc.library.index
+    median = svc.stats.median_ms
+    await update.effective_message.reply_html(
+        f"<b>Index</b>: {len(idx.articles)} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
+        f"in {idx.meta.get('build_seconds', 0):.1f} s.\n"
+        f"<b>Questions answered</b> since start: {svc.stats.answered}"
+        + (f", median {median:.0f} ms" if median is not None else "")
+        + f".\n<b>Uptime</b>: {_duration(svc.stats.uptime)}."
+    )
+
+
+def safe_name(name: str | None, suffixes: tuple[str, ...] = ADD_SUFFIXES) -> str | None:
+    """A plain file name for an uploaded document: no folders, no leading dots, an allowed suffix; else None."""
+    if not name:
+        return None
+    base = re.split(r"[\\/]", name)[-1]
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip(".-_")
+    if not base or not base.lower().endswith(suffixes) or base.lower() in suffixes:
+        return None
+    return base[:120]
+
+
+async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/add (admins): as a document's caption, or as a reply to a document: save it into ARTICLES_DIR and reindex."""
+    if await _refuse_non_admin(update, context):
+        return
+    message = update.effective_message
+    svc = services(context)
+    document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
+    if document is None:
+        await message.reply_text("Send a document with /add as its caption, or reply /add to a document.")
+        return
+    name = safe_name(document.file_name)
+    if name is None:
+        await message.reply_text(f"I can add {', '.join(ADD_SUFFIXES)} files only.")
+        return
+    limit = svc.settings.max_upload_bytes
+    if document.file_size and document.file_size > limit:
+        await message.reply_text(f"That file is {document.file_size:,} bytes; the limit is {limit:,}.")
+        return
+    if svc.library.busy:
+        await message.reply_text("A reindex is running; send the file again when it has finished.")
+        return
+    data = bytes(await (await document.get_file()).download_as_bytearray())
+    if len(data) > limit:
+        await message.reply_text(f"That file is {len(data):,} bytes; the limit is {limit:,}.")
+        return
+    articles, reason = await asyncio.to_thread(_try_ingest, name, data)
+    if not articles:
+        await message.reply_html(f"I could not add {escape(name)}: {escape(reason)}.")
+        return
+    target = await asyncio.to_thread(_store_upload, svc.settings.articles_dir, name, data)
+    if target is None:
+        await message.reply_html(f"{escape(name)} is already in the articles folder; nothing to add.")
+        return
+    status = await message.reply_html(
+        f"Saved {escape(target.name)} ({len(articles)} article{'s' if len(articles) != 1 else ''}: "
+        f"<i>{escape(articles[0].title)}</i>). Reindexing…"
+    )
+    try:
+        report = await svc.library.reindex()
+    except ReindexRunning:
+        await status.edit_text(f"Saved {escape(target.name)}; a reindex is already running and will pick it up.")
+        return
+    await status.edit_text(f"Added {escape(target.name)}: <i>{escape(articles[0].title)}</i>.\n" + _report_html(report))
+
+
+def _try_ingest(name: str, data: bytes) -> tuple[list[index.Article], str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, name)
+        path.write_bytes(data)
+        articles, report = index.ingest(path)
+    reason = report.skipped[0].reason if report.skipped else "it holds no article"
+    return articles, reason
+
+
+def _store_upload(folder: Path, name: str, data: bytes) -> Path | None:
+    """Save ``data`` as ``folder/name`` without overwriting a different file; None when it is already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, dot, suffix = name.partition(".")
+    candidate = folder / name
+    n = 1
+    while candidate.exists():
+        if candidate.read_bytes() == data:
+            return None
+        candidate = folder / f"{stem}-{n}{dot}{suffix}"
+        n += 1
+    tmp = candidate.with_name(f".{candidate.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(candidate)
+    return candidate
+
+
+async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every unexpected error with its traceback; the user gets a short apology, never the exception."""
+    err = context.error
+    if isinstance(err, Forbidden):
+        log.info("not allowed to write to a chat (blocked or removed): %s", err.message)
+        return
+    if isinstance(err, RetryAfter):
+        log.warning("Telegram asked to slow down for %s s", err.retry_after)
+        return
+    if isinstance(err, NetworkError) and not isinstance(err, BadRequest):  # TimedOut included
+        log.warning("network problem talking to Telegram: %s", err.__class__.__name__)
+        return
+    log.error("error while handling an update", exc_info=err)
+    if isinstance(update, Update) and update.effective_message and update.effective_chat:
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text("Sorry, something went wrong on my side. Please try again.")

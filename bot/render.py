@@ -1,0 +1,89 @@
+"""Telegram HTML for answers, sources, help and reports.
+
+Every quote, title and user-supplied string is escaped; quotes go in ``<blockquote>``. Messages stay within
+Telegram's 4096 characters by dropping whole quotes, never by cutting one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+
+import index
+
+__all__ = ["MAX_MESSAGE", "answer", "fit", "quote_block", "source_line", "why"]
+
+MAX_MESSAGE = 4096
+
+
+def date_text(when: dt.datetime | None) -> str:
+    return f"{when.day} {when:%B %Y}" if when else "undated"
+
+
+def source_line(article: index.Article) -> str:
+    """``— <a href=url>Title</a>, 23 May 2020`` (the title is plain text when there is no URL)."""
+    title = escape(article.title)
+    if article.url and article.url.startswith(("http://", "https://")):
+        title = f'<a href="{escape(article.url, quote=True)}">{title}</a>'
+    return f"— {title}, {date_text(article.date)}"
+
+
+def quote_block(quote: index.Quote) -> str:
+    return f"<blockquote>{escape(quote.text)}</blockquote>\n{source_line(quote.article)}"
+
+
+def fit(head: str, blocks: list[str], tail: str = "", limit: int = MAX_MESSAGE) -> str:
+    """Join ``head``, as many whole ``blocks`` as fit in order, and ``tail``, within ``limit`` characters."""
+    parts = [head] if head else []
+    size = len(head) + len(tail) + 2
+    for block in blocks:
+        if size + len(block) + 2 > limit:
+            continue  # drop the whole quote; a later, shorter one may still fit
+        parts.append(block)
+        size += len(block) + 2
+    if tail:
+        parts.append(tail)
+    return "\n\n".join(parts)
+
+
+def answer(result: index.Answer, *, page: int = 0) -> str:
+    """The reply to a question: quotes with sources, or why there is none and the nearest titles."""
+    if not result.answered:
+        lines = [escape(result.message or "The articles do not answer that question.")]
+        if result.suggestions:
+            lines.append("Nearest articles: " + "; ".join(f"<i>{escape(t)}</i>" for t in result.suggestions))
+        return "\n".join(lines)
+    if not result.quotes:
+        return "No more quotes for this question." if page else "The articles do not answer that question."
+    text = fit("", [quote_block(q) for q in result.quotes])
+    if not text:
+        first = result.quotes[0].article
+        return f"The best passage is too long for one Telegram message; it is in {source_line(first)}."
+    return text
+
+
+def why(result: index.Answer) -> str:
+    """The question's terms and what each quote matched, for the "Why" button."""
+    terms = ", ".join(escape(t) for t in result.terms) or "none"
+    lines = [f"<b>Search terms</b> (after stemming and stopwords): {terms}"]
+    if result.answered:
+        lines.append(f"The best quote holds {result.coverage:.0%} of the question's weight (rarer words weigh more).")
+    for n, quote in enumerate(result.quotes, 1):
+        matched = ", ".join(escape(t) for t in quote.terms) or "—"
+        lines.append(f"{n}. score {quote.score:.2f}, matched: {matched} — <i>{escape(quote.article.title)}</i>")
+    return fit("", lines)
+
+
+def help_text(idx: index.Index | None, *, bot_username: str) -> str:
+    examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar's threat?"]
+    if idx is not None:
+        articles = f"{len(idx.articles)} articles ({len(idx)} passages), indexed {idx.built_at:%-d %B %Y %H:%M} UTC"
+    else:
+        articles = "the articles are still being indexed"
+    return (
+        "I answer questions about a collection of news articles by quoting them word for word, with sources.\n\n"
+        "<b>In a private chat</b> just send a question.\n"
+        f"<b>In groups</b> use /ask <i>question</i>, mention @{escape(bot_username)}, or reply to one of my messages.\n"
+        f"<b>Anywhere</b> type @{escape(bot_username)} <i>question</i> to share a quote.\n\n"
+        "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples) + f"\n\nI know {articles}."
+    )

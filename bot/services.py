@@ -1,0 +1,192 @@
+"""The bot's long-lived services: the index being served, reindexing, per-user limits, answer pages, stats.
+
+They live in ``application.bot_data`` under one key and are reached through ``services(context)``. The index a
+question sees is immutable; a reindex builds a new one in a worker thread and swaps the reference, so questions
+asked meanwhile are answered from the old index and a failed build leaves it serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import secrets
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import index
+from bot.config import Settings
+
+__all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "ReindexRunning", "Services", "Stats"]
+
+
+class ReindexRunning(Exception):
+    """A reindex was requested while another one is running."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    """What a reindex changed."""
+
+    changes: index.ArticleChanges
+    report: index.IngestReport
+    articles: int
+    passages: int
+    seconds: float
+
+
+class Library:
+    """Holds the index being served and rebuilds it on request, one rebuild at a time."""
+
+    def __init__(self, settings: Settings, current: index.Index | None = None) -> None:
+        self.settings = settings
+        self._index = current
+        self._lock = asyncio.Lock()
+        self.progress: tuple[str, int, int] = ("starting", 0, 0)
+
+    @property
+    def index(self) -> index.Index:
+        if self._index is None:
+            raise RuntimeError("the index is not loaded yet")
+        return self._index
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    async def open(self) -> tuple[index.Index, bool]:
+        """Load the index, building it from the articles when there is none (in a worker thread)."""
+        idx, built = await asyncio.to_thread(index.open_or_build, self.settings.index_dir, self.settings.articles_dir)
+        self._index = idx
+        return idx, built
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self.progress = (stage, done, total)  # read by the event loop; a tuple swap is atomic
+
+    def _build(self) -> index.Index:
+        new = index.build(self.settings.articles_dir, progress=self._progress)
+        new.save(self.settings.index_dir, progress=self._progress)
+        return new
+
+    async def reindex(self) -> ReindexReport:
+        """Rebuild from the articles folder and swap the new index in.
+
+        Raises:
+            ReindexRunning: another reindex is in progress.
+            index.NewsbotError: the build failed; the old index keeps serving.
+        """
+        if self._lock.locked():
+            raise ReindexRunning
+        async with self._lock:
+            started = time.monotonic()
+            self.progress = ("reading articles", 0, 0)
+            new = await asyncio.to_thread(self._build)
+            old, self._index = self._index, new
+            return ReindexReport(
+                changes=index.compare(old, new),
+                report=new.report,
+                articles=len(new.articles),
+                passages=len(new),
+                seconds=time.monotonic() - started,
+            )
+
+
+class QuestionLimiter:
+    """A sliding-window limit of questions per user; the first refusal in a window says so, later ones are silent."""
+
+    def __init__(self, per_minute: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self.clock = clock
+        self._asked: dict[int, collections.deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def check(self, user_id: int) -> str:
+        """``"ok"`` to answer, ``"warn"`` to send one slow-down notice, ``"drop"`` to stay silent."""
+        now = self.clock()
+        asked = self._asked.setdefault(user_id, collections.deque())
+        while asked and now - asked[0] >= self.window:
+            asked.popleft()
+        if len(asked) < self.per_minute:
+            asked.append(now)
+            self._warned.pop(user_id, None)
+            return "ok"
+        if user_id in self._warned and now - self._warned[user_id] < self.window:
+            return "drop"
+        self._warned[user_id] = now
+        return "warn"
+
+    def retry_after(self, user_id: int) -> int:
+        """Seconds until this user may ask again."""
+        asked = self._asked.get(user_id)
+        if not asked:
+            return 0
+        return max(1, int(self.window - (self.clock() - asked[0])) + 1)
+
+
+class AnswerPages:
+    """Questions behind the "More" and "Why" buttons, by short key; bounded, forgotten after a day or a restart."""
+
+    def __init__(self, capacity: int = 2000, ttl: float = 86_400.0) -> None:
+        self.capacity = capacity
+        self.ttl = ttl
+        self._items: collections.OrderedDict[str, tuple[float, str]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, question: str) -> str:
+        key = secrets.token_hex(4)
+        with self._lock:
+            self._items[key] = (time.monotonic(), question)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return key
+
+    def recall(self, key: str) -> str | None:
+        with self._lock:
+            item = self._items.get(key)
+        if item is None or time.monotonic() - item[0] > self.ttl:
+            return None
+        return item[1]
+
+
+@dataclass
+class Stats:
+    """Counters for /stats."""
+
+    started: float = field(default_factory=time.monotonic)
+    answered: int = 0
+    times: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=1000))
+
+    def record(self, seconds: float) -> None:
+        self.answered += 1
+        self.times.append(seconds)
+
+    @property
+    def median_ms(self) -> float | None:
+        return statistics.median(self.times) * 1000 if self.times else None
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass
+class Services:
+    """Everything the handlers share; one instance per application."""
+
+    settings: Settings
+    library: Library
+    limiter: QuestionLimiter
+    pages: AnswerPages = field(default_factory=AnswerPages)
+    stats: Stats = field(default_factory=Stats)
+    refused_chats: set[int] = field(default_factory=set)
+
+    @classmethod
+    def create(cls, settings: Settings, current: index.Index | None = None) -> Services:
+        return cls(
+            settings=settings,
+            library=Library(settings, current),
+            limiter=QuestionLimiter(settings.questions_per_minute),
+        )

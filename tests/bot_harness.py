@@ -1,0 +1,56 @@
+"""Starting the real Application against the fake Bot API server, the way ``run_polling`` does."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import Settings
+
+from .conftest import SEEDS
+from .fake_telegram import TOKEN, FakeTelegram
+
+ADMIN = 1001
+USER = 2002
+
+
+def make_settings(fake: FakeTelegram, tmp: Path, **overrides) -> Settings:
+    articles = tmp / "articles"
+    if not articles.exists():
+        shutil.copytree(SEEDS, articles)
+    base = Settings(
+        token=TOKEN,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        admin_user_ids=frozenset({ADMIN}),
+        articles_dir=articles,
+        index_dir=tmp / "index",
+        data_dir=tmp / "data",
+        questions_per_minute=5,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Application]:
+    """Initialize, post_init, start polling and the application; stop everything afterwards."""
+    app = build_application(settings)
+    async with app:
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        await app.start()
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            if app.post_stop:
+                await app.post_stop(app)
+    if app.post_shutdown:
+        await app.post_shutdown(app)
