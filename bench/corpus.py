@@ -1,0 +1,86 @@
+"""Benchmark corpora from ../shared/data: real passages, and a 1M-passage corpus grown from them.
+
+Real passages come from Reuters-21578, SQuAD dev and SciFact, split and analysed exactly as ``index.build``
+does. A corpus larger than the real one (1M passages) is made by repeating the real passages; in every repeat
+after the first, each term that occurs in fewer than ``RARE`` real passages is renamed (``term#copy``). So
+common words ("said", "pct") grow their posting lists linearly, as they would in a larger news corpus, while
+the vocabulary keeps growing with new rare names, as Heaps' law says it does, instead of every rare term's
+posting list multiplying by the number of copies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index.analysis import SentenceSplitter, analyze  # noqa: E402
+from index.model import Article  # noqa: E402
+from index.passages import split_passages  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+RARE = 50
+
+
+def require_data() -> Path:
+    if not DATA.is_dir():
+        sys.exit(f"benchmarks need the evaluation data at {DATA}")
+    return DATA
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def real_texts() -> list[str]:
+    data = require_data()
+    texts = [r["text"] for r in read_jsonl(data / "reuters21578" / "articles.jsonl.gz") if r["text"].strip()]
+    texts += [r["text"] for r in read_jsonl(data / "squad-v1.1-dev" / "articles.jsonl.gz")]
+    texts += [f"{r['title']}\n\n{r['text']}" for r in read_jsonl(data / "beir-scifact" / "corpus.jsonl.gz")]
+    return texts
+
+
+def real_passages() -> list[list[str]]:
+    """Every real passage's terms (about 150k passages)."""
+    texts = real_texts()
+    splitter = SentenceSplitter(texts)
+    out = []
+    for text in texts:
+        article = Article(id="", title="", text=text)
+        _, passages = split_passages(article.text, splitter)
+        out.extend(analyze(text[s:e]) for s, e, _ in passages)
+    return out
+
+
+def grow(passages: list[list[str]], size: int) -> list[list[str]]:
+    """``size`` passages: the real ones, then renamed repeats (see the module docstring)."""
+    if size <= len(passages):
+        return passages[:size]
+    df = Counter(t for p in passages for t in set(p))
+    rare = {t for t, n in df.items() if n < RARE}
+    out = list(passages)
+    copy = 1
+    names: dict[str, str] = {}
+    while len(out) < size:
+        names.clear()
+        suffix = f"#{copy}"
+        for p in passages:
+            if len(out) >= size:
+                break
+            out.append([(names.get(t) or names.setdefault(t, t + suffix)) if t in rare else t for t in p])
+        copy += 1
+    return out
+
+
+def questions(limit: int | None = None) -> list[str]:
+    data = require_data()
+    qs = [r["question"] for r in read_jsonl(data / "squad-v1.1-dev" / "qa.jsonl.gz")]
+    return qs[:limit] if limit else qs
