@@ -31,12 +31,18 @@ import corpus
 import index
 from index import answers
 
+# name -> (BM25 settings, title terms added to every passage)
 CONFIGS = {
-    "okapi (k1=1.5, b=0.75)": index.Settings(variant="okapi"),
-    "okapi (k1=0.9, b=0.4)": index.Settings(variant="okapi", k1=0.9, b=0.4),
-    "l (k1=1.5, b=0.75, δ=0.5)": index.Settings(variant="l"),
-    "plus (k1=1.5, b=0.75, δ=1)": index.Settings(variant="plus"),
+    "okapi (k1=1.5, b=0.75)": (index.Settings(variant="okapi"), False),
+    "okapi (k1=0.9, b=0.4)": (index.Settings(variant="okapi", k1=0.9, b=0.4), False),
+    "l (k1=1.5, b=0.75, δ=0.5)": (index.Settings(variant="l"), False),
+    "plus (k1=1.5, b=0.75, δ=1)": (index.Settings(variant="plus"), False),
+    "okapi (k1=1.5, b=0.75) + titles": (index.Settings(variant="okapi"), True),
+    "okapi (k1=0.9, b=0.4) + titles": (index.Settings(variant="okapi", k1=0.9, b=0.4), True),
+    "plus (k1=1.5, b=0.75, δ=1) + titles": (index.Settings(variant="plus"), True),
+    "plus (k1=0.9, b=0.4, δ=1) + titles": (index.Settings(variant="plus", k1=0.9, b=0.4), True),
 }
+DEFAULT = "plus (k1=1.5, b=0.75, δ=1) + titles"
 
 
 def ndcg10(ranked: list[str], relevant: dict[str, int]) -> float:
@@ -51,15 +57,15 @@ def scifact(tmp: Path) -> dict[str, float]:
     path = tmp / "scifact.jsonl"
     with open(path, "w", encoding="utf-8") as out:
         for r in corpus.read_jsonl(data / "corpus.jsonl.gz"):
-            out.write(json.dumps({"id": r["_id"], "title": r["title"], "text": f"{r['title']}\n\n{r['text']}"}) + "\n")
+            out.write(json.dumps({"id": r["_id"], "title": r["title"], "text": r["text"]}) + "\n")
     queries = {r["_id"]: r["text"] for r in corpus.read_jsonl(data / "queries.jsonl.gz")}
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
     with open(data / "qrels" / "test.tsv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
     results = {}
-    for name, settings in CONFIGS.items():
-        idx = index.build(path, settings=settings)
+    for name, (settings, titles) in CONFIGS.items():
+        idx = index.build(path, settings=settings, titles=titles)
         scores = []
         for qid, rel in qrels.items():
             best: dict[str, float] = {}
@@ -87,8 +93,8 @@ def squad(tmp: Path, with_answers: bool) -> dict[str, dict[str, float]]:
         return offsets[i][1]
 
     results = {}
-    for name, settings in CONFIGS.items():
-        idx = index.build(path, settings=settings)
+    for name, (settings, titles) in CONFIGS.items():
+        idx = index.build(path, settings=settings, titles=titles)
         first = top5 = 0
         for q in qa:
             hits = idx.search(q["question"], k=5)
@@ -96,7 +102,7 @@ def squad(tmp: Path, with_answers: bool) -> dict[str, dict[str, float]]:
             first += bool(paragraphs) and paragraphs[0] == q["paragraph_id"]
             top5 += q["paragraph_id"] in paragraphs
         row = {"first": first / len(qa), "top5": top5 / len(qa)}
-        if with_answers or name.startswith("plus"):
+        if with_answers or name == DEFAULT:
             row.update(answer_quality(idx, qa, claims))
         results[name] = row
     return results
@@ -131,7 +137,12 @@ def answer_quality(idx: index.Index, qa: list[dict], claims: list[str]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--all-answers", action="store_true", help="answer quality for every variant, not just plus")
+    parser.add_argument("--only", nargs="*", help="run only the configurations whose names contain these strings")
     args = parser.parse_args()
+    if args.only:
+        for name in list(CONFIGS):
+            if name != DEFAULT and not any(part in name for part in args.only):
+                del CONFIGS[name]
     with tempfile.TemporaryDirectory() as tmp:
         sf = scifact(Path(tmp))
         sq = squad(Path(tmp), args.all_answers)
@@ -152,7 +163,7 @@ def main() -> None:
     print()
     print("| answer threshold | SQuAD questions answered | off-topic (SciFact claims) answered |")
     print("|---:|---:|---:|")
-    row = next(r for n, r in sq.items() if n.startswith("plus"))
+    row = sq[DEFAULT]
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
         mark = " (default)" if threshold == answers.ANSWER_THRESHOLD else ""
         print(

@@ -6,7 +6,9 @@ thread, and the command menus are registered for each scope. The bot token is re
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import traceback
 from urllib.parse import urlparse
 
@@ -27,9 +29,10 @@ from telegram.ext import (
 )
 
 import index
-from bot import handlers
+from bot import briefings, handlers
 from bot.config import Settings
 from bot.services import Services
+from bot.subscriptions import SubscriptionStore, SubscriptionStoreError
 
 __all__ = ["build_application", "redact_token", "run"]
 
@@ -37,6 +40,11 @@ log = logging.getLogger(__name__)
 
 USER_COMMANDS = [
     BotCommand("ask", "Ask a question about the articles"),
+    BotCommand("brief", "A briefing: /brief [topic] [since YYYY-MM-DD]"),
+    BotCommand("subscribe", "Daily briefing: /subscribe HH:MM [topic]"),
+    BotCommand("subscriptions", "This chat's daily briefings"),
+    BotCommand("unsubscribe", "Stop a briefing: /unsubscribe ID or all"),
+    BotCommand("timezone", "Time zone for briefings: /timezone Area/City"),
     BotCommand("help", "What I do and how to ask"),
 ]
 ADMIN_COMMANDS = [
@@ -74,6 +82,9 @@ async def _post_init(application: Application) -> None:
     svc = handlers.services_of(application)
     idx, built = await svc.library.open() if svc.library._index is None else (svc.library.index, False)
     log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
+    if svc.subscriptions is None:
+        svc.subscriptions = await asyncio.to_thread(open_store, svc.settings)
+    await briefings.restore(application)
     bot = application.bot
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllGroupChats())
@@ -82,6 +93,18 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
             log.info("admin commands not registered for %s: %s", admin, exc.message)
+
+
+async def _post_shutdown(application: Application) -> None:
+    svc = handlers.services_of(application)
+    if svc.subscriptions is not None:
+        svc.subscriptions.close()
+        svc.subscriptions = None
+
+
+def open_store(settings: Settings) -> SubscriptionStore:
+    """The subscriptions database under DATA_DIR. Raises SubscriptionStoreError when it cannot be used."""
+    return SubscriptionStore(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
 
 
 def build_application(settings: Settings, *, current: index.Index | None = None) -> Application:
@@ -98,6 +121,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(AIORateLimiter(max_retries=2))
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
         .concurrent_updates(True)
     )
     if settings.base_url:
@@ -117,6 +141,11 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     application.add_handler(CommandHandler("stats", handlers.stats))
     application.add_handler(CommandHandler("add", handlers.add))
     application.add_handler(MessageHandler(add_caption, handlers.add))
+    application.add_handler(CommandHandler("brief", briefings.brief))
+    application.add_handler(CommandHandler("subscribe", briefings.subscribe))
+    application.add_handler(CommandHandler("subscriptions", briefings.subscriptions))
+    application.add_handler(CommandHandler("unsubscribe", briefings.unsubscribe))
+    application.add_handler(CommandHandler("timezone", briefings.timezone))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
@@ -129,6 +158,12 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
 
 def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
+    try:
+        open_store(settings).close()  # fail early, with one line, on a database this version cannot use
+    except SubscriptionStoreError as exc:
+        log.error("%s", exc)
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
     application = build_application(settings)
     if settings.webhook_url:
         log.info("webhook mode: listening on %s:%d", settings.webhook_listen, settings.webhook_port)

@@ -69,12 +69,19 @@ def _open(settings: Settings, quiet: bool = False) -> index.Index:
             f"Built an index of {settings.articles_dir} in {settings.index_dir} ({idx.report.summary()}).",
             file=sys.stderr,
         )
-    elif not built:
+    elif not built and not quiet:
+        built_from = Path(idx.meta.get("articles_path", settings.articles_dir))
+        if built_from.resolve() != settings.articles_dir.resolve():
+            print(
+                f"Note: this index was built from {built_from}, not ARTICLES_DIR={settings.articles_dir}.",
+                file=sys.stderr,
+            )
+            return idx
         try:
             changes = idx.changes(settings.articles_dir)
         except index.ArticlesNotFound:
             changes = None
-        if changes and not quiet:
+        if changes:
             print(
                 f"Note: the articles changed since the index was built ({changes.summary()}); "
                 "run `newsbot index` to include them.",
@@ -102,7 +109,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        idx = index.build(articles, progress=progress)
+        previous = index.load(target)
+    except index.NewsbotError:
+        previous = None  # first build, or a damaged index that this build replaces
+    try:
+        idx = index.build(articles, progress=progress, previous=previous)
         idx.save(target, progress=progress)
     finally:
         progress.close()
@@ -201,6 +212,51 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
+    since = None
+    if args.since:
+        since = index.parse_date(args.since)
+        if since is None:
+            print(f"newsbot: --since {args.since!r} is not a date (example: --since 2020-05-01)", file=sys.stderr)
+            return 2
+    if args.n < 1:
+        print("newsbot: -n must be at least 1", file=sys.stderr)
+        return 2
+    idx = _open(settings, quiet=args.json)
+    briefing = idx.brief(args.topic, since=since, n=args.n)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "topic": briefing.topic,
+                    "since": since.isoformat() if since else None,
+                    "duplicates_left_out": briefing.duplicates,
+                    "stories": [
+                        {
+                            "article": _article_json(s.article),
+                            "quotes": [{"text": q.text, "start": q.start, "end": q.end} for q in s.quotes],
+                        }
+                        for s in briefing.stories
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if not briefing.stories:
+        print(briefing.message)
+        return 0
+    for n, story in enumerate(briefing.stories, 1):
+        print(f"{n}. {story.article.title} ({_date(story.article)})")
+        for quote in story.quotes:
+            print(f"   “{quote.text}”")
+        print()
+    if briefing.duplicates:
+        print(f"({briefing.duplicates} near-duplicate stories left out)")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import run
 
@@ -227,6 +283,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser("brief", help="a digest of stories, on a topic or the latest")
+    p.add_argument("topic", nargs="?", help="what the stories should be about (default: the latest stories)")
+    p.add_argument("--since", metavar="DATE", help="only stories published after DATE (e.g. 2020-05-01)")
+    p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_brief)
     p = sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     p.set_defaults(func=cmd_run)
     return parser
@@ -250,6 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only at DEBUG
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"newsbot: unexpected error ({exc.__class__.__name__}); run with LOG_LEVEL=DEBUG for details",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from html import escape
 
 import index
 
-__all__ = ["MAX_MESSAGE", "answer", "fit", "quote_block", "source_line", "why"]
+__all__ = ["MAX_MESSAGE", "answer", "briefing", "fit", "quote_block", "source_line", "why"]
 
 MAX_MESSAGE = 4096
 
@@ -84,6 +84,37 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
         "I answer questions about a collection of news articles by quoting them word for word, with sources.\n\n"
         "<b>In a private chat</b> just send a question.\n"
         f"<b>In groups</b> use /ask <i>question</i>, mention @{escape(bot_username)}, or reply to one of my messages.\n"
-        f"<b>Anywhere</b> type @{escape(bot_username)} <i>question</i> to share a quote.\n\n"
+        f"<b>Anywhere</b> type @{escape(bot_username)} <i>question</i> to share a quote.\n"
+        "<b>Briefings</b>: /brief [<i>topic</i>] for a digest now; /subscribe HH:MM [<i>topic</i>] for one every day "
+        "(/subscriptions, /unsubscribe, /timezone).\n\n"
         "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples) + f"\n\nI know {articles}."
     )
+
+
+def briefing(result: index.Briefing) -> list[str]:
+    """A briefing as one or more messages, split between stories and never inside one."""
+    head = f"<b>Briefing: {escape(result.topic)}</b>" if result.topic else "<b>Latest stories</b>"
+    if result.since is not None:
+        head += f" since {date_text(result.since)}"
+    if not result.stories:
+        return [f"{head}\n{escape(result.message)}"]
+    items = []
+    for n, story in enumerate(result.stories, 1):
+        quotes = "\n".join(f"<blockquote>{escape(q.text)}</blockquote>" for q in story.quotes)
+        item = f"<b>{n}.</b> {source_line(story.article).removeprefix('— ')}\n{quotes}"
+        if len(item) <= MAX_MESSAGE - len(head) - 2:
+            items.append(item)
+    if result.duplicates:
+        items.append(
+            f"<i>{result.duplicates} near-duplicate {'story' if result.duplicates == 1 else 'stories'} left out.</i>"
+        )
+    messages: list[str] = []
+    current = head
+    for item in items:
+        if len(current) + 2 + len(item) > MAX_MESSAGE:
+            messages.append(current)
+            current = item
+        else:
+            current = f"{current}\n\n{item}"
+    messages.append(current)
+    return messages

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import index
 from bot.config import Settings
+from bot.subscriptions import SubscriptionStore
 
 __all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "ReindexRunning", "Services", "Stats"]
 
@@ -66,7 +67,7 @@ class Library:
         self.progress = (stage, done, total)  # read by the event loop; a tuple swap is atomic
 
     def _build(self) -> index.Index:
-        new = index.build(self.settings.articles_dir, progress=self._progress)
+        new = index.build(self.settings.articles_dir, progress=self._progress, previous=self._index)
         new.save(self.settings.index_dir, progress=self._progress)
         return new
 
@@ -182,6 +183,7 @@ class Services:
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
+    subscriptions: SubscriptionStore | None = None  # opened in post_init
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:

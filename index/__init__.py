@@ -11,9 +11,10 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
 
 from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
+from .briefs import Briefing, Story
 from .core import DEFAULT_SETTINGS, ArticleChanges, Changes, Index, build, compare, load, open_or_build
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
-from .ingest import ingest
+from .ingest import ingest, parse_date
 from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Article",
     "ArticleChanges",
     "ArticlesNotFound",
+    "Briefing",
     "Changes",
     "Hit",
     "Index",
@@ -35,6 +37,7 @@ __all__ = [
     "Quote",
     "Settings",
     "Skipped",
+    "Story",
     "analyze",
     "build",
     "compare",
@@ -42,4 +45,5 @@ __all__ = [
     "load",
     "normalize",
     "open_or_build",
+    "parse_date",
 ]

@@ -112,6 +112,16 @@ class Index:
             files=r.get("files", 0),
         )
 
+    def first_seen(self, article_id: str) -> dt.datetime:
+        """When the article first entered an index of this lineage (the build time when unknown), in UTC."""
+        return dt.datetime.fromisoformat(self.meta.get("first_seen", {}).get(article_id, self.meta["built_at"]))
+
+    def brief(self, topic: str | None = None, **options: Any) -> Any:
+        """A briefing: see ``index.briefs.brief`` for the options (since, n, exclude, only)."""
+        from .briefs import brief
+
+        return brief(self, topic, **options)
+
     def article(self, article_id: str) -> Article:
         """The article with this id. Raises KeyError when there is none."""
         return self.articles[self._by_id[article_id]]
@@ -214,13 +224,23 @@ class Index:
         )
 
 
-def build(path: str | os.PathLike[str], *, settings: Settings | None = None, progress: Progress | None = None) -> Index:
+def build(
+    path: str | os.PathLike[str],
+    *,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    titles: bool = True,
+    previous: Index | None = None,
+) -> Index:
     """Ingest every article under ``path`` and index its passages.
 
     Args:
         path: a folder (recursively) or a single file of articles.
         settings: BM25 variant and parameters; ``DEFAULT_SETTINGS`` when None.
         progress: optional callback ``(stage, done, total)``.
+        titles: add the article's title terms to each of its passages, so a passage keeps the article's
+            context (measured in bench/quality.py; on by default).
+        previous: the index this one replaces; articles it already had keep their ``first_seen`` time.
 
     Returns:
         The new index; ``index.report`` says what was skipped and why.
@@ -241,17 +261,25 @@ def build(path: str | os.PathLike[str], *, settings: Settings | None = None, pro
     tokens: list[list[str]] = []
     total = len(articles)
     for number, article in enumerate(articles):
+        title_terms = analyze(article.title) if titles else []
         sentences, passages = split_passages_of(article, splitter)
         offset = len(sentence_rows)
         sentence_rows.extend(sentences)
         for start, end, first in passages:
             passage_rows.append((number, start, end, first + offset))
-            tokens.append(analyze(article.text[start:end]))
+            tokens.append(analyze(article.text[start:end]) + title_terms)
         if progress and (number % 500 == 0 or number + 1 == total):
             progress("indexing", number + 1, total)
     postings = build_postings(tokens, settings)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    earlier: dict[str, str] = previous.meta.get("first_seen", {}) if previous is not None else {}
     meta = {
-        "analyzer": {"version": ANALYZER_VERSION, "stopwords": "nltk-english", "stemmer": "snowball-english"},
+        "analyzer": {
+            "version": ANALYZER_VERSION,
+            "stopwords": "nltk-english",
+            "stemmer": "snowball-english",
+            "titles": titles,
+        },
         "bm25": {
             "variant": settings.variant,
             "k1": settings.k1,
@@ -259,7 +287,8 @@ def build(path: str | os.PathLike[str], *, settings: Settings | None = None, pro
             "epsilon": settings.epsilon,
             "delta": settings.delta,
         },
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "built_at": now,
+        "first_seen": {a.id: earlier.get(a.id, now) for a in articles},
         "articles_path": str(path),
         "sources": sources,
         "digests": {a.id: _digest(a.text + a.title) for a in articles},

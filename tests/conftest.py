@@ -31,6 +31,34 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+async def telegram():
+    """A fake Bot API server on 127.0.0.1 (see tests/fake_telegram.py)."""
+    from .fake_telegram import FakeTelegram, start_server
+
+    fake = FakeTelegram()
+    server = await start_server(fake)
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def settings(telegram, tmp_path):
+    """Bot settings pointing at the fake server, a copy of seeds/ and fresh index and data folders."""
+    from .bot_harness import make_settings
+
+    return make_settings(telegram, tmp_path)
+
+
+@pytest.fixture
+async def app(settings):
+    """The real Application, started and polling the fake server."""
+    from .bot_harness import running
+
+    async with running(settings) as application:
+        yield application
+
+
 def write(folder: Path, name: str, content: str | bytes) -> Path:
     """Write a file (text as UTF-8) under folder, creating parents, and return its path."""
     path = folder / name

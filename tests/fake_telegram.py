@@ -132,6 +132,7 @@ class FakeTelegram:
     files: dict[str, bytes] = field(default_factory=dict)
     blocked_chats: set[int] = field(default_factory=set)
     chat_admins: dict[int, set[int]] = field(default_factory=dict)
+    cursors: dict[int, int] = field(default_factory=dict)  # per chat: how many sent messages were read
     base_url: str = ""
     base_file_url: str = ""
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -355,15 +356,22 @@ class Chat:
             self.chat["title"] = "Test group"
         else:
             self.chat["first_name"] = first_name
-        self._seen = len(fake.sent)
+        fake.cursors.setdefault(chat_id, len(fake.sent))
+
+    @property
+    def _seen(self) -> int:
+        """How far this chat's transcript has been read; shared by every member's view of the chat."""
+        return self.fake.cursors[self.chat_id]
+
+    @_seen.setter
+    def _seen(self, value: int) -> None:
+        self.fake.cursors[self.chat_id] = value
 
     def as_user(self, user_id: int, first_name: str = "Bob") -> Chat:
         """The same chat seen by another member."""
-        other = Chat(
+        return Chat(
             self.fake, chat_id=self.chat_id, user_id=user_id, first_name=first_name, chat_type=self.chat["type"]
         )
-        other._seen = self._seen
-        return other
 
     def message(self, text: str | None = None, **extra: Any) -> dict[str, Any]:
         message: dict[str, Any] = {

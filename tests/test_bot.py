@@ -12,24 +12,10 @@ from bot.app import build_application
 
 from .bot_harness import ADMIN, USER, make_settings, running
 from .conftest import SEED_TITLE, write
-from .fake_telegram import BOT, TOKEN, Chat, FakeTelegram, TelegramError, start_server
+from .fake_telegram import BOT, TOKEN, Chat, TelegramError
 
 GROUP = -100123
 QUESTION = "Which air base did the GNA seize?"
-
-
-@pytest.fixture
-async def telegram():
-    fake = FakeTelegram()
-    server = await start_server(fake)
-    yield fake
-    server.stop()
-
-
-@pytest.fixture
-async def app(telegram, tmp_path):
-    async with running(make_settings(telegram, tmp_path)) as application:
-        yield application
 
 
 @pytest.fixture

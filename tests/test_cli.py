@@ -107,3 +107,20 @@ def test_unreadable_index_exit_2(workdir):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "newsbot index" in out.stderr
+
+
+def test_brief_command(workdir):
+    out = newsbot("brief", "libya", "--json", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["topic"] == "libya"
+    assert data["stories"][0]["article"]["title"] == SEED_TITLE
+    text = (workdir / "seeds" / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
+    assert all(q["text"] in text for s in data["stories"] for q in s["quotes"])
+    human = newsbot("brief", cwd=workdir)
+    assert f"1. {SEED_TITLE} (23 May 2020)" in human.stdout
+    later = newsbot("brief", "--since", "2021-01-01", cwd=workdir)
+    assert "No stories to brief published after 1 January 2021." in later.stdout
+    bad = newsbot("brief", "--since", "someday", cwd=workdir)
+    assert bad.returncode == 2
+    assert "is not a date" in bad.stderr

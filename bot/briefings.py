@@ -1,0 +1,285 @@
+"""Briefings in Telegram: ``/brief`` on demand, and daily subscriptions run by PTB's JobQueue.
+
+Subscriptions live in SQLite (``bot.subscriptions``) and are re-created as jobs on every start; a briefing
+missed while the bot was down is sent once on start if it is less than ``MISSED_GRACE`` late. A scheduled
+briefing covers only stories that entered the index since that subscription's previous briefing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from html import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import Forbidden
+from telegram.ext import Application, ContextTypes
+
+import index
+from bot import render
+from bot.handlers import services, services_of
+from bot.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+
+MISSED_GRACE = dt.timedelta(hours=3)
+MAX_PER_CHAT = 10
+STORIES = 5
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
+USAGE_BRIEF = "Usage: /brief [topic] [since YYYY-MM-DD], for example /brief libya since 2020-05-01"
+
+
+def zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called ``name``, or None when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _job_name(subscription_id: int) -> str:
+    return f"subscription-{subscription_id}"
+
+
+def schedule(application: Application, subscription: Subscription) -> None:
+    """(Re)create the daily job of a subscription at its time in its chat's time zone."""
+    unschedule(application, subscription.id)
+    hour, minute = subscription.hour_minute
+    application.job_queue.run_daily(
+        send_scheduled,
+        time=dt.time(hour, minute, tzinfo=zone(subscription.timezone) or dt.UTC),
+        name=_job_name(subscription.id),
+        data=subscription.id,
+        chat_id=subscription.chat_id,
+    )
+
+
+def unschedule(application: Application, subscription_id: int) -> None:
+    for job in application.job_queue.get_jobs_by_name(_job_name(subscription_id)):
+        job.schedule_removal()
+
+
+def last_occurrence(subscription: Subscription, now: dt.datetime) -> dt.datetime:
+    """The most recent moment, at or before ``now``, when this subscription was due (aware, UTC)."""
+    tz = zone(subscription.timezone) or dt.UTC
+    local = now.astimezone(tz)
+    hour, minute = subscription.hour_minute
+    due = dt.datetime.combine(local.date(), dt.time(hour, minute), tzinfo=tz)
+    if due > local:
+        due = dt.datetime.combine(local.date() - dt.timedelta(days=1), dt.time(hour, minute), tzinfo=tz)
+    return due.astimezone(dt.UTC)
+
+
+def missed(subscription: Subscription, now: dt.datetime) -> bool:
+    """Whether a briefing was due while the bot was down and is still recent enough to send."""
+    due = last_occurrence(subscription, now)
+    if due < subscription.created_at:
+        return False
+    if subscription.last_sent_at is not None and subscription.last_sent_at >= due:
+        return False
+    return now - due <= MISSED_GRACE
+
+
+async def restore(application: Application) -> None:
+    """Re-create every enabled subscription's job; send briefings missed while the bot was down."""
+    store = services_of(application).subscriptions
+    now = dt.datetime.now(dt.UTC)
+    subscriptions = await asyncio.to_thread(store.enabled)
+    for subscription in subscriptions:
+        schedule(application, subscription)
+        if missed(subscription, now):
+            log.info("sending the missed briefing of subscription %d", subscription.id)
+            application.job_queue.run_once(
+                send_scheduled,
+                when=1,
+                data=subscription.id,
+                chat_id=subscription.chat_id,
+                name=f"missed-{subscription.id}",
+            )
+    log.info("restored %d briefing subscriptions", len(subscriptions))
+
+
+async def _send_briefing(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, briefing: index.Briefing, *, reply_to: int | None = None
+) -> None:
+    for n, text in enumerate(render.briefing(briefing)):
+        await context.bot.send_message(
+            chat_id, text, disable_web_page_preview=True, reply_to_message_id=reply_to if n == 0 else None
+        )
+
+
+async def send_scheduled(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job callback: the briefing of one subscription, covering only stories new since its previous one."""
+    svc = services(context)
+    subscription = await asyncio.to_thread(svc.subscriptions.get, context.job.data)
+    if subscription is None or not subscription.enabled:
+        return
+    idx = svc.library.index
+    since = subscription.last_sent_at
+    fresh = None if since is None else [a.id for a in idx.articles if idx.first_seen(a.id) > since]
+    started = dt.datetime.now(dt.UTC)
+    try:
+        if fresh == []:
+            await context.bot.send_message(
+                subscription.chat_id,
+                f"No new stories since the last briefing ({render.date_text(since)}).",
+            )
+        else:
+            briefing = await asyncio.to_thread(idx.brief, subscription.topic, n=STORIES, only=fresh)
+            await _send_briefing(context, subscription.chat_id, briefing)
+    except Forbidden as exc:
+        ids = await asyncio.to_thread(svc.subscriptions.disable_chat, subscription.chat_id, exc.message)
+        for subscription_id in ids:
+            unschedule(context.application, subscription_id)
+        log.warning("removed from chat %s (%s): disabled its subscriptions %s", subscription.chat_id, exc.message, ids)
+        return
+    await asyncio.to_thread(svc.subscriptions.mark_sent, subscription.id, started)
+
+
+def _parse_brief_args(args: list[str]) -> tuple[str | None, dt.datetime | None, str | None]:
+    """``(topic, since, error)`` from ``/brief`` arguments such as ``libya since 2020-05-01``."""
+    words = list(args)
+    since = None
+    lowered = [w.lower() for w in words]
+    if "since" in lowered:
+        at = lowered.index("since")
+        value = " ".join(words[at + 1 : at + 4]) if at + 1 < len(words) else ""
+        for take in (1, 3):  # "2020-05-01" or "1 May 2020"
+            since = index.parse_date(" ".join(words[at + 1 : at + 1 + take]))
+            if since:
+                del words[at : at + 1 + take]
+                break
+        if since is None:
+            return None, None, f"I can't read {escape(value) or 'an empty date'} as a date. {USAGE_BRIEF}"
+    return " ".join(words).strip() or None, since, None
+
+
+async def brief(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/brief [topic] [since DATE]: the most relevant (or the latest) stories, quoted with sources."""
+    message = update.effective_message
+    svc = services(context)
+    topic, since, problem = _parse_brief_args(context.args or [])
+    if problem:
+        await message.reply_html(problem)
+        return
+    await context.bot.send_chat_action(message.chat_id, "typing")
+    briefing = await asyncio.to_thread(svc.library.index.brief, topic, since=since, n=STORIES)
+    await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
+
+
+async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """In groups only the chat's administrators (asked from Telegram) and the bot's admins change subscriptions."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat.type == ChatType.PRIVATE or user.id in services(context).settings.admin_user_ids:
+        return True
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+        return True
+    await update.effective_message.reply_text("Only this group's administrators can change its briefings.")
+    return False
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe HH:MM [topic]: a daily briefing at that time in the chat's time zone."""
+    message = update.effective_message
+    args = context.args or []
+    match = _TIME.match(args[0]) if args else None
+    if not match:
+        await message.reply_html((f"I can't read {escape(args[0])!r} as a time. " if args else "") + USAGE_SUBSCRIBE)
+        return
+    if not await _may_manage(update, context):
+        return
+    store = services(context).subscriptions
+    chat_id = message.chat_id
+    if len(await asyncio.to_thread(store.for_chat, chat_id)) >= MAX_PER_CHAT:
+        await message.reply_text(f"This chat already has {MAX_PER_CHAT} subscriptions; /unsubscribe one first.")
+        return
+    hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
+    topic = " ".join(args[1:]).strip() or None
+    if topic and not index.analyze(topic):
+        await message.reply_html(f"The topic {escape(topic)!r} has no words to search for. {USAGE_SUBSCRIBE}")
+        return
+    subscription = await asyncio.to_thread(store.add, chat_id, hhmm, topic)
+    schedule(context.application, subscription)
+    what = f"on <i>{escape(topic)}</i>" if topic else "of the latest stories"
+    await message.reply_html(
+        f"Subscribed (#{subscription.id}): a briefing {what} every day at {hhmm} {escape(subscription.timezone)}. "
+        "Change the time zone with /timezone Area/City."
+    )
+
+
+async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscriptions: this chat's daily briefings, with their ids."""
+    store = services(context).subscriptions
+    chat_id = update.effective_message.chat_id
+    found = await asyncio.to_thread(store.for_chat, chat_id)
+    if not found:
+        await update.effective_message.reply_html(f"No briefings in this chat. {USAGE_SUBSCRIBE}")
+        return
+    lines = [f"<b>Daily briefings</b> ({escape(found[0].timezone)}):"]
+    for s in found:
+        what = f"<i>{escape(s.topic)}</i>" if s.topic else "latest stories"
+        last = f", last sent {s.last_sent_at:%Y-%m-%d %H:%M} UTC" if s.last_sent_at else ""
+        lines.append(f"#{s.id} at {s.time}: {what}{last}")
+    lines.append("Stop one with /unsubscribe ID, or all with /unsubscribe all.")
+    await update.effective_message.reply_html("\n".join(lines))
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unsubscribe ID or /unsubscribe all."""
+    message = update.effective_message
+    args = context.args or []
+    target = args[0].lstrip("#").lower() if len(args) == 1 else ""
+    if target != "all" and not target.isdigit():
+        await message.reply_text("Usage: /unsubscribe ID or /unsubscribe all (see /subscriptions for the ids).")
+        return
+    if not await _may_manage(update, context):
+        return
+    store = services(context).subscriptions
+    removed = await asyncio.to_thread(store.remove, message.chat_id, None if target == "all" else int(target))
+    for subscription_id in removed:
+        unschedule(context.application, subscription_id)
+    if not removed:
+        await message.reply_text(
+            "This chat has no briefings."
+            if target == "all"
+            else f"There is no briefing #{target} in this chat; /subscriptions lists them."
+        )
+        return
+    await message.reply_text(
+        f"Stopped {len(removed)} briefing{'s' if len(removed) > 1 else ''}: "
+        + ", ".join(f"#{i}" for i in removed)
+        + "."
+    )
+
+
+async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/timezone Area/City: the time zone of this chat's briefings (IANA names)."""
+    message = update.effective_message
+    store = services(context).subscriptions
+    args = context.args or []
+    if not args:
+        current = await asyncio.to_thread(store.timezone, message.chat_id)
+        await message.reply_text(
+            f"This chat's time zone is {current}. Change it with /timezone Area/City, "
+            "for example /timezone Europe/Istanbul."
+        )
+        return
+    name = args[0]
+    if len(args) != 1 or zone(name) is None or ("/" not in name and name != "UTC"):
+        await message.reply_html(
+            f"{escape(' '.join(args))!r} is not a time zone I know. Use an IANA name, "
+            "for example /timezone Europe/Istanbul or /timezone America/New_York."
+        )
+        return
+    if not await _may_manage(update, context):
+        return
+    await asyncio.to_thread(store.set_timezone, message.chat_id, name)
+    for subscription in await asyncio.to_thread(store.for_chat, message.chat_id):
+        schedule(context.application, subscription)
+    await message.reply_text(f"Time zone set to {name}; briefings follow its local time, daylight saving included.")

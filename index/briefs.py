@@ -1,0 +1,203 @@
+"""Briefings: a short digest of stories, each with one or two sentences quoted verbatim, near-duplicates once.
+
+With a topic, the stories whose passages match it best by BM25, each quoted by the sentences that best match
+the topic; without one, the most recent stories by date (undated last), each quoted by its lead. Stories that
+are near-duplicates of one already chosen (the same story indexed twice, or rewritten wire copies) are left
+out. Two stories are near-duplicates when the Jaccard similarity of their 3-word shingle sets is at least
+``NEAR_DUPLICATE`` (0.6), or ``SHORT_NEAR_DUPLICATE`` (0.9) when either has fewer than ``SHORT_WORDS`` (60)
+words. Both thresholds were read off Reuters-21578 with ``bench/dedup.py``: long pairs above 0.6 are
+corrections and rewritten wire copy of one story, while short templated stories (dividend notices, daily
+prices) of different companies or days reach 0.6 to 0.8 and differ only in the names and numbers that matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .analysis import analyze, normalize
+from .answers import rarity
+from .model import Article, Quote
+
+if TYPE_CHECKING:
+    from .core import Index
+
+__all__ = ["NEAR_DUPLICATE", "Briefing", "Story", "brief", "near_duplicates", "shingles", "similarity"]
+
+NEAR_DUPLICATE = 0.6
+SHORT_NEAR_DUPLICATE = 0.9
+SHORT_WORDS = 60
+LEAD_WORDS = 25  # a lead sentence shorter than this is followed by the next one
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One item of a briefing: an article and one or two consecutive sentences quoted from it."""
+
+    article: Article
+    quotes: tuple[Quote, ...]
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Briefing:
+    """The stories of a briefing, best or newest first, and what was asked."""
+
+    topic: str | None
+    since: dt.datetime | None
+    stories: tuple[Story, ...]
+    duplicates: int = 0  # near-duplicate stories left out
+    message: str = ""  # why there are no stories, when there are none
+
+
+def shingles(text: str, size: int = 3) -> frozenset[str]:
+    """The set of ``size``-word shingles of a text (normalized words)."""
+    words = _WORD.findall(normalize(text))
+    if len(words) <= size:
+        return frozenset([" ".join(words)]) if words else frozenset()
+    return frozenset(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
+
+
+def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two shingle sets (0 when both are empty)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def near_duplicates(a: str, b: str, *, sets: tuple[frozenset[str], frozenset[str]] | None = None) -> bool:
+    """Whether two texts tell the same story (see the module docstring for the rule and its measurement)."""
+    first, second = sets or (shingles(a), shingles(b))
+    short = min(len(a.split()), len(b.split())) < SHORT_WORDS
+    return similarity(first, second) >= (SHORT_NEAR_DUPLICATE if short else NEAR_DUPLICATE)
+
+
+def _naive(when: dt.datetime | None) -> dt.datetime | None:
+    """Compare dates without time zones: an aware date becomes naive UTC."""
+    if when is not None and when.tzinfo is not None:
+        return when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
+def _same_paragraph(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
+    return "\n\n" not in text[first[1] : second[0]]
+
+
+def _lead(idx: Index, article: Article) -> tuple[tuple[int, int], ...]:
+    spans = idx.article_sentences(article.id)
+    if not spans:
+        return ()
+    first = spans[0]
+    short = len(article.text[first[0] : first[1]].split()) < LEAD_WORDS
+    if short and len(spans) > 1 and _same_paragraph(article.text, first, spans[1]):
+        return (first, spans[1])
+    return (first,)
+
+
+def _best_sentences(idx: Index, article: Article, weights: dict[str, float]) -> tuple[tuple[int, int], ...]:
+    spans = idx.article_sentences(article.id)
+    scored = [(sum(weights.get(t, 0.0) for t in set(analyze(article.text[a:b]))), i) for i, (a, b) in enumerate(spans)]
+    if not scored:
+        return ()
+    best_score, best = max(scored, key=lambda x: (x[0], -x[1]))
+    chosen = [best]
+    neighbours = [
+        (scored[j][0], j)
+        for j in (best - 1, best + 1)
+        if 0 <= j < len(spans) and _same_paragraph(article.text, spans[min(j, best)], spans[max(j, best)])
+    ]
+    if neighbours:
+        score, j = max(neighbours)
+        if score > 0 and score >= best_score / 2:
+            chosen.append(j)
+    return tuple(spans[i] for i in sorted(chosen))
+
+
+def _quote(article: Article, spans: Iterable[tuple[int, int]], score: float) -> tuple[Quote, ...]:
+    spans = list(spans)
+    if not spans:
+        return ()
+    start, end = spans[0][0], spans[-1][1]  # consecutive sentences: one quote from the first to the last
+    return (Quote(text=article.text[start:end], score=round(score, 4), start=start, end=end, article=article),)
+
+
+def brief(
+    idx: Index,
+    topic: str | None = None,
+    *,
+    since: dt.datetime | None = None,
+    n: int = 5,
+    exclude: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+) -> Briefing:
+    """A digest of ``n`` stories.
+
+    Args:
+        idx: the index.
+        topic: what the stories should be about; None or empty for the latest stories.
+        since: only stories published after this date (undated stories are left out then).
+        n: how many stories at most.
+        exclude: article ids to leave out (already sent).
+        only: when given, only these article ids may appear (e.g. stories new since a previous briefing).
+
+    Returns:
+        The briefing; ``stories`` is empty (with a ``message``) when nothing matches.
+    """
+    since = _naive(since)
+    excluded = set(exclude)
+    allowed = set(only) if only is not None else None
+
+    def eligible(article: Article) -> bool:
+        if article.id in excluded or (allowed is not None and article.id not in allowed):
+            return False
+        date = _naive(article.date)
+        return since is None or (date is not None and date > since)
+
+    topic = (topic or "").strip() or None
+    candidates: list[tuple[Article, float, tuple[tuple[int, int], ...]]] = []
+    if topic:
+        terms = analyze(topic)
+        if not terms:
+            return Briefing(topic, since, (), message="That topic has no words to search for.")
+        weights = {t: rarity(len(idx), idx.postings.document_frequency(t)) for t in set(terms)}
+        seen: set[str] = set()
+        for hit in idx.search(topic, k=max(200, 20 * n)):
+            article = hit.article
+            if article.id in seen or not eligible(article):
+                continue
+            seen.add(article.id)
+            candidates.append((article, hit.score, _best_sentences(idx, article, weights)))
+            if len(candidates) >= 4 * n:
+                break
+    else:
+
+        def newest(a: Article) -> tuple[int, float]:
+            date = _naive(a.date)
+            return (0, -date.replace(tzinfo=dt.UTC).timestamp()) if date else (1, 0.0)
+
+        for article in sorted((a for a in idx.articles if eligible(a)), key=newest)[: 4 * n]:
+            candidates.append((article, 0.0, _lead(idx, article)))
+    stories: list[Story] = []
+    kept: list[tuple[Article, frozenset[str]]] = []
+    duplicates = 0
+    for article, score, spans in candidates:
+        if len(stories) >= n:
+            break
+        fingerprint = shingles(article.text)
+        if any(near_duplicates(article.text, other.text, sets=(fingerprint, fp)) for other, fp in kept):
+            duplicates += 1
+            continue
+        quotes = _quote(article, spans, score)
+        if quotes:
+            kept.append((article, fingerprint))
+            stories.append(Story(article=article, quotes=quotes, score=score))
+    message = ""
+    if not stories:
+        message = "No stories match that topic." if topic else "No stories to brief."
+        if since is not None:
+            message = message[:-1] + f" published after {since:%-d %B %Y}."
+    return Briefing(topic, since, tuple(stories), duplicates, message)

@@ -1,0 +1,231 @@
+"""Briefings in Telegram end to end: /brief, subscriptions, jobs, restarts, time zones, permissions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+import subprocess
+import sys
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.briefings import last_occurrence, missed
+from bot.handlers import services_of
+from bot.subscriptions import SubscriptionStore, SubscriptionStoreError
+
+from .bot_harness import ADMIN, USER, running
+from .conftest import ROOT, SEED_TITLE, write
+from .fake_telegram import TOKEN, Chat
+
+GROUP = -100777
+
+
+@pytest.fixture
+def group(telegram, app) -> Chat:
+    telegram.chat_admins[GROUP] = {USER}
+    return Chat(telegram, chat_id=GROUP, user_id=USER, chat_type="supergroup")
+
+
+def jobs(app, subscription_id: int):
+    return app.job_queue.get_jobs_by_name(f"subscription-{subscription_id}")
+
+
+async def test_brief_on_demand(group):
+    await group.send("/brief")
+    latest = await group.next_reply()
+    assert latest.text.startswith("Latest stories")
+    assert f"1. {SEED_TITLE}, 23 May 2020" in latest.text
+    assert "<blockquote>" in latest.html
+    await group.send("/brief libya")
+    topical = await group.next_reply()
+    assert topical.text.startswith("Briefing: libya")
+    await group.send("/brief libya since 2021-01-01")
+    assert "No stories match that topic published after 1 January 2021." in (await group.next_reply()).text
+    await group.send("/brief since yesterday-ish")
+    assert "can't read" in (await group.next_reply()).text
+
+
+async def test_subscribe_fire_list_unsubscribe(group, app):
+    await group.send("/timezone Europe/Istanbul")
+    assert "Time zone set to Europe/Istanbul" in (await group.next_reply()).text
+    await group.send("/subscribe 08:00 libya")
+    confirmation = await group.next_reply()
+    assert "every day at 08:00 Europe/Istanbul" in confirmation.text
+    store = services_of(app).subscriptions
+    (subscription,) = store.for_chat(GROUP)
+    (job,) = jobs(app, subscription.id)
+    next_run = job.next_t.astimezone(ZoneInfo("Europe/Istanbul"))
+    assert (next_run.hour, next_run.minute) == (8, 0)
+
+    await job.run(app)
+    briefing = await group.next_reply()
+    assert briefing.text.startswith("Briefing: libya")
+    assert SEED_TITLE in briefing.text
+    await job.run(app)
+    assert (await group.next_reply()).text.startswith("No new stories since the last briefing")
+
+    await group.send("/subscriptions")
+    listing = await group.next_reply()
+    assert f"#{subscription.id} at 08:00: libya" in listing.text
+    assert "(Europe/Istanbul)" in listing.text
+    await group.send(f"/unsubscribe {subscription.id}")
+    assert f"Stopped 1 briefing: #{subscription.id}." == (await group.next_reply()).text
+    assert store.for_chat(GROUP) == []
+
+
+async def test_scheduled_briefing_covers_only_new_stories(group, app, settings):
+    await group.send("/subscribe 07:30")
+    await group.next_reply()
+    (subscription,) = services_of(app).subscriptions.for_chat(GROUP)
+    (job,) = jobs(app, subscription.id)
+    await job.run(app)
+    assert SEED_TITLE in (await group.next_reply()).text
+    write(
+        settings.articles_dir,
+        "fresh.txt",
+        "Volcano erupts in Iceland\n2024-03-07\n\nThe Reykjanes volcano "
+        "erupted again overnight, the fourth eruption since December.\n",
+    )
+    await services_of(app).library.reindex()
+    await job.run(app)
+    fresh = await group.next_reply()
+    assert "Volcano erupts in Iceland" in fresh.text
+    assert SEED_TITLE not in fresh.text
+
+
+async def test_subscriptions_survive_a_restart(telegram, settings):
+    async with running(settings) as first:
+        chat = Chat(telegram, chat_id=USER, user_id=USER)
+        await chat.send("/timezone Europe/Berlin")
+        await chat.next_reply()
+        await chat.send("/subscribe 06:45 haftar")
+        await chat.next_reply()
+        (subscription,) = services_of(first).subscriptions.for_chat(USER)
+    async with running(settings) as second:
+        (job,) = jobs(second, subscription.id)
+        local = job.next_t.astimezone(ZoneInfo("Europe/Berlin"))
+        assert (local.hour, local.minute) == (6, 45)
+        chat = Chat(telegram, chat_id=USER, user_id=USER)
+        await job.run(second)
+        assert (await chat.next_reply()).text.startswith("Briefing: haftar")
+
+
+async def test_missed_briefing_is_sent_once_on_start(telegram, settings):
+    store = SubscriptionStore(settings.data_dir / "newsbot.sqlite3")
+    now = dt.datetime.now(dt.UTC)
+    due = now - dt.timedelta(hours=1)
+    store.add(USER, f"{due:%H:%M}", None, now=now - dt.timedelta(days=2))
+    long_ago = now - dt.timedelta(hours=6)
+    store.add(ADMIN, f"{long_ago:%H:%M}", None, now=now - dt.timedelta(days=2))
+    store.close()
+    async with running(settings):
+        chat = Chat(telegram, chat_id=USER, user_id=USER)
+        chat._seen = 0
+        assert (await chat.next_reply()).text.startswith("Latest stories")
+        await chat.no_reply(2.0)
+        too_late = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        too_late._seen = 0
+        await too_late.no_reply(0.5)
+
+
+def test_missed_rule():
+    store_row = dict(id=1, chat_id=1, time="08:00", topic=None, enabled=True, timezone="Europe/Istanbul")
+    from bot.subscriptions import Subscription
+
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    sub = Subscription(created_at=created, last_sent_at=None, **store_row)
+    at_ten = dt.datetime(2026, 6, 1, 7, 0, tzinfo=dt.UTC)  # 10:00 in Istanbul (UTC+3)
+    assert last_occurrence(sub, at_ten) == dt.datetime(2026, 6, 1, 5, 0, tzinfo=dt.UTC)
+    assert missed(sub, at_ten)
+    assert not missed(sub, at_ten + dt.timedelta(hours=2))  # more than three hours late
+    sent = Subscription(created_at=created, last_sent_at=dt.datetime(2026, 6, 1, 5, 0, 5, tzinfo=dt.UTC), **store_row)
+    assert not missed(sent, at_ten)
+
+
+async def test_daylight_saving_keeps_local_time(group, app):
+    await group.send("/timezone Europe/Berlin")
+    await group.next_reply()
+    await group.send("/subscribe 08:00")
+    await group.next_reply()
+    (subscription,) = services_of(app).subscriptions.for_chat(GROUP)
+    trigger = jobs(app, subscription.id)[0].job.trigger
+    berlin = ZoneInfo("Europe/Berlin")
+    before = trigger.get_next_fire_time(None, dt.datetime(2026, 3, 28, 0, 0, tzinfo=berlin))
+    after = trigger.get_next_fire_time(None, dt.datetime(2026, 3, 30, 0, 0, tzinfo=berlin))
+    assert before.astimezone(dt.UTC).hour == 7  # CET, UTC+1
+    assert after.astimezone(dt.UTC).hour == 6  # CEST, UTC+2: clocks went forward on 29 March
+    assert before.astimezone(berlin).hour == after.astimezone(berlin).hour == 8
+
+
+async def test_group_members_cannot_change_subscriptions(telegram, group):
+    member = group.as_user(8008, "Mallory")
+    for command in ("/subscribe 08:00", "/unsubscribe all", "/timezone Europe/Paris"):
+        await member.send(command)
+        assert (await member.next_reply()).text == "Only this group's administrators can change its briefings."
+    await group.send("/subscribe 09:15 turkey")
+    assert "Subscribed" in (await group.next_reply()).text
+    await member.send("/subscriptions")
+    assert "#" in (await member.next_reply()).text, "anyone may list them"
+    bot_admin = group.as_user(ADMIN, "Admin")
+    await bot_admin.send("/unsubscribe all")
+    assert (await bot_admin.next_reply()).text.startswith("Stopped 1 briefing")
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        pytest.param("/subscribe", "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya", id="no-time"),
+        pytest.param("/subscribe 25:00 libya", "I can't read '25:00' as a time.", id="bad-hour"),
+        pytest.param("/subscribe 8h libya", "I can't read '8h' as a time.", id="bad-format"),
+        pytest.param("/subscribe 08:00 the of", "has no words to search for", id="empty-topic"),
+        pytest.param("/timezone Mars/Olympus_Mons", "is not a time zone I know", id="unknown-zone"),
+        pytest.param("/timezone ../../etc/passwd", "is not a time zone I know", id="path-zone"),
+        pytest.param("/timezone", "This chat's time zone is UTC", id="show-zone"),
+        pytest.param("/unsubscribe 999", "There is no briefing #999 in this chat", id="unknown-id"),
+        pytest.param("/unsubscribe now please", "Usage: /unsubscribe ID or /unsubscribe all", id="junk"),
+        pytest.param("/subscriptions", "No briefings in this chat.", id="none-yet"),
+    ],
+)
+async def test_bad_subscription_input(group, command, expected):
+    await group.send(command)
+    assert expected in (await group.next_reply()).text
+
+
+async def test_forbidden_disables_the_chat(telegram, group, app, caplog):
+    await group.send("/subscribe 10:00")
+    await group.next_reply()
+    store = services_of(app).subscriptions
+    (subscription,) = store.for_chat(GROUP)
+    (job,) = jobs(app, subscription.id)
+    telegram.blocked_chats.add(GROUP)
+    with caplog.at_level(logging.WARNING):
+        await job.run(app)
+    assert store.for_chat(GROUP) == []
+    assert not store.get(subscription.id).enabled
+    assert f"removed from chat {GROUP}" in caplog.text
+    assert all(j.removed for j in jobs(app, subscription.id)) or not jobs(app, subscription.id)
+
+
+def test_newer_database_is_refused(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(SubscriptionStoreError, match="newer newsbot \\(schema 99"):
+        SubscriptionStore(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 99, "left as it was"
+
+
+def test_run_refuses_a_newer_database(tmp_path):
+    (tmp_path / "var").mkdir()
+    with sqlite3.connect(tmp_path / "var" / "newsbot.sqlite3") as db:
+        db.execute("PRAGMA user_version = 5")
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATA_DIR": "var"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 2
+    assert "newer newsbot (schema 5" in out.stderr
+    assert TOKEN not in out.stderr + out.stdout

@@ -1,0 +1,184 @@
+"""Briefings from the index: topic and latest modes, since, near-duplicates once, quotes verbatim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+import index
+from index.briefs import near_duplicates
+
+from .conftest import SEED_TITLE, write
+
+LONG = (
+    "The central bank raised its main interest rate by half a point on Tuesday, its third increase this year, "
+    "saying inflation remained well above its target. Economists had expected a smaller move. The bank's "
+    "governor told reporters that further increases could not be ruled out if prices kept rising at the current "
+    "pace, and that the labour market was still tight. Markets reacted calmly, with the currency little changed "
+    "against the dollar and government bond yields slightly higher by the close of trading."
+)
+
+
+def story(title: str, date: str | None, body: str) -> str:
+    return f"{title}\n{date or ''}\n\n{body}\n"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("briefs")
+    write(folder, "rates.txt", story("Central bank raises rates", "2024-03-05", LONG))
+    # The same wire story, corrected and lightly rewritten: a near-duplicate.
+    write(
+        folder,
+        "rates-corrected.txt",
+        story(
+            "CORRECTED - Central bank raises rates",
+            "2024-03-05 14:00",
+            LONG.replace("on Tuesday", "on Tuesday afternoon").replace("slightly higher", "a little higher"),
+        ),
+    )
+    write(
+        folder,
+        "volcano.txt",
+        story(
+            "Volcano erupts in Iceland",
+            "2024-03-07",
+            "The Reykjanes volcano erupted again overnight, the fourth eruption since "
+            "December. Lava flowed toward the town of Grindavik, which was evacuated.",
+        ),
+    )
+    write(
+        folder,
+        "harbour.txt",
+        story(
+            "Harbour strike ends",
+            "2024-03-06",
+            "Dock workers ended a week-long strike at the harbour. Ships began "
+            "unloading on Wednesday and the backlog should clear within days.",
+        ),
+    )
+    # Short templated notices of different companies: alike, but different news.
+    write(
+        folder,
+        "div-a.txt",
+        story(
+            "ACME SETS QUARTERLY",
+            "2024-03-04",
+            "Qtly div 25 cts vs 25 cts prior. Pay April 15. Record March 31. Acme Corp said.",
+        ),
+    )
+    write(
+        folder,
+        "div-b.txt",
+        story(
+            "BOLT SETS QUARTERLY",
+            "2024-03-04",
+            "Qtly div 30 cts vs 30 cts prior. Pay April 15. Record March 31. Bolt Inc said.",
+        ),
+    )
+    write(folder, "undated.txt", "Undated feature\n\nA long read about volcanoes and their history.\n")
+    return index.build(folder)
+
+
+def assert_verbatim(briefing: index.Briefing) -> None:
+    for item in briefing.stories:
+        assert item.quotes
+        for quote in item.quotes:
+            assert item.article.text[quote.start : quote.end] == quote.text
+            assert "\n\n" not in quote.text, "a quote never joins two paragraphs"
+
+
+def test_latest_is_newest_first_undated_last(corpus):
+    briefing = corpus.brief(n=10)
+    titles = [s.article.title for s in briefing.stories]
+    assert titles[:2] == ["Volcano erupts in Iceland", "Harbour strike ends"]
+    assert titles[-1] == "Undated feature"
+    assert_verbatim(briefing)
+
+
+def test_latest_quotes_the_lead(corpus):
+    first = corpus.brief(n=1).stories[0]
+    assert first.quotes[0].text == (
+        "The Reykjanes volcano erupted again overnight, the fourth eruption since December. "
+        "Lava flowed toward the town of Grindavik, which was evacuated."
+    )
+
+
+def test_near_duplicates_appear_once(corpus):
+    briefing = corpus.brief(n=10)
+    rate_stories = [s for s in briefing.stories if "Central bank" in s.article.title]
+    assert len(rate_stories) == 1
+    assert briefing.duplicates == 1
+    assert {"ACME SETS QUARTERLY", "BOLT SETS QUARTERLY"} <= {s.article.title for s in briefing.stories}
+
+
+def test_topic_mode_ranks_and_quotes_matching_sentences(corpus):
+    briefing = corpus.brief("volcano eruption", n=3)
+    assert briefing.stories[0].article.title == "Volcano erupts in Iceland"
+    assert "erupted" in briefing.stories[0].quotes[0].text
+    assert_verbatim(briefing)
+    rates = corpus.brief("interest rate inflation", n=5)
+    assert rates.stories[0].article.title.endswith("Central bank raises rates")
+    assert "inflation" in rates.stories[0].quotes[0].text
+
+
+def test_since_filters_by_publication_date(corpus):
+    briefing = corpus.brief(since=dt.datetime(2024, 3, 5, 23, 0), n=10)
+    assert [s.article.title for s in briefing.stories] == ["Volcano erupts in Iceland", "Harbour strike ends"]
+    nothing = corpus.brief("volcano", since=dt.datetime(2030, 1, 1))
+    assert nothing.stories == ()
+    assert nothing.message == "No stories match that topic published after 1 January 2030."
+
+
+def test_only_and_exclude(corpus):
+    ids = [a.id for a in corpus.articles if a.title == "Harbour strike ends"]
+    assert [s.article.id for s in corpus.brief(only=ids).stories] == ids
+    assert ids[0] not in {s.article.id for s in corpus.brief(n=10, exclude=ids).stories}
+
+
+def test_topic_without_words(corpus):
+    briefing = corpus.brief("the of and")
+    assert briefing.stories == ()
+    assert "no words" in briefing.message
+
+
+def test_seed_brief(seed_index):
+    briefing = seed_index.brief("libya")
+    assert briefing.stories[0].article.title == SEED_TITLE
+    assert_verbatim(briefing)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        pytest.param(LONG, LONG.replace("Tuesday", "Wednesday"), True, id="long-rewrite"),
+        pytest.param(LONG, "Dock workers ended a strike.", False, id="unrelated"),
+        pytest.param(
+            "Qtly div 25 cts vs 25 cts prior. Pay April 15. Record March 31. Acme said.",
+            "Qtly div 30 cts vs 30 cts prior. Pay April 15. Record March 31. Bolt said.",
+            False,
+            id="short-templated",
+        ),
+        pytest.param(
+            "Qtly div 25 cts vs 25 cts prior. Pay April 15. Record March 31. Acme said.",
+            "Qtly div 25 cts vs 25 cts prior. Pay April 15. Record March 31. Acme said.",
+            True,
+            id="short-identical",
+        ),
+    ],
+)
+def test_near_duplicate_rule(a, b, expected):
+    assert near_duplicates(a, b) is expected
+
+
+def test_first_seen_carries_over(tmp_path):
+    folder = tmp_path / "a"
+    write(folder, "one.txt", "One\n\nFirst story.\n")
+    first = index.build(folder)
+    write(folder, "two.txt", "Two\n\nSecond story.\n")
+    second = index.build(folder, previous=first)
+    assert second.first_seen("one") == first.first_seen("one")
+    assert second.first_seen("two") >= first.first_seen("one")
+    assert json.loads(json.dumps(second.meta["first_seen"]))  # stored as plain JSON
