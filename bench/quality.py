@@ -40,9 +40,9 @@ CONFIGS = {
     "okapi (k1=1.5, b=0.75) + titles": (index.Settings(variant="okapi"), True),
     "okapi (k1=0.9, b=0.4) + titles": (index.Settings(variant="okapi", k1=0.9, b=0.4), True),
     "plus (k1=1.5, b=0.75, δ=1) + titles": (index.Settings(variant="plus"), True),
-    "plus (k1=0.9, b=0.4, δ=1) + titles": (index.Settings(variant="plus", k1=0.9, b=0.4), True),
+    "plus (k1=0.9, b=0.4, δ=1) + titles (default)": (index.DEFAULT_SETTINGS, True),
 }
-DEFAULT = "plus (k1=1.5, b=0.75, δ=1) + titles"
+DEFAULT = "plus (k1=0.9, b=0.4, δ=1) + titles (default)"
 
 
 def ndcg10(ranked: list[str], relevant: dict[str, int]) -> float:
