@@ -145,11 +145,12 @@ class Index:
     def article_sentences(self, article_id: str) -> list[tuple[int, int]]:
         """Sentence spans of one whole article, in text order."""
         art = self._by_id[article_id]
-        rows = np.flatnonzero(self._passages[:, 0] == art)
-        if not len(rows):
+        # Passages are stored article by article, so an article's rows are one contiguous, sorted run.
+        column = self._passages[:, 0]
+        begin, after = np.searchsorted(column, art, "left"), np.searchsorted(column, art, "right")
+        if begin == after:
             return []
-        first = int(self._passages[rows[0], 3])
-        after = int(rows[-1]) + 1
+        first = int(self._passages[begin, 3])
         last = int(self._passages[after, 3]) if after < len(self) else len(self._sentences)
         return [(int(a), int(b)) for a, b in self._sentences[first:last]]
 

@@ -378,3 +378,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def test_add_refuses_files_over_the_limit(telegram, tmp_path):
+    settings = make_settings(telegram, tmp_path, max_upload_bytes=100)
+    async with running(settings):
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        await admin.send_document("big.txt", b"Big\n\n" + b"word " * 100, caption="/add")
+        assert "the limit is 100" in (await admin.next_reply()).text
+        await admin.send_document("notes.exe", b"MZ", caption="/add")
+        assert (await admin.next_reply()).text == "I can add .txt, .md, .html, .htm, .json, .jsonl files only."
+    assert not (settings.articles_dir / "big.txt").exists()

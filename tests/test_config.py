@@ -1,0 +1,86 @@
+"""Settings: every problem reported at once, the token never echoed, `newsbot run` exits 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+from .conftest import ROOT
+
+GOOD_TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+
+
+def test_defaults():
+    settings = load_settings({})
+    assert str(settings.articles_dir) == "seeds"
+    assert str(settings.index_dir) == "var/index"
+    assert settings.questions_per_minute == 5
+    assert settings.allowed_chat_ids is None
+
+
+def test_all_values_parsed():
+    settings = load_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": GOOD_TOKEN,
+            "ADMIN_USER_IDS": "1, 2,3",
+            "ALLOWED_CHAT_IDS": "-100,5",
+            "QUESTIONS_PER_MINUTE": "7",
+            "LOG_LEVEL": "debug",
+            "WEBHOOK_URL": "https://bot.example/hook",
+            "WEBHOOK_SECRET_TOKEN": "s3cret_-",
+            "DEFAULT_TIMEZONE": "Europe/Istanbul",
+        },
+        require_token=True,
+    )
+    assert settings.admin_user_ids == {1, 2, 3}
+    assert settings.allowed_chat_ids == {-100, 5}
+    assert (settings.questions_per_minute, settings.log_level) == (7, "DEBUG")
+    assert GOOD_TOKEN not in repr(settings)
+
+
+def test_every_problem_is_listed_once():
+    bad_token = "123456:short-secret"
+    with pytest.raises(ConfigError) as info:
+        load_settings(
+            {
+                "TELEGRAM_BOT_TOKEN": bad_token,
+                "ADMIN_USER_IDS": "12,alice",
+                "QUESTIONS_PER_MINUTE": "lots",
+                "LOG_LEVEL": "LOUD",
+                "WEBHOOK_URL": "ftp://x",
+                "WEBHOOK_PORT": "99999",
+                "TELEGRAM_BASE_URL": "localhost:8081",
+                "DEFAULT_TIMEZONE": "Mars/Base",
+            },
+            require_token=True,
+        )
+    message = str(info.value)
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "ADMIN_USER_IDS: 'alice'",
+        "QUESTIONS_PER_MINUTE",
+        "LOG_LEVEL",
+        "WEBHOOK_URL",
+        "WEBHOOK_PORT",
+        "TELEGRAM_BASE_URL",
+        "DEFAULT_TIMEZONE",
+    ):
+        assert name in message
+    assert "short-secret" not in message
+
+
+def test_run_without_token_exits_2(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "ADMIN"))}
+    env.update({"PYTHONPATH": str(ROOT), "ADMIN_USER_IDS": "x"})
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN: missing" in out.stderr
+    assert "ADMIN_USER_IDS: 'x' is not a numeric Telegram id" in out.stderr
+    assert "Traceback" not in out.stderr
