@@ -80,7 +80,7 @@ def redact_token(token: str) -> None:
 
 async def _post_init(application: Application) -> None:
     svc = handlers.services_of(application)
-    idx, built = await svc.library.open() if svc.library._index is None else (svc.library.index, False)
+    idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
     log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
     if svc.subscriptions is None:
         svc.subscriptions = await asyncio.to_thread(open_store, svc.settings)

@@ -119,7 +119,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does, examples, and what is indexed."""
     svc = services(context)
-    idx = svc.library.index if svc.library._index is not None else None
+    idx = svc.library.index if svc.library.loaded else None
     await update.effective_message.reply_html(
         render.help_text(idx, bot_username=context.bot.username), disable_web_page_preview=True
     )
@@ -201,7 +201,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.inline_query
     svc = services(context)
     text = query.query.strip()
-    if not text or svc.limiter.check(query.from_user.id) != "ok":
+    if not text or svc.inline_limiter.check(query.from_user.id) != "ok":
         await query.answer([], cache_time=5, is_personal=True)
         return
     result = await asyncio.to_thread(svc.library.index.answer, text, limit=10)

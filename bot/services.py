@@ -23,6 +23,9 @@ from bot.subscriptions import SubscriptionStore
 __all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "ReindexRunning", "Services", "Stats"]
 
 
+INLINE_PER_MINUTE = 60
+
+
 class ReindexRunning(Exception):
     """A reindex was requested while another one is running."""
 
@@ -52,6 +55,11 @@ class Library:
         if self._index is None:
             raise RuntimeError("the index is not loaded yet")
         return self._index
+
+    @property
+    def loaded(self) -> bool:
+        """Whether an index is being served yet."""
+        return self._index is not None
 
     @property
     def busy(self) -> bool:
@@ -180,6 +188,8 @@ class Services:
     settings: Settings
     library: Library
     limiter: QuestionLimiter
+    # Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
+    inline_limiter: QuestionLimiter = field(default_factory=lambda: QuestionLimiter(INLINE_PER_MINUTE))
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)

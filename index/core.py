@@ -20,9 +20,10 @@ import numpy as np
 from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Settings, build_postings
-from .errors import ArticlesNotFound, IndexCorrupt
+from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
 from .ingest import ingest, list_sources, parse_date
 from .model import Answer, Article, Hit, IngestReport, Passage, Skipped
+from .passages import split_passages
 
 __all__ = ["DEFAULT_SETTINGS", "Changes", "Index", "Progress", "build", "load"]
 
@@ -161,8 +162,6 @@ class Index:
             InvalidOption: k is not positive.
         """
         if k <= 0:
-            from .errors import InvalidOption
-
             raise InvalidOption(f"k must be a positive number of results; got {k}")
         top = self.postings.top(analyze(query), k)
         return [
@@ -264,7 +263,7 @@ def build(
     total = len(articles)
     for number, article in enumerate(articles):
         title_terms = analyze(article.title) if titles else []
-        sentences, passages = split_passages_of(article, splitter)
+        sentences, passages = split_passages(article.text, splitter)
         offset = len(sentence_rows)
         sentence_rows.extend(sentences)
         for start, end, first in passages:
@@ -310,14 +309,6 @@ def build(
         postings=postings,
         meta=meta,
     )
-
-
-def split_passages_of(
-    article: Article, splitter: SentenceSplitter
-) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:
-    from .passages import split_passages
-
-    return split_passages(article.text, splitter)
 
 
 def load(directory: str | os.PathLike[str]) -> Index:
@@ -371,8 +362,6 @@ def open_or_build(
         IndexCorrupt: an index exists but cannot be read (it is not silently replaced).
         ArticlesNotFound: there was no index and the articles cannot be read.
     """
-    from .errors import IndexNotFound
-
     try:
         return load(index_dir), False
     except IndexNotFound:

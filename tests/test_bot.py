@@ -389,3 +389,10 @@ async def test_add_refuses_files_over_the_limit(telegram, tmp_path):
         await admin.send_document("notes.exe", b"MZ", caption="/add")
         assert (await admin.next_reply()).text == "I can add .txt, .md, .html, .htm, .json, .jsonl files only."
     assert not (settings.articles_dir / "big.txt").exists()
+
+
+async def test_inline_typing_does_not_use_up_questions(private):
+    for prefix in ("a", "ai", "air", "air b", "air ba", "air bas", "air base"):
+        await private.inline(prefix)
+    await private.send(QUESTION)
+    assert "Al-Watiya" in (await private.next_reply()).text
