@@ -84,3 +84,15 @@ def test_run_without_token_exits_2(tmp_path):
     assert "TELEGRAM_BOT_TOKEN: missing" in out.stderr
     assert "ADMIN_USER_IDS: 'x' is not a numeric Telegram id" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_env_example_and_readme_list_every_setting():
+    import re
+
+    source = (ROOT / "bot" / "config.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'get\("([A-Z_]+)"\)', source))
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert read == listed
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in read), sorted(n for n in read if f"`{n}`" not in readme)
