@@ -75,7 +75,7 @@ def why(result: index.Answer) -> str:
 
 
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
-    examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar's threat?"]
+    examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None:
         articles = f"{len(idx.articles)} articles ({len(idx)} passages), indexed {idx.built_at:%-d %B %Y %H:%M} UTC"
     else:

@@ -24,6 +24,14 @@ def test_air_base_question_quotes_the_sentence(seed_index):
     assert set(best.terms) == {"air", "base", "gna", "seiz"}
 
 
+def test_help_examples_are_answered(seed_index):
+    from bot.render import help_text
+
+    for example in ("Which air base did the GNA seize?", "What did Turkey say about Haftar?"):
+        assert example in help_text(seed_index, bot_username="b")
+        assert seed_index.answer(example).answered
+
+
 def test_quotes_are_from_different_passages_best_first(seed_index):
     answer = seed_index.answer("Which air base did the GNA seize?")
     assert 1 < len(answer.quotes) <= 3
