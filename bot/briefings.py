@@ -108,9 +108,7 @@ async def _send_briefing(
     context: ContextTypes.DEFAULT_TYPE, chat_id: int, briefing: index.Briefing, *, reply_to: int | None = None
 ) -> None:
     for n, text in enumerate(render.briefing(briefing)):
-        await context.bot.send_message(
-            chat_id, text, disable_web_page_preview=True, reply_to_message_id=reply_to if n == 0 else None
-        )
+        await context.bot.send_message(chat_id, text, reply_to_message_id=reply_to if n == 0 else None)
 
 
 async def send_scheduled(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -30,7 +30,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import index
 from bot import render
-from bot.services import ReindexRunning, Services
+from bot.services import ReindexReport, ReindexRunning, Services
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +113,14 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     markup = None
     if result.answered:
         markup = _buttons(svc.pages.remember(question), 0, more=len(result.quotes) >= 3)
-    await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True, disable_web_page_preview=True)
+    await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does, examples, and what is indexed."""
     svc = services(context)
     idx = svc.library.index if svc.library.loaded else None
-    await update.effective_message.reply_html(
-        render.help_text(idx, bot_username=context.bot.username), disable_web_page_preview=True
-    )
+    await update.effective_message.reply_html(render.help_text(idx, bot_username=context.bot.username))
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -133,9 +131,10 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _mentions_bot(message: Message, username: str) -> str | None:
     """The message text without the bot's @mention, or None when the bot is not mentioned."""
     text = message.text or ""
-    for entity, value in message.parse_entities([MessageEntity.MENTION]).items():
+    for value in message.parse_entities([MessageEntity.MENTION]).values():
         if value.lower() == f"@{username.lower()}":
-            return (text[: entity.offset] + text[entity.offset + entity.length :]).strip()
+            # Entity offsets count UTF-16 units; parse_entities already resolved them to the mention's text.
+            return text.replace(value, " ", 1).strip()
     return None
 
 
@@ -192,7 +191,6 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.message.reply_html(
         render.answer(result, page=page),
         reply_markup=_buttons(key, page, more=len(result.quotes) >= limit),
-        disable_web_page_preview=True,
     )
 
 
@@ -218,7 +216,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await query.answer(results, cache_time=60)
 
 
-def _report_html(report) -> str:
+def _report_html(report: ReindexReport) -> str:
     changes = report.changes
     lines = [
         f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
@@ -349,6 +347,12 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         report = await svc.library.reindex()
     except ReindexRunning:
         await status.edit_text(f"Saved {escape(target.name)}; a reindex is already running and will pick it up.")
+        return
+    except index.NewsbotError as exc:
+        await status.edit_text(
+            f"Saved {escape(target.name)}, but the reindex failed: {escape(str(exc))}\n"
+            "The previous index is still serving."
+        )
         return
     await status.edit_text(f"Added {escape(target.name)}: <i>{escape(articles[0].title)}</i>.\n" + _report_html(report))
 

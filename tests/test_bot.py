@@ -396,3 +396,8 @@ async def test_inline_typing_does_not_use_up_questions(private):
         await private.inline(prefix)
     await private.send(QUESTION)
     assert "Al-Watiya" in (await private.next_reply()).text
+
+
+async def test_mention_after_emoji(group):
+    await group.send(f"🔥🔥 @{BOT['username']} which air base did the GNA seize?")
+    assert "Al-Watiya" in (await group.next_reply()).text
