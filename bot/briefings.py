@@ -119,16 +119,18 @@ async def send_scheduled(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     idx = svc.library.index
     since = subscription.last_sent_at
-    fresh = None if since is None else [a.id for a in idx.articles if idx.first_seen(a.id) > since]
+    fresh = None if since is None else await asyncio.to_thread(idx.added_since, since)
     started = dt.datetime.now(dt.UTC)
+    briefing = None
+    if fresh != []:
+        briefing = await asyncio.to_thread(idx.brief, subscription.topic, n=STORIES, only=fresh)
     try:
-        if fresh == []:
+        if briefing is None or (since is not None and not briefing.stories):
+            about = f" on {escape(subscription.topic)}" if subscription.topic else ""
             await context.bot.send_message(
-                subscription.chat_id,
-                f"No new stories since the last briefing ({render.date_text(since)}).",
+                subscription.chat_id, f"No new stories{about} since the last briefing ({render.date_text(since)})."
             )
         else:
-            briefing = await asyncio.to_thread(idx.brief, subscription.topic, n=STORIES, only=fresh)
             await _send_briefing(context, subscription.chat_id, briefing)
     except Forbidden as exc:
         ids = await asyncio.to_thread(svc.subscriptions.disable_chat, subscription.chat_id, exc.message)

@@ -118,6 +118,12 @@ class Index:
         """When the article first entered an index of this lineage (the build time when unknown), in UTC."""
         return dt.datetime.fromisoformat(self.meta.get("first_seen", {}).get(article_id, self.meta["built_at"]))
 
+    def added_since(self, when: dt.datetime) -> list[str]:
+        """Ids of the articles that first entered the index after ``when`` (an aware datetime)."""
+        seen = self.meta.get("first_seen", {})
+        fallback = self.meta["built_at"]
+        return [a.id for a in self.articles if dt.datetime.fromisoformat(seen.get(a.id, fallback)) > when]
+
     def brief(self, topic: str | None = None, **options: Any) -> Any:
         """A briefing: see ``index.briefs.brief`` for the options (since, n, exclude, only)."""
         from .briefs import brief

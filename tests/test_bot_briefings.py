@@ -64,7 +64,11 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     assert briefing.text.startswith("Briefing: libya")
     assert SEED_TITLE in briefing.text
     await job.run(app)
-    assert (await group.next_reply()).text.startswith("No new stories since the last briefing")
+    assert (await group.next_reply()).text.startswith("No new stories on libya since the last briefing")
+    write(services_of(app).settings.articles_dir, "cocoa.txt", "Cocoa prices\n2024-03-07\n\nCocoa rose again.\n")
+    await services_of(app).library.reindex()
+    await job.run(app)
+    assert (await group.next_reply()).text.startswith("No new stories on libya since"), "new, but off topic"
 
     await group.send("/subscriptions")
     listing = await group.next_reply()
