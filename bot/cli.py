@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,15 @@ def _article_json(article: index.Article) -> dict[str, Any]:
     }
 
 
+def _print_json(data: dict[str, Any]) -> int:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _span_json(text: str, start: int, end: int, **extra: Any) -> dict[str, Any]:
+    return {"text": text, **extra, "start": start, "end": end}
+
+
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     articles = Path(args.articles) if args.articles else settings.articles_dir
     target = Path(args.index) if args.index else settings.index_dir
@@ -124,17 +134,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(report.duplicates)} duplicates."
     )
     for label, items in (("skipped", report.skipped), ("duplicate", report.duplicates)):
-        shown = items[: args.show]
-        for item in shown:
+        for item in items[: args.show]:
             print(f"  {label}: {item.source}: {item.reason}")
-        if len(items) > len(shown):
-            reasons: dict[str, int] = {}
-            for item in items:
-                reasons[item.reason if label == "skipped" else "same text as an earlier article"] = (
-                    reasons.get(item.reason if label == "skipped" else "same text as an earlier article", 0) + 1
-                )
-            common = ", ".join(f"{n} × {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:3])
-            print(f"  … {len(items) - len(shown)} more {label} ({common}); --show N lists more")
+        hidden = len(items) - args.show
+        if hidden > 0:
+            # Duplicate reasons name the kept article, so they are counted as one kind.
+            kinds = Counter(i.reason if label == "skipped" else "same text as an earlier article" for i in items)
+            common = ", ".join(f"{n} × {reason}" for reason, n in kinds.most_common(3))
+            print(f"  … {hidden} more {label} ({common}); --show N lists more")
     return 0
 
 
@@ -142,28 +149,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     idx = _open(settings, quiet=args.json)
     answer = idx.answer(args.question, limit=args.n)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "question": answer.question,
-                    "answered": answer.answered,
-                    "quotes": [
-                        {
-                            "text": q.text,
-                            "score": q.score,
-                            "start": q.start,
-                            "end": q.end,
-                            "article": _article_json(q.article),
-                        }
-                        for q in answer.quotes
-                    ],
-                    "suggestions": list(answer.suggestions),
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        return _print_json(
+            {
+                "question": answer.question,
+                "answered": answer.answered,
+                "quotes": [
+                    _span_json(q.text, q.start, q.end, score=q.score, article=_article_json(q.article))
+                    for q in answer.quotes
+                ],
+                "suggestions": list(answer.suggestions),
+            }
         )
-        return 0
     if not answer.answered:
         print(answer.message)
         if answer.suggestions:
@@ -183,26 +179,17 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     idx = _open(settings, quiet=args.json)
     hits = idx.search(args.query, k=args.k)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "query": args.query,
-                    "hits": [
-                        {
-                            "score": h.score,
-                            "text": h.passage.text,
-                            "start": h.passage.start,
-                            "end": h.passage.end,
-                            "article": _article_json(h.article),
-                        }
-                        for h in hits
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        return _print_json(
+            {
+                "query": args.query,
+                "hits": [
+                    _span_json(
+                        h.passage.text, h.passage.start, h.passage.end, score=h.score, article=_article_json(h.article)
+                    )
+                    for h in hits
+                ],
+            }
         )
-        return 0
     if not hits:
         print("No passage contains any of those words.")
     for n, hit in enumerate(hits, 1):
@@ -225,25 +212,20 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
     idx = _open(settings, quiet=args.json)
     briefing = idx.brief(args.topic, since=since, n=args.n)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "topic": briefing.topic,
-                    "since": since.isoformat() if since else None,
-                    "duplicates_left_out": briefing.duplicates,
-                    "stories": [
-                        {
-                            "article": _article_json(s.article),
-                            "quotes": [{"text": q.text, "start": q.start, "end": q.end} for q in s.quotes],
-                        }
-                        for s in briefing.stories
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        return _print_json(
+            {
+                "topic": briefing.topic,
+                "since": since.isoformat() if since else None,
+                "duplicates_left_out": briefing.duplicates,
+                "stories": [
+                    {
+                        "article": _article_json(story.article),
+                        "quotes": [_span_json(q.text, q.start, q.end) for q in story.quotes],
+                    }
+                    for story in briefing.stories
+                ],
+            }
         )
-        return 0
     if not briefing.stories:
         print(briefing.message)
         return 0
