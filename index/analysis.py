@@ -313,6 +313,24 @@ _IRREGULAR = {
 }
 
 
+def _combining_class() -> re.Pattern[str]:
+    """A character class of every code point with a non-zero combining class (accents and other marks)."""
+    ranges: list[str] = []
+    start = previous = -2
+    for code in range(0x300, 0x30000):
+        if unicodedata.combining(chr(code)):
+            if code != previous + 1:
+                if start >= 0:
+                    ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(previous))}")
+                start = code
+            previous = code
+    ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(previous))}")
+    return re.compile(f"[{''.join(ranges)}]")
+
+
+_COMBINING = _combining_class()
+
+
 def normalize(text: str) -> str:
     """Fold a text to the form the analyzer sees: NFKC, accents removed, quotes and dashes unified, lower case.
 
@@ -323,9 +341,10 @@ def normalize(text: str) -> str:
         The folded text (not length-preserving; use it for matching, never for quoting).
     """
     text = _INVISIBLE.sub("", text).translate(_FOLD)
+    if text.isascii():
+        return text.lower()  # the same result as below, without the Unicode work
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFKC", stripped).casefold()
+    return unicodedata.normalize("NFKC", _COMBINING.sub("", decomposed)).casefold()
 
 
 @lru_cache(maxsize=500_000)
@@ -369,12 +388,25 @@ def analyze(text: str) -> list[str]:
     Returns:
         The terms in text order, repeated as often as they occur (BM25 counts them).
     """
-    terms = []
+    cache = _MATCH_TERMS
+    terms: list[str] = []
     for match in _TOKEN.findall(normalize(text)):
-        for word in _words(match.strip("'")):
-            term = _term(word) if word else None
-            if term:
-                terms.append(term)
+        found = cache.get(match)
+        if found is None:
+            found = _match_terms(match)
+        terms.extend(found)
+    return terms
+
+
+# Raw token -> its terms. News repeats the same tokens endlessly, so each is split and stemmed once.
+_MATCH_TERMS: dict[str, tuple[str, ...]] = {}
+
+
+def _match_terms(match: str) -> tuple[str, ...]:
+    terms = tuple(term for word in _words(match.strip("'")) if word for term in (_term(word),) if term)
+    if len(_MATCH_TERMS) > 1_000_000:
+        _MATCH_TERMS.clear()  # bound the memory; it refills with what is common
+    _MATCH_TERMS[match] = terms
     return terms
 
 
@@ -452,6 +484,9 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+_TRAINING_CHARS = 1_000_000
+
+
 class SentenceSplitter:
     """Punkt sentence boundaries, with character offsets, for one corpus.
 
@@ -461,12 +496,14 @@ class SentenceSplitter:
 
     def __init__(self, sample: Iterable[str] = ()) -> None:
         trainer = PunktTrainer()
-        budget = 2_000_000
+        chunks, size = [], 0
         for text in sample:
-            if budget <= 0:
+            if size >= _TRAINING_CHARS:
                 break
-            trainer.train(text[:budget], finalize=False)
-            budget -= len(text)
+            chunks.append(text)
+            size += len(text)
+        # One call on the joined sample: training text by text costs more than the learning itself.
+        trainer.train("\n\n".join(chunks)[:_TRAINING_CHARS], finalize=False)
         trainer.finalize_training()
         params: PunktParameters = trainer.get_params()
         params.abbrev_types |= _ABBREVIATIONS
