@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index.analysis import SentenceSplitter, analyze, normalize
 
@@ -72,3 +74,20 @@ def test_works_without_nltk_data(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "True"
+
+
+def _reference_normalize(text: str) -> str:
+    """The plain definition that normalize() implements faster."""
+    import unicodedata
+
+    from index.analysis import _FOLD, _INVISIBLE
+
+    decomposed = unicodedata.normalize("NFKD", _INVISIBLE.sub("", text).translate(_FOLD))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", stripped).casefold()
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x2FFFF), max_size=40))
+def test_normalize_matches_its_definition(text):
+    assert normalize(text) == _reference_normalize(text)
