@@ -144,7 +144,7 @@ def _many_articles(folder, n: int) -> None:
 
 
 async def test_reindex_while_questions_are_in_flight(admin, telegram, tmp_path):
-    _many_articles(tmp_path / "articles", 400)
+    _many_articles(tmp_path / "articles", 1500)
     asker = Chat(telegram, chat_id=4004, user_id=4004)
     asker_two = Chat(telegram, chat_id=5005, user_id=5005)
     await admin.send("/reindex")
@@ -162,8 +162,8 @@ async def test_reindex_while_questions_are_in_flight(admin, telegram, tmp_path):
         if not update.text.startswith("Reindexing"):
             break
     assert update.text.startswith("Reindexed in")
-    assert "401 articles" in update.text
-    assert "Added 400, changed 0, removed 0" in update.text
+    assert "1501 articles" in update.text
+    assert "Added 1500, changed 0, removed 0" in update.text
     await asker.send("what arrived at harbour 17?")
     assert "harbour 17" in (await asker.next_reply()).text
 
