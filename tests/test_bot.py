@@ -162,6 +162,7 @@ async def test_reindex_while_questions_are_in_flight(admin, telegram, tmp_path):
         if not update.text.startswith("Reindexing"):
             break
     assert update.text.startswith("Reindexed in")
+    assert (update.method, update.message_id) == ("editMessageText", status.message_id), "one status message"
     assert "1501 articles" in update.text
     assert "Added 1500, changed 0, removed 0" in update.text
     await asker.send("what arrived at harbour 17?")
@@ -401,3 +402,13 @@ async def test_inline_typing_does_not_use_up_questions(private):
 async def test_mention_after_emoji(group):
     await group.send(f"🔥🔥 @{BOT['username']} which air base did the GNA seize?")
     assert "Al-Watiya" in (await group.next_reply()).text
+
+
+async def test_questions_are_not_logged_above_debug(private, caplog, app):
+    from telegram.ext import AIORateLimiter
+
+    assert isinstance(app.bot.rate_limiter, AIORateLimiter), "outgoing messages respect flood limits"
+    with caplog.at_level(logging.INFO):
+        await private.send("Which air base did the secret-agent-Zed GNA seize?")
+        await private.next_reply()
+    assert "secret-agent-Zed" not in caplog.text
