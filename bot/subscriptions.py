@@ -78,10 +78,11 @@ class SubscriptionStore:
         self.default_timezone = default_timezone
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise SubscriptionStoreError(f"{self.path} is not a usable SQLite database ({exc})") from None
         if version > SCHEMA_VERSION:
             self._db.close()

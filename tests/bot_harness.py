@@ -38,12 +38,15 @@ def make_settings(fake: FakeTelegram, tmp: Path, **overrides) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Application]:
-    """Initialize, post_init, start polling and the application; stop everything afterwards."""
+async def running(settings: Settings, *, webhook: dict | None = None) -> AsyncIterator[Application]:
+    """Initialize, post_init, start polling (or the webhook server) and the application; stop it all after."""
     app = build_application(settings)
     async with app:
         await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        if webhook is None:
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        else:
+            await app.updater.start_webhook(**webhook)
         await app.start()
         try:
             yield app

@@ -8,8 +8,6 @@ import logging
 import httpx
 import pytest
 
-from bot.app import build_application
-
 from .bot_harness import ADMIN, USER, make_settings, running
 from .conftest import SEED_TITLE, write
 from .fake_telegram import BOT, TOKEN, Chat, TelegramError
@@ -341,36 +339,26 @@ async def test_token_never_logged_at_debug(telegram, tmp_path, caplog):
 
 
 async def test_webhook_with_and_without_secret(telegram, tmp_path):
-    settings = make_settings(telegram, tmp_path)
-    app = build_application(settings)
-    sock_port = _free_port()
-    async with app:
-        await app.post_init(app)
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=sock_port,
-            url_path="hook",
-            webhook_url=f"http://127.0.0.1:{sock_port}/hook",
-            secret_token="s3cret",
-        )
-        await app.start()
-        try:
-            chat = Chat(telegram, chat_id=USER, user_id=USER)
-            update = {"update_id": 1, "message": chat.message(QUESTION)}
-            async with httpx.AsyncClient() as client:
-                refused = await client.post(f"http://127.0.0.1:{sock_port}/hook", json=update)
-                assert refused.status_code == 403
-                await chat.no_reply(1.0)
-                accepted = await client.post(
-                    f"http://127.0.0.1:{sock_port}/hook",
-                    json=update,
-                    headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
-                )
-                assert accepted.status_code == 200
-            assert "Al-Watiya" in (await chat.next_reply()).text
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    port = _free_port()
+    webhook = {
+        "listen": "127.0.0.1",
+        "port": port,
+        "url_path": "hook",
+        "secret_token": "s3cret",
+        "webhook_url": f"http://127.0.0.1:{port}/hook",
+    }
+    async with running(make_settings(telegram, tmp_path), webhook=webhook):
+        chat = Chat(telegram, chat_id=USER, user_id=USER)
+        update = {"update_id": 1, "message": chat.message(QUESTION)}
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(f"http://127.0.0.1:{port}/hook", json=update)
+            assert refused.status_code == 403
+            await chat.no_reply(1.0)
+            accepted = await client.post(
+                f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
+            assert accepted.status_code == 200
+        assert "Al-Watiya" in (await chat.next_reply()).text
 
 
 def _free_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import sqlite3
@@ -214,17 +215,17 @@ async def test_forbidden_disables_the_chat(telegram, group, app, caplog):
 
 def test_newer_database_is_refused(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(SubscriptionStoreError, match="newer newsbot \\(schema 99"):
         SubscriptionStore(path)
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 99, "left as it was"
 
 
 def test_run_refuses_a_newer_database(tmp_path):
     (tmp_path / "var").mkdir()
-    with sqlite3.connect(tmp_path / "var" / "newsbot.sqlite3") as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "var" / "newsbot.sqlite3")) as db, db:
         db.execute("PRAGMA user_version = 5")
     env = {"TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATA_DIR": "var"}
     out = subprocess.run(
@@ -233,3 +234,10 @@ def test_run_refuses_a_newer_database(tmp_path):
     assert out.returncode == 2
     assert "newer newsbot (schema 5" in out.stderr
     assert TOKEN not in out.stderr + out.stdout
+
+
+def test_not_a_database_is_refused(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(SubscriptionStoreError, match="not a usable SQLite database"):
+        SubscriptionStore(path)
