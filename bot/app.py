@@ -20,7 +20,7 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -171,17 +171,58 @@ def run(settings: Settings) -> int:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
     application = build_application(settings)
-    if settings.webhook_url:
-        log.info("webhook mode: listening on %s:%d", settings.webhook_listen, settings.webhook_port)
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=["message", "edited_message", "callback_query", "inline_query"],
+    if settings.log_level != "DEBUG":
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_ShortTelegramFailures(settings.token))
+    updates = ["message", "edited_message", "callback_query", "inline_query"]
+    try:
+        if settings.webhook_url:
+            log.info("webhook mode: listening on %s:%d", settings.webhook_listen, settings.webhook_port)
+            application.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=updates,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+            )
+        else:
+            log.info("polling for updates")
+            application.run_polling(allowed_updates=updates, bootstrap_retries=BOOTSTRAP_RETRIES)
+    except InvalidToken:
+        print("newsbot: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather", file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        where = settings.base_url or "api.telegram.org"
+        message = exc.message.replace(settings.token, "[token]")
+        print(
+            f"newsbot: cannot reach the Telegram Bot API at {where} ({message}); check the network or "
+            "TELEGRAM_BASE_URL",
+            file=sys.stderr,
         )
-    else:
-        log.info("polling for updates")
-        application.run_polling(allowed_updates=["message", "edited_message", "callback_query", "inline_query"])
+        return 2
     return 0
+
+
+BOOTSTRAP_RETRIES = 3  # a brief network outage at start is retried; a wrong token is not
+
+
+class _ShortTelegramFailures(logging.Filter):
+    """Outside DEBUG, Telegram's network and token failures are logged as one line, without a traceback.
+
+    The exception's message can quote the token (InvalidToken does), so it is redacted here too: this runs
+    after the record factory that redacts everything else.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, NetworkError | InvalidToken):
+            line = f"{record.getMessage()} ({type(error).__name__}: {error.message})"
+            record.msg, record.args = line.replace(self.token, "[token]") if self.token else line, ()
+            record.exc_info = record.exc_text = None
+        return True

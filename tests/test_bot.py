@@ -400,3 +400,49 @@ async def test_questions_are_not_logged_above_debug(private, caplog, app):
         await private.send("Which air base did the secret-agent-Zed GNA seize?")
         await private.next_reply()
     assert "secret-agent-Zed" not in caplog.text
+
+
+async def _run_bot(tmp_path, env: dict[str, str]) -> tuple[int, str]:
+    import os
+    import sys
+
+    from .conftest import ROOT
+
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ARTICLES_DIR": str(ROOT / "seeds"),
+        "INDEX_DIR": str(tmp_path / "index"),
+        "DATA_DIR": str(tmp_path / "data"),
+        **env,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), timeout=90)
+    return process.returncode, err.decode()
+
+
+async def test_run_with_a_rejected_token(telegram, tmp_path):
+    wrong = "987654321:AAH-this-token-is-not-the-one-the-server-knows"
+    code, err = await _run_bot(tmp_path, {"TELEGRAM_BOT_TOKEN": wrong, "TELEGRAM_BASE_URL": telegram.base_url})
+    assert code == 2
+    assert "newsbot: Telegram rejected TELEGRAM_BOT_TOKEN" in err
+    assert "Traceback" not in err
+    assert wrong.split(":")[1] not in err
+
+
+async def test_run_without_a_connection(tmp_path):
+    code, err = await _run_bot(
+        tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot"}
+    )
+    assert code == 2
+    assert "newsbot: cannot reach the Telegram Bot API at http://127.0.0.1:" in err
+    assert "Traceback" not in err
+    assert TOKEN.split(":")[1] not in err
