@@ -125,6 +125,9 @@ class Postings:
             self.max_weight[nonempty] = np.maximum.reduceat(weights, starts[nonempty])
         else:
             self.max_weight = np.zeros(len(vocabulary), dtype=np.float32)
+        # MaxScore's bound holds only when no weight is negative (Okapi's floor can go below zero on odd,
+        # tiny corpora). Decided once here: checking per query would walk the long lists it means to skip.
+        self.prunable = bool(len(weights) == 0 or float(np.min(weights)) >= 0)
         self._local = threading.local()
 
     def __len__(self) -> int:
@@ -177,11 +180,7 @@ class Postings:
             return empty
         bounds = [float(self.max_weight[t]) * m for t, m in zip(ids, mult, strict=True)]
         order = sorted(range(len(ids)), key=lambda i: -bounds[i])
-        prunable = (
-            all(self.weights[self.offsets[ids[i]] : self.offsets[ids[i] + 1]].min(initial=0) >= 0 for i in order[1:])
-            if len(ids) > 1
-            else False
-        )
+        prunable = self.prunable and len(ids) > 1
         acc, seen = self._scratch()
         found: list[np.ndarray] = []
         remaining = sum(bounds)
