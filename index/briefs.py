@@ -13,6 +13,7 @@ prices) of different companies or days reach 0.6 to 0.8 and differ only in the n
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
 from .answers import rarity
+from .ingest import naive_utc
 from .model import Article, Quote
 
 if TYPE_CHECKING:
@@ -74,13 +76,6 @@ def near_duplicates(a: str, b: str, *, sets: tuple[frozenset[str], frozenset[str
     first, second = sets or (shingles(a), shingles(b))
     short = min(len(a.split()), len(b.split())) < SHORT_WORDS
     return similarity(first, second) >= (SHORT_NEAR_DUPLICATE if short else NEAR_DUPLICATE)
-
-
-def _naive(when: dt.datetime | None) -> dt.datetime | None:
-    """Compare dates without time zones: an aware date becomes naive UTC."""
-    if when is not None and when.tzinfo is not None:
-        return when.astimezone(dt.UTC).replace(tzinfo=None)
-    return when
 
 
 def _same_paragraph(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
@@ -147,14 +142,14 @@ def brief(
     Returns:
         The briefing; ``stories`` is empty (with a ``message``) when nothing matches.
     """
-    since = _naive(since)
+    since = naive_utc(since)
     excluded = set(exclude)
     allowed = set(only) if only is not None else None
 
     def eligible(article: Article) -> bool:
         if article.id in excluded or (allowed is not None and article.id not in allowed):
             return False
-        date = _naive(article.date)
+        date = naive_utc(article.date)
         return since is None or (date is not None and date > since)
 
     topic = (topic or "").strip() or None
@@ -174,12 +169,8 @@ def brief(
             if len(candidates) >= 4 * n:
                 break
     else:
-
-        def newest(a: Article) -> tuple[int, float]:
-            date = _naive(a.date)
-            return (0, -date.replace(tzinfo=dt.UTC).timestamp()) if date else (1, 0.0)
-
-        for article in sorted((a for a in idx.articles if eligible(a)), key=newest)[: 4 * n]:
+        newest = (a for a in idx.newest_first if eligible(a))
+        for article in itertools.islice(newest, 4 * n):
             candidates.append((article, 0.0, _lead(idx, article)))
     stories: list[Story] = []
     kept: list[tuple[Article, frozenset[str]]] = []

@@ -7,6 +7,7 @@ never sees a half-built index.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import time
@@ -21,7 +22,7 @@ from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Settings, build_postings
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
-from .ingest import ingest, list_sources, parse_date
+from .ingest import ingest, list_sources, naive_utc, parse_date
 from .model import Answer, Article, Hit, IngestReport, Passage, Skipped
 from .passages import split_passages
 
@@ -192,13 +193,19 @@ class Index:
             seen.setdefault(self.article_of(p).title, None)
         return tuple(seen)
 
+    @functools.cached_property
+    def newest_first(self) -> tuple[Article, ...]:
+        """The articles by publication date, newest first, undated last (computed once: an Index never changes)."""
+
+        def key(article: Article) -> tuple[int, dt.datetime]:
+            date = naive_utc(article.date)
+            return (0, dt.datetime.max - date) if date else (1, dt.timedelta(0))
+
+        return tuple(sorted(self.articles, key=key))
+
     def recent_titles(self, n: int) -> tuple[str, ...]:
         """Titles of the ``n`` most recent articles (undated last)."""
-
-        def key(a: Article) -> tuple[int, float]:
-            return (0, -a.date.timestamp()) if a.date else (1, 0.0)
-
-        return tuple(a.title for a in sorted(self.articles, key=key)[:n])
+        return tuple(a.title for a in self.newest_first[:n])
 
     def changes(self, articles_path: str | os.PathLike[str]) -> Changes:
         """Which article files were added, removed or modified since this index was built."""

@@ -30,7 +30,7 @@ from typing import Any
 from .errors import ArticlesNotFound
 from .model import Article, IngestReport, Skipped
 
-__all__ = ["SUPPORTED_SUFFIXES", "ingest", "list_sources", "parse_date"]
+__all__ = ["SUPPORTED_SUFFIXES", "ingest", "list_sources", "naive_utc", "parse_date"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,13 @@ def parse_date(value: object) -> dt.datetime | None:
         return dt.datetime(int(year), month_number, int(day), int(g["hh"] or 0), int(g["mm"] or 0), int(g["ss"] or 0))
     except ValueError:
         return None
+
+
+def naive_utc(when: dt.datetime | None) -> dt.datetime | None:
+    """Dates compare without time zones: an aware date becomes naive UTC, a naive one is taken as UTC."""
+    if when is not None and when.tzinfo is not None:
+        return when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
 
 
 def _month_number(name: str) -> int:

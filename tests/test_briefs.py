@@ -182,3 +182,22 @@ def test_first_seen_carries_over(tmp_path):
     assert second.first_seen("one") == first.first_seen("one")
     assert second.first_seen("two") >= first.first_seen("one")
     assert json.loads(json.dumps(second.meta["first_seen"]))  # stored as plain JSON
+
+
+def test_newest_first_compares_aware_and_naive_dates_as_utc(tmp_path):
+    write(
+        tmp_path,
+        "a.json",
+        json.dumps(
+            [
+                {"id": "naive-noon", "title": "Naive noon", "text": "One.", "date": "2024-03-05T12:00:00"},
+                {"id": "aware-1pm", "title": "Aware 13:00 UTC", "text": "Two.", "date": "2024-03-05T15:00:00+02:00"},
+                {"id": "aware-11am", "title": "Aware 11:00 UTC", "text": "Three.", "date": "2024-03-05T11:00:00Z"},
+                {"id": "undated", "title": "Undated", "text": "Four."},
+            ]
+        ),
+    )
+    idx = index.build(tmp_path)
+    assert [a.id for a in idx.newest_first] == ["aware-1pm", "naive-noon", "aware-11am", "undated"]
+    assert idx.recent_titles(2) == ("Aware 13:00 UTC", "Naive noon")
+    assert [s.article.id for s in idx.brief(n=4).stories] == ["aware-1pm", "naive-noon", "aware-11am", "undated"]
