@@ -138,16 +138,19 @@ class QuestionLimiter:
 class AnswerPages:
     """Questions behind the "More" and "Why" buttons, by short key; bounded, forgotten after a day or a restart."""
 
-    def __init__(self, capacity: int = 2000, ttl: float = 86_400.0) -> None:
+    def __init__(
+        self, capacity: int = 2000, ttl: float = 86_400.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.capacity = capacity
         self.ttl = ttl
+        self.clock = clock
         self._items: collections.OrderedDict[str, tuple[float, str]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def remember(self, question: str) -> str:
         key = secrets.token_hex(4)
         with self._lock:
-            self._items[key] = (time.monotonic(), question)
+            self._items[key] = (self.clock(), question)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return key
@@ -155,7 +158,7 @@ class AnswerPages:
     def recall(self, key: str) -> str | None:
         with self._lock:
             item = self._items.get(key)
-        if item is None or time.monotonic() - item[0] > self.ttl:
+        if item is None or self.clock() - item[0] > self.ttl:
             return None
         return item[1]
 

@@ -1,0 +1,27 @@
+"""The bot's services on their own: answer pages expire, and the per-user question limit."""
+
+from __future__ import annotations
+
+
+def test_answer_buttons_expire_after_a_day():
+    from bot.services import AnswerPages
+
+    now = [1000.0]
+    pages = AnswerPages(clock=lambda: now[0])
+    key = pages.remember("Which air base?")
+    now[0] += 86_399
+    assert pages.recall(key) == "Which air base?"
+    now[0] += 2
+    assert pages.recall(key) is None
+    assert pages.recall("deadbeef") is None
+
+
+def test_question_limit_warns_once_then_stays_silent():
+    from bot.services import QuestionLimiter
+
+    now = [0.0]
+    limiter = QuestionLimiter(2, clock=lambda: now[0])
+    assert [limiter.check(1) for _ in range(4)] == ["ok", "ok", "warn", "drop"]
+    assert limiter.check(2) == "ok", "other users are not affected"
+    now[0] += 60
+    assert limiter.check(1) == "ok"
