@@ -126,10 +126,11 @@ def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) 
             suggestions=idx.titles_for(c.passage for c in candidates)[:3],
             coverage=round(best.coverage, 4),
         )
+    # A passage can match through its article's title alone; with no question term in its own sentences it
+    # has nothing to quote, and must neither end the list nor count as a page of "More".
+    quotable = [c for c in candidates if c.coverage > 0]
     quotes = []
-    for cand in candidates[skip : skip + limit]:
-        if cand.coverage <= 0:
-            break
+    for cand in quotable[skip : skip + limit]:
         article = idx.article_of(cand.passage)
         quotes.append(
             Quote(

@@ -110,3 +110,25 @@ def test_search_hits(seed_index):
     assert hits[0].passage.text.startswith("Libyan GNA forces")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert seed_index.search("zzzz unknown", k=3) == []
+
+
+def test_title_only_matches_do_not_hide_later_quotes(tmp_path):
+    import index
+
+    from .conftest import write
+
+    write(
+        tmp_path,
+        "a.txt",
+        "Volcano eruption Iceland Reykjanes lava\n\nOfficials met on Tuesday to discuss the budget.\n",
+    )
+    write(
+        tmp_path, "b.txt", "Night report\n\nThe volcano eruption in Iceland sent lava toward the town of Grindavik.\n"
+    )
+    write(tmp_path, "c.txt", "Weather\n\nAsh from the volcano reached Norway by the evening.\n")
+    idx = index.build(tmp_path)
+    assert idx.search("volcano eruption Iceland lava", k=1)[0].article.id == "a", "the title-only match ranks high"
+    answer = idx.answer("volcano eruption Iceland lava", limit=5)
+    assert [q.article.id for q in answer.quotes] == ["b", "c"]
+    assert all(q.terms for q in answer.quotes)
+    assert [q.article.id for q in idx.answer("volcano eruption Iceland lava", limit=1, skip=1).quotes] == ["c"]
