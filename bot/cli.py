@@ -146,6 +146,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.n < 1:
+        print("newsbot: -n must be at least 1", file=sys.stderr)
+        return 2
     idx = _open(settings, quiet=args.json)
     answer = idx.answer(args.question, limit=args.n)
     if args.json:

@@ -91,6 +91,8 @@ def test_index_reports_skips(workdir):
         ),
         pytest.param(("index", "--articles", "nowhere"), {}, "does not exist", id="missing-folder-flag"),
         pytest.param(("ask", "hi"), {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL: 'LOUD' is not one of", id="bad-setting"),
+        pytest.param(("ask", "air base", "-n", "0"), {}, "-n must be at least 1", id="ask-zero-quotes"),
+        pytest.param(("search", "air", "-k", "0"), {}, "k must be a positive number", id="search-zero-hits"),
     ],
 )
 def test_errors_are_one_line_exit_2(workdir, args, env, message):
