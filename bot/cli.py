@@ -7,6 +7,7 @@ Expected failures (a missing folder, an unreadable index, bad settings) print on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -114,8 +115,7 @@ def _span_json(text: str, start: int, end: int, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    articles = Path(args.articles) if args.articles else settings.articles_dir
-    target = Path(args.index) if args.index else settings.index_dir
+    articles, target = settings.articles_dir, settings.index_dir
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
     try:
@@ -252,23 +252,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Answer questions about news articles with verbatim quotes."
     )
+    # Every command that reads articles or an index can be pointed at them, so it works from any folder.
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--articles", help="folder or file of articles (default: ARTICLES_DIR or seeds)")
+    where.add_argument("--index", help="index directory (default: INDEX_DIR or var/index)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("index", help="build the index from the articles folder")
-    p.add_argument("--articles", help="folder or file of articles (default: ARTICLES_DIR or seeds)")
-    p.add_argument("--index", help="index directory (default: INDEX_DIR or var/index)")
+    p = sub.add_parser("index", parents=[where], help="build the index from the articles folder")
     p.add_argument("--show", type=int, default=10, metavar="N", help="list at most N skipped files (default 10)")
     p.set_defaults(func=cmd_index)
-    p = sub.add_parser("ask", help="answer a question with quotes")
+    p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
     p.add_argument("question")
     p.add_argument("-n", type=int, default=3, help="at most N quotes (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_ask)
-    p = sub.add_parser("search", help="list the passages that best match a query")
+    p = sub.add_parser("search", parents=[where], help="list the passages that best match a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("brief", help="a digest of stories, on a topic or the latest")
+    p = sub.add_parser("brief", parents=[where], help="a digest of stories, on a topic or the latest")
     p.add_argument("topic", nargs="?", help="what the stories should be about (default: the latest stories)")
     p.add_argument("--since", metavar="DATE", help="only stories published after DATE (e.g. 2020-05-01)")
     p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
@@ -287,11 +289,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if getattr(args, "articles", None):
+        settings = dataclasses.replace(settings, articles_dir=Path(args.articles))
+    if getattr(args, "index", None):
+        settings = dataclasses.replace(settings, index_dir=Path(args.index))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        return args.func(args, settings)
+        status = args.func(args, settings)
+        sys.stdout.flush()  # a closed pipe shows up here for short outputs, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`newsbot search ... | head -1`): nothing left to say, and nobody to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except index.NewsbotError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2

@@ -106,7 +106,7 @@ def list_sources(path: str | os.PathLike[str]) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise ArticlesNotFound(f"articles path {str(root)!r} does not exist (set ARTICLES_DIR or pass --articles)")
+        raise ArticlesNotFound(f"articles path {str(root)!r} does not exist (pass --articles PATH or set ARTICLES_DIR)")
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

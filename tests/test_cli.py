@@ -126,3 +126,44 @@ def test_brief_command(workdir):
     bad = newsbot("brief", "--since", "someday", cwd=workdir)
     assert bad.returncode == 2
     assert "is not a date" in bad.stderr
+
+
+def test_ask_search_and_brief_work_outside_the_clone(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    missing = newsbot("ask", "Which air base did the GNA seize?", cwd=elsewhere)
+    assert missing.returncode == 2
+    assert "--articles" in missing.stderr, "the message names the option that fixes it"
+    where = ("--articles", str(ROOT / "seeds"), "--index", str(tmp_path / "ix"))
+    ask = newsbot("ask", *where, "Which air base did the GNA seize?", cwd=elsewhere)
+    assert ask.returncode == 0, ask.stderr
+    assert "Al-Watiya Air Base" in ask.stdout
+    assert (tmp_path / "ix" / "CURRENT").is_file()
+    search = newsbot("search", *where, "Pantsir", "-k", "1", cwd=elsewhere)
+    assert "Pantsir" in search.stdout
+    brief = newsbot("brief", *where, "libya", cwd=elsewhere)
+    assert SEED_TITLE in brief.stdout
+    assert not (elsewhere / "var").exists(), "nothing is written where the user happens to stand"
+
+
+def test_a_closed_pipe_ends_quietly(workdir):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written, as with `| head -0`
+    environment = {k: v for k, v in os.environ.items() if k not in ("ARTICLES_DIR", "INDEX_DIR")}
+    environment["PYTHONPATH"] = str(ROOT)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "search", "air base", "-k", "10"],
+            cwd=workdir,
+            env=environment,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert "BrokenPipe" not in proc.stderr
+    assert "unexpected error" not in proc.stderr
