@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -128,20 +127,23 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         progress.close()
     report = idx.report
+    headlines = f" ({report.headlines} headlines only)" if report.headlines else ""
     print(
         f"Indexed {articles} into {target} in {time.perf_counter() - started:.1f} s: "
-        f"{len(idx.articles)} articles, {len(idx)} passages, {len(report.skipped)} skipped, "
-        f"{len(report.duplicates)} duplicates."
+        f"{len(idx.articles)} articles{headlines}, {len(idx)} passages, {report.skipped_count} skipped, "
+        f"{report.duplicate_count} duplicates."
     )
-    for label, items in (("skipped", report.skipped), ("duplicate", report.duplicates)):
-        for item in items[: args.show]:
-            print(f"  {label}: {item.source}: {item.reason}")
-        hidden = len(items) - args.show
-        if hidden > 0:
-            # Duplicate reasons name the kept article, so they are counted as one kind.
-            kinds = Counter(i.reason if label == "skipped" else "same text as an earlier article" for i in items)
-            common = ", ".join(f"{n} × {reason}" for reason, n in kinds.most_common(3))
-            print(f"  … {hidden} more {label} ({common}); --show N lists more")
+    if report.skip_counts:
+        print("  skipped by reason: " + ", ".join(f"{n} × {reason}" for reason, n in report.skip_counts))
+    for item in report.skipped[: args.show]:
+        print(f"  skipped: {item}")
+    for item in report.duplicates[: args.show]:
+        print(f"  duplicate: {item}")
+    shown = min(args.show, len(report.skipped)) + min(args.show, len(report.duplicates))
+    if report.skipped_count + report.duplicate_count > shown:
+        print(f"  … {report.skipped_count + report.duplicate_count - shown} more not listed (--show N lists more)")
+    for source, encoding in report.decoded[: args.show]:
+        print(f"  decoded from {encoding}: {source}")
     return 0
 
 

@@ -218,15 +218,17 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 def _report_html(report: ReindexReport) -> str:
     changes = report.changes
+    ingest = report.report
     lines = [
         f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
         f"Added {len(changes.added)}, changed {len(changes.changed)}, removed {len(changes.removed)}; "
-        f"skipped {len(report.report.skipped)} files or records, {len(report.report.duplicates)} duplicates.",
+        f"skipped {ingest.skipped_count} files or records, {ingest.duplicate_count} duplicates.",
     ]
-    for skipped in report.report.skipped[:5]:
-        lines.append(f"• skipped {escape(Path(skipped.source).name)}: {escape(skipped.reason)}")
-    if len(report.report.skipped) > 5:
-        lines.append(f"• … and {len(report.report.skipped) - 5} more")
+    for skipped in ingest.skipped[:5]:
+        detail = f" ({escape(skipped.detail)})" if skipped.detail else ""
+        lines.append(f"• skipped {escape(Path(skipped.source).name)}: {escape(skipped.reason)}{detail}")
+    if ingest.skipped_count > 5:
+        lines.append(f"• … and {ingest.skipped_count - 5} more")
     return "\n".join(lines)
 
 
@@ -362,7 +364,7 @@ def _try_ingest(name: str, data: bytes) -> tuple[list[index.Article], str]:
         path = Path(tmp, name)
         path.write_bytes(data)
         articles, report = index.ingest(path)
-    reason = report.skipped[0].reason if report.skipped else "it holds no article"
+    reason = str(report.skipped[0]).split(": ", 1)[1] if report.skipped else "it holds no article"
     return articles, reason
 
 

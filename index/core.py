@@ -23,7 +23,7 @@ from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Settings, build_postings
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
 from .ingest import ingest, list_sources, naive_utc, parse_date
-from .model import Answer, Article, Hit, IngestReport, Passage, Skipped
+from .model import Answer, Article, Hit, IngestReport, Passage
 from .passages import split_passages
 
 __all__ = ["DEFAULT_SETTINGS", "Changes", "Index", "Progress", "build", "load"]
@@ -107,13 +107,7 @@ class Index:
     @property
     def report(self) -> IngestReport:
         """The ingestion report of the build that made this index."""
-        r = self.meta.get("report", {})
-        return IngestReport(
-            loaded=r.get("loaded", len(self.articles)),
-            skipped=tuple(Skipped(*s) for s in r.get("skipped", [])),
-            duplicates=tuple(Skipped(*s) for s in r.get("duplicates", [])),
-            files=r.get("files", 0),
-        )
+        return store.report_from_record(self.meta.get("report", {}), loaded=len(self.articles))
 
     def first_seen(self, article_id: str) -> dt.datetime:
         """When the article first entered an index of this lineage (the build time when unknown), in UTC."""
@@ -267,7 +261,7 @@ def build(
     sources = fingerprint(path)
     articles, report = ingest(path)
     if not articles:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in report.skipped[:3])
+        reasons = "; ".join(str(s) for s in report.skipped[:3])
         raise ArticlesNotFound(f"no article could be read from {str(path)!r}" + (f" ({reasons})" if reasons else ""))
     splitter = SentenceSplitter(a.text for a in articles)
     passage_rows: list[tuple[int, int, int, int]] = []
@@ -307,12 +301,7 @@ def build(
         "sources": sources,
         "digests": {a.id: _digest(a.text + a.title) for a in articles},
         "counts": {"articles": len(articles), "passages": len(passage_rows), "terms": len(postings.vocabulary)},
-        "report": {
-            "loaded": report.loaded,
-            "files": report.files,
-            "skipped": [[s.source, s.reason] for s in report.skipped],
-            "duplicates": [[s.source, s.reason] for s in report.duplicates],
-        },
+        "report": store.report_record(report),
     }
     meta["build_seconds"] = round(time.perf_counter() - started, 3)
     return Index(

@@ -71,24 +71,44 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A file or record that ingestion passed over, and why."""
+    """A file or record that ingestion passed over: ``reason`` is its kind ("invalid JSON line"), ``detail`` more."""
 
     source: str
     reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What one ingestion run did: nothing is dropped without a line here."""
+    """What one ingestion run did: nothing is dropped without being counted here.
+
+    Skips and duplicates are counted by reason; only a bounded sample of them is kept (``skipped``,
+    ``duplicates``), so a file of ten million bad records costs ten million counts, not ten million rows.
+    """
 
     loaded: int = 0
-    skipped: tuple[Skipped, ...] = ()
-    duplicates: tuple[Skipped, ...] = ()
+    skipped: tuple[Skipped, ...] = ()  # a sample: up to a few of each reason
+    duplicates: tuple[Skipped, ...] = ()  # a sample
     files: int = 0
+    skip_counts: tuple[tuple[str, int], ...] = ()  # reason -> how many, most common first
+    duplicate_count: int = 0
+    headlines: int = 0  # articles that are a title alone (quoted as such)
+    decoded: tuple[tuple[str, str], ...] = ()  # (file, encoding) for files not in UTF-8 (a sample)
+    decoded_count: int = 0
+
+    @property
+    def skipped_count(self) -> int:
+        """How many files or records were skipped in all."""
+        return sum(n for _, n in self.skip_counts)
 
     def summary(self) -> str:
         """One line for humans: counts of loaded, skipped and duplicate articles."""
+        extra = f" ({self.headlines} headlines only)" if self.headlines else ""
+        decoded = f", {self.decoded_count} files not in UTF-8 decoded" if self.decoded_count else ""
         return (
-            f"{self.loaded} articles loaded from {self.files} files, "
-            f"{len(self.skipped)} skipped, {len(self.duplicates)} duplicates"
+            f"{self.loaded} articles loaded from {self.files} files{extra}, "
+            f"{self.skipped_count} skipped, {self.duplicate_count} duplicates{decoded}"
         )

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexCorrupt, IndexNotFound
+from .model import IngestReport, Skipped
 
 __all__ = ["FORMAT_VERSION", "read_generation", "write_generation"]
 
@@ -144,6 +145,36 @@ def read_generation(
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IndexCorrupt(f"index at {str(root)!r} is damaged ({exc.__class__.__name__}); {_REBUILD}") from None
     return meta, articles, arrays, vocabulary
+
+
+def report_record(report: IngestReport) -> dict[str, Any]:
+    """An IngestReport as a JSON-able dict (its samples are bounded, so this stays small)."""
+    return {
+        "loaded": report.loaded,
+        "files": report.files,
+        "skip_counts": dict(report.skip_counts),
+        "skipped": [[s.source, s.reason, s.detail] for s in report.skipped],
+        "duplicate_count": report.duplicate_count,
+        "duplicates": [[s.source, s.reason, s.detail] for s in report.duplicates],
+        "headlines": report.headlines,
+        "decoded": [list(pair) for pair in report.decoded],
+        "decoded_count": report.decoded_count,
+    }
+
+
+def report_from_record(record: dict[str, Any], *, loaded: int = 0) -> IngestReport:
+    """The IngestReport saved by ``report_record``."""
+    return IngestReport(
+        loaded=record.get("loaded", loaded),
+        files=record.get("files", 0),
+        skipped=tuple(Skipped(*s) for s in record.get("skipped", [])),
+        duplicates=tuple(Skipped(*s) for s in record.get("duplicates", [])),
+        skip_counts=tuple(record.get("skip_counts", {}).items()),
+        duplicate_count=record.get("duplicate_count", 0),
+        headlines=record.get("headlines", 0),
+        decoded=tuple((a, b) for a, b in record.get("decoded", [])),
+        decoded_count=record.get("decoded_count", 0),
+    )
 
 
 def article_record(article: Any) -> dict[str, Any]:
