@@ -13,7 +13,7 @@ from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
 from .briefs import Briefing, Story
 from .core import DEFAULT_SETTINGS, ArticleChanges, Changes, Index, build, compare, load, open_or_build
-from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
+from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest, parse_date
 from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
 
@@ -30,6 +30,7 @@ __all__ = [
     "Index",
     "IndexCorrupt",
     "IndexNotFound",
+    "IndexWriteError",
     "IngestReport",
     "InvalidOption",
     "NewsbotError",

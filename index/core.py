@@ -341,8 +341,9 @@ def load(directory: str | os.PathLike[str]) -> Index:
             arrays["base"],
             int(arrays["passages"].shape[0]),
         )
-        if len(arrays["offsets"]) != len(vocabulary) + 1 or meta["analyzer"]["version"] != ANALYZER_VERSION:
-            raise ValueError("arrays do not match the vocabulary or the analyzer changed")
+        if meta["analyzer"]["version"] != ANALYZER_VERSION:
+            raise ValueError("the analyzer changed since it was built")
+        _check_ranges(arrays, n_articles=len(articles), n_terms=len(vocabulary))
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(
             f"index at {str(directory)!r} is inconsistent ({exc}); rebuild it with `newsbot index`"
@@ -350,6 +351,23 @@ def load(directory: str | os.PathLike[str]) -> Index:
     return Index(
         articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, meta=meta
     )
+
+
+def _check_ranges(arrays: dict[str, np.ndarray], *, n_articles: int, n_terms: int) -> None:
+    """Every stored number points inside what it indexes, so a later read can never be out of range."""
+    passages, sentences, offsets, docs = arrays["passages"], arrays["sentences"], arrays["offsets"], arrays["docs"]
+    n_passages = len(passages)
+    problems = [
+        passages.ndim != 2 or (n_passages and passages.shape[1] != 4),
+        len(offsets) != n_terms + 1,
+        len(arrays["weights"]) != len(docs) or len(arrays["base"]) != n_terms,
+        n_terms and (int(offsets[0]) != 0 or int(offsets[-1]) != len(docs) or bool(np.any(np.diff(offsets) < 0))),
+        len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= n_passages),
+        n_passages and (int(passages[:, 0].min()) < 0 or int(passages[:, 0].max()) >= n_articles),
+        n_passages and (int(passages[:, 3].min()) < 0 or int(passages[:, 3].max()) >= len(sentences)),
+    ]
+    if any(problems):
+        raise ValueError("stored numbers point outside the index")
 
 
 def open_or_build(

@@ -6,6 +6,7 @@ One root, a few specific subclasses, so callers can catch as broadly or narrowly
     ├── ArticlesNotFound      the articles path does not exist or holds no readable article
     ├── IndexNotFound         there is no index at the given directory
     ├── IndexCorrupt          an index exists but cannot be read (damaged, or written by another format version)
+    ├── IndexWriteError       an index cannot be saved (no space left, no permission); the old one stays
     └── InvalidOption         a parameter outside what is accepted (the message lists what is)
 
 "No answer" is a normal result (``Answer.answered is False``), never an exception.
@@ -13,7 +14,7 @@ One root, a few specific subclasses, so callers can catch as broadly or narrowly
 
 from __future__ import annotations
 
-__all__ = ["ArticlesNotFound", "IndexCorrupt", "IndexNotFound", "InvalidOption", "NewsbotError"]
+__all__ = ["ArticlesNotFound", "IndexCorrupt", "IndexNotFound", "IndexWriteError", "InvalidOption", "NewsbotError"]
 
 
 class NewsbotError(Exception):
@@ -30,6 +31,10 @@ class IndexNotFound(NewsbotError):
 
 class IndexCorrupt(NewsbotError):
     """The index directory exists but cannot be loaded; rebuilding fixes it."""
+
+
+class IndexWriteError(NewsbotError):
+    """The index could not be saved; nothing of the failed save is left, and the previous index still loads."""
 
 
 class InvalidOption(NewsbotError, ValueError):

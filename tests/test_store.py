@@ -62,7 +62,7 @@ def test_old_format_index(tmp_path, seed_index):
     meta = json.loads(meta_path.read_text())
     meta["format"] = 0
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(index.IndexCorrupt, match="format 0, this newsbot reads format 1"):
+    with pytest.raises(index.IndexCorrupt, match="format 0, this newsbot reads format 2"):
         index.load(tmp_path / "ix")
 
 
@@ -119,3 +119,90 @@ def test_open_or_build_builds_once(tmp_path, seeds_dir):
     again, built_again = index.open_or_build(tmp_path / "ix", seeds_dir)
     assert not built_again
     assert len(again) == len(idx)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param("weights.npy", id="flipped-weight"),
+        pytest.param("docs.npy", id="scrambled-docs"),
+        pytest.param("passages.npy", id="scrambled-passages"),
+        pytest.param("articles.jsonl", id="flipped-article-byte"),
+    ],
+)
+def test_damage_that_keeps_sizes_is_detected(tmp_path, seed_index, damage):
+    seed_index.save(tmp_path / "ix")
+    path = _corrupt_current(tmp_path / "ix") / damage
+    data = bytearray(path.read_bytes())
+    middle = len(data) - 40  # inside the payload, past the .npy header
+    data[middle] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(index.IndexCorrupt) as info:
+        index.load(tmp_path / "ix")
+    assert "\n" not in str(info.value)
+    assert damage in str(info.value)
+
+
+def test_index_files_are_private(tmp_path, seed_index):
+    seed_index.save(tmp_path / "ix")
+    gen = _corrupt_current(tmp_path / "ix")
+    assert (tmp_path / "ix").stat().st_mode & 0o077 == 0
+    assert gen.stat().st_mode & 0o077 == 0
+    for path in [*gen.iterdir(), tmp_path / "ix" / "CURRENT"]:
+        assert path.stat().st_mode & 0o077 == 0, path.name
+
+
+def _fill_disk_except(mount: Path, keep: int) -> Path:
+    filler = mount / "filler"
+    free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+    filler.write_bytes(b"\0" * max(0, free - keep))
+    return filler
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 4 MB file system (tmpfs), for what only a full disk shows. Needs root to mount."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, check=False
+    ).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp_path, seed_index):
+    ix = small_disk / "ix"
+    seed_index.save(ix)
+    folder = tmp_path / "big"
+    for i in range(40):
+        write(folder, f"s{i}.txt", f"Story {i}\n\n" + f"Harbour {i} news about ships and cargo. " * 200)
+    bigger = index.build(folder)
+    filler = _fill_disk_except(small_disk, keep=200_000)
+    for _ in range(3):  # each retry fails the same way and adds nothing
+        with pytest.raises(index.IndexWriteError, match=r"no space left on the index disk \([\d.]+ MB needed"):
+            bigger.save(ix)
+        assert len(list(ix.glob("gen-*"))) == 1, "the failed generation is removed at once"
+    assert index.load(ix).answer("Which air base did the GNA seize?").answered
+    filler.unlink()
+    bigger.save(ix)
+    assert index.load(ix).search("harbour cargo")
+
+
+def test_disk_filling_up_during_a_save(small_disk, tmp_path, seed_index):
+    ix = small_disk / "ix"
+    seed_index.save(ix)
+    folder = tmp_path / "big"
+    for i in range(20):
+        write(folder, f"s{i}.txt", f"Story {i}\n\n" + f"Harbour {i} news about ships and cargo. " * 100)
+    bigger = index.build(folder)
+
+    def another_process_fills_the_disk(stage: str, done: int, total: int) -> None:
+        if stage == "saving" and done == 1:
+            _fill_disk_except(small_disk, keep=0)
+
+    with pytest.raises(index.IndexWriteError, match="no space left on the index disk"):
+        bigger.save(ix, progress=another_process_fills_the_disk)
+    assert len(list(ix.glob("gen-*"))) == 1
+    assert index.load(ix).answer("Which air base did the GNA seize?").answered
