@@ -7,6 +7,7 @@ thread, and the command menus are registered for each scope. The bot token is re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import traceback
@@ -27,6 +28,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
@@ -35,12 +37,12 @@ from telegram.ext import (
 )
 
 import index
-from bot import briefings, handlers
+from bot import briefings, handlers, uploads
 from bot.config import Settings
 from bot.services import Services
 from bot.subscriptions import SubscriptionStore, SubscriptionStoreError
 
-__all__ = ["build_application", "redact_token", "run"]
+__all__ = ["build_application", "redact_secrets", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -60,49 +62,101 @@ ADMIN_COMMANDS = [
 ]
 
 
-def redact_token(token: str) -> None:
-    """Make every log record, from any logger at any level, show ``[token]`` instead of the bot token."""
-    if not token:
-        return
+_SECRETS: dict[str, str] = {}  # secret -> what is shown instead
+
+
+def redact_secrets(*, token: str = "", webhook_secret: str | None = None) -> None:
+    """Make every log record, from any logger at any level, show ``[token]`` and ``[secret]`` instead of them.
+
+    Installed once per process; later calls only add secrets.
+    """
+    for secret, label in ((token, "[token]"), (webhook_secret or "", "[secret]")):
+        if secret:
+            _SECRETS[secret] = label
     previous = logging.getLogRecordFactory()
-    if getattr(previous, "redacts", None) == token:
+    if not _SECRETS or getattr(previous, "redacts", False):
         return
+
+    def redact(text: str) -> str:
+        for secret, label in _SECRETS.items():
+            text = text.replace(secret, label)
+        return text
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         message = record.getMessage()
-        if token in message:
-            record.msg, record.args = message.replace(token, "[token]"), ()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
         if record.exc_info and record.exc_info[1] is not None:
             # Formatters reuse exc_text when it is set, so the traceback is formatted once, already redacted.
             text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            if token in text:
-                record.exc_text = text.replace(token, "[token]")
+            cleaned = redact(text)
+            if cleaned != text:
+                record.exc_text = cleaned
         return record
 
-    factory.redacts = token  # type: ignore[attr-defined]
+    factory.redacts = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 
 async def _post_init(application: Application) -> None:
     svc = handlers.services_of(application)
+    settings = svc.settings
+    removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
+    if removed:
+        log.info("removed %d partial upload(s) left by an interrupted /add", len(removed))
     idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
     log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
     if svc.subscriptions is None:
-        svc.subscriptions = await asyncio.to_thread(open_store, svc.settings)
+        svc.subscriptions = await asyncio.to_thread(open_store, settings)
+    await _backup(svc)
+    application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
+    if not built and settings.reindex_on_start:
+        changes = await asyncio.to_thread(_changes, idx, settings)
+        if changes:
+            log.info("the articles changed since the index was built (%s); rebuilding in the background",
+                     changes.summary())
+            svc.startup_reindex = asyncio.create_task(svc.library.reindex())
     await briefings.restore(application)
     bot = application.bot
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllGroupChats())
-    for admin in sorted(svc.settings.admin_user_ids):
+    for admin in sorted(settings.admin_user_ids):
         try:
             await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
             log.info("admin commands not registered for %s: %s", admin, exc.message)
 
 
+BACKUP_EVERY = 86_400.0  # seconds between backups of the bot's database (one is also made at every start)
+
+
+def _changes(idx: index.Index, settings: Settings) -> index.Changes | None:
+    try:
+        return idx.changes(settings.articles_dir)
+    except index.NewsbotError:
+        return None
+
+
+async def _backup(svc: Services) -> None:
+    try:
+        path = await asyncio.to_thread(svc.subscriptions.backup)
+    except SubscriptionStoreError as exc:
+        log.warning("no backup of the bot's database was made: %s", exc)
+        return
+    log.debug("backed up the bot's database to %s", path)
+
+
+async def _backup_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _backup(handlers.services_of(context.application))
+
+
 async def _post_shutdown(application: Application) -> None:
     svc = handlers.services_of(application)
+    if svc.startup_reindex is not None and not svc.startup_reindex.done():
+        with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
+            await svc.startup_reindex
     if svc.subscriptions is not None:
         svc.subscriptions.close()
         svc.subscriptions = None
@@ -120,7 +174,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         settings: the bot's settings (a token is required).
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
-    redact_token(settings.token)
+    redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -167,7 +221,6 @@ def run(settings: Settings) -> int:
     try:
         open_store(settings).close()  # fail early, with one line, on a database this version cannot use
     except SubscriptionStoreError as exc:
-        log.error("%s", exc)
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
     application = build_application(settings)

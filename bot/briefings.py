@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MISSED_GRACE = dt.timedelta(hours=3)
 MAX_PER_CHAT = 10
+MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, not stored
 STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
@@ -36,9 +37,11 @@ USAGE_BRIEF = "Usage: /brief [topic] [since YYYY-MM-DD], for example /brief liby
 
 def zone(name: str) -> ZoneInfo | None:
     """The IANA time zone called ``name``, or None when there is no such zone."""
+    if not name or len(name) > 64:  # the longest IANA name has 32 characters; longer ones are not worth a lookup
+        return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
@@ -155,7 +158,7 @@ def _parse_brief_args(args: list[str]) -> tuple[str | None, dt.datetime | None, 
                 del words[at : at + 1 + take]
                 break
         if since is None:
-            return None, None, f"I can't read {escape(value) or 'an empty date'} as a date. {USAGE_BRIEF}"
+            return None, None, f"I can't read {render.echo(value) or 'an empty date'} as a date. {USAGE_BRIEF}"
     return " ".join(words).strip() or None, since, None
 
 
@@ -190,7 +193,8 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = context.args or []
     match = _TIME.match(args[0]) if args else None
     if not match:
-        await message.reply_html((f"I can't read {escape(args[0])!r} as a time. " if args else "") + USAGE_SUBSCRIBE)
+        problem = f"I can't read '{render.echo(args[0], 20)}' as a time. " if args else ""
+        await message.reply_html(problem + USAGE_SUBSCRIBE)
         return
     if not await _may_manage(update, context):
         return
@@ -201,8 +205,13 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
     topic = " ".join(args[1:]).strip() or None
+    if topic and len(topic) > MAX_TOPIC:
+        await message.reply_text(
+            f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC} characters."
+        )
+        return
     if topic and not index.analyze(topic):
-        await message.reply_html(f"The topic {escape(topic)!r} has no words to search for. {USAGE_SUBSCRIBE}")
+        await message.reply_html(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_SUBSCRIBE}")
         return
     subscription = await asyncio.to_thread(store.add, chat_id, hhmm, topic)
     schedule(context.application, subscription)
@@ -223,11 +232,12 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     lines = [f"<b>Daily briefings</b> ({escape(found[0].timezone)}):"]
     for s in found:
-        what = f"<i>{escape(s.topic)}</i>" if s.topic else "latest stories"
+        what = f"<i>{render.echo(s.topic, 100)}</i>" if s.topic else "latest stories"
         last = f", last sent {s.last_sent_at:%Y-%m-%d %H:%M} UTC" if s.last_sent_at else ""
         lines.append(f"#{s.id} at {s.time}: {what}{last}")
     lines.append("Stop one with /unsubscribe ID, or all with /unsubscribe all.")
-    await update.effective_message.reply_html("\n".join(lines))
+    for text in render.split_messages(lines):
+        await update.effective_message.reply_html(text)
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -241,14 +251,15 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not await _may_manage(update, context):
         return
     store = services(context).subscriptions
-    removed = await asyncio.to_thread(store.remove, message.chat_id, None if target == "all" else int(target))
+    wanted = None if target == "all" else int(target) if len(target) <= 18 else -1  # SQLite ids fit in 18 digits
+    removed = await asyncio.to_thread(store.remove, message.chat_id, wanted)
     for subscription_id in removed:
         unschedule(context.application, subscription_id)
     if not removed:
         await message.reply_text(
             "This chat has no briefings."
             if target == "all"
-            else f"There is no briefing #{target} in this chat; /subscriptions lists them."
+            else f"There is no briefing #{render.echo(target, 20)} in this chat; /subscriptions lists them."
         )
         return
     await message.reply_text(
@@ -273,7 +284,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     name = args[0]
     if len(args) != 1 or zone(name) is None or ("/" not in name and name != "UTC"):
         await message.reply_html(
-            f"{escape(' '.join(args))!r} is not a time zone I know. Use an IANA name, "
+            f"'{render.echo(' '.join(args), 40)}' is not a time zone I know. Use an IANA name, "
             "for example /timezone Europe/Istanbul or /timezone America/New_York."
         )
         return

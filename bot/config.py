@@ -38,6 +38,7 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
     default_timezone: str = "UTC"
+    reindex_on_start: bool = True
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -68,6 +69,18 @@ def _int(name: str, raw: str | None, default: int, low: int, high: int, problems
     if not low <= value <= high:
         problems.append(f"{name}: {value} is outside {low} to {high}")
     return value
+
+
+def _flag(name: str, raw: str | None, default: bool, problems: list[str]) -> bool:
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name}: {raw!r} is not 1 or 0 (also accepted: true/false, yes/no, on/off)")
+    return default
 
 
 def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
@@ -134,6 +147,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         webhook_port=_int("WEBHOOK_PORT", get("WEBHOOK_PORT"), 8443, 1, 65535, problems),
         webhook_secret=secret,
         default_timezone=timezone,
+        reindex_on_start=_flag("REINDEX_ON_START", get("REINDEX_ON_START"), True, problems),
     )
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import tempfile
 import time
 from html import escape
 from pathlib import Path
@@ -29,14 +28,14 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import index
-from bot import render
+from bot import render, uploads
 from bot.services import ReindexReport, ReindexRunning, Services
+from index.ingest import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 SERVICES = "newsbot"
 PROGRESS_EVERY = 3.0  # seconds between edits of a reindex status message
-ADD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
@@ -112,7 +111,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     svc.stats.record(time.monotonic() - started)
     markup = None
     if result.answered:
-        markup = _buttons(svc.pages.remember(question), 0, more=len(result.quotes) >= 3)
+        markup = _buttons(svc.pages.remember(question, chat_id=message.chat_id), 0, more=len(result.quotes) >= 3)
     await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True)
 
 
@@ -173,7 +172,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     svc = services(context)
     match = re.fullmatch(r"([mw]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
-    question = svc.pages.recall(match.group(2)) if match else None
+    chat_id = query.message.chat.id if query.message else None
+    question = svc.pages.recall(match.group(2), chat_id=chat_id) if match and chat_id is not None else None
     if question is None:
         await query.answer("This button has expired. Please ask the question again.", show_alert=False)
         return
@@ -232,7 +232,8 @@ def _report_html(report: ReindexReport) -> str:
     return "\n".join(lines)
 
 
-async def _run_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, status: Message) -> None:
+async def _run_reindex(context: ContextTypes.DEFAULT_TYPE, status: Message, *, done: str = "") -> None:
+    """Reindex in the background, editing ``status`` with progress, then with the report (after ``done``)."""
     svc = services(context)
     task = asyncio.create_task(svc.library.reindex())
     shown = status.text_html
@@ -240,26 +241,29 @@ async def _run_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE, statu
         await asyncio.wait({task}, timeout=PROGRESS_EVERY)
         if task.done():
             break
-        stage, done, total = svc.library.progress
-        text = f"Reindexing… {stage}" + (f" {done}/{total}" if total else "")
+        stage, finished, total = svc.library.progress
+        text = f"Reindexing… {stage}" + (f" {finished}/{total}" if total else "")
         if text != shown:
             with contextlib.suppress(BadRequest):
                 await status.edit_text(text)
             shown = text
     try:
         report = task.result()
+    except ReindexRunning:
+        await status.edit_text(done + "A reindex is already running and will pick this up.")
+        return
     except index.NewsbotError as exc:
         log.warning("reindex failed: %s", exc)
-        await status.edit_text(f"Reindex failed: {escape(str(exc))}\nThe previous index is still serving.")
+        await status.edit_text(f"{done}Reindex failed: {escape(str(exc))}\nThe previous index is still serving.")
         return
     except Exception:
         log.exception("reindex failed")
         await status.edit_text(
-            "Reindex failed with an internal error (see the bot's log). The previous index is still serving."
+            f"{done}Reindex failed with an internal error (see the bot's log). The previous index is still serving."
         )
         return
     log.info("reindexed: %d articles, %d passages in %.1f s", report.articles, report.passages, report.seconds)
-    await status.edit_text(_report_html(report))
+    await status.edit_text(done + _report_html(report))
 
 
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -271,7 +275,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     status = await update.effective_message.reply_text("Reindexing… reading articles")
     # A task, not an await: questions keep being answered from the old index meanwhile.
-    context.application.create_task(_run_reindex(update, context, status), update=update)
+    context.application.create_task(_run_reindex(context, status), update=update)
 
 
 def _duration(seconds: float) -> str:
@@ -297,17 +301,6 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def safe_name(name: str | None, suffixes: tuple[str, ...] = ADD_SUFFIXES) -> str | None:
-    """A plain file name for an uploaded document: no folders, no leading dots, an allowed suffix; else None."""
-    if not name:
-        return None
-    base = re.split(r"[\\/]", name)[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip(".-_")
-    if not base or not base.lower().endswith(suffixes) or base.lower() in suffixes:
-        return None
-    return base[:120]
-
-
 async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/add (admins): as a document's caption, or as a reply to a document: save it into ARTICLES_DIR and reindex."""
     if await _refuse_non_admin(update, context):
@@ -318,9 +311,9 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if document is None:
         await message.reply_text("Send a document with /add as its caption, or reply /add to a document.")
         return
-    name = safe_name(document.file_name)
+    name = uploads.safe_name(document.file_name)
     if name is None:
-        await message.reply_text(f"I can add {', '.join(ADD_SUFFIXES)} files only.")
+        await message.reply_text(f"I can add {', '.join(SUPPORTED_SUFFIXES)} files only.")
         return
     limit = svc.settings.max_upload_bytes
     if document.file_size and document.file_size > limit:
@@ -333,56 +326,18 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if len(data) > limit:
         await message.reply_text(f"That file is {len(data):,} bytes; the limit is {limit:,}.")
         return
-    articles, reason = await asyncio.to_thread(_try_ingest, name, data)
+    articles, reason = await asyncio.to_thread(uploads.check_upload, name, data)
     if not articles:
         await message.reply_html(f"I could not add {escape(name)}: {escape(reason)}.")
         return
-    target = await asyncio.to_thread(_store_upload, svc.settings.articles_dir, name, data)
+    target = await asyncio.to_thread(uploads.store_upload, svc.settings.articles_dir, name, data)
     if target is None:
         await message.reply_html(f"{escape(name)} is already in the articles folder; nothing to add.")
         return
-    status = await message.reply_html(
-        f"Saved {escape(target.name)} ({len(articles)} article{'s' if len(articles) != 1 else ''}: "
-        f"<i>{escape(articles[0].title)}</i>). Reindexing…"
-    )
-    try:
-        report = await svc.library.reindex()
-    except ReindexRunning:
-        await status.edit_text(f"Saved {escape(target.name)}; a reindex is already running and will pick it up.")
-        return
-    except index.NewsbotError as exc:
-        await status.edit_text(
-            f"Saved {escape(target.name)}, but the reindex failed: {escape(str(exc))}\n"
-            "The previous index is still serving."
-        )
-        return
-    await status.edit_text(f"Added {escape(target.name)}: <i>{escape(articles[0].title)}</i>.\n" + _report_html(report))
-
-
-def _try_ingest(name: str, data: bytes) -> tuple[list[index.Article], str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, name)
-        path.write_bytes(data)
-        articles, report = index.ingest(path)
-    reason = str(report.skipped[0]).split(": ", 1)[1] if report.skipped else "it holds no article"
-    return articles, reason
-
-
-def _store_upload(folder: Path, name: str, data: bytes) -> Path | None:
-    """Save ``data`` as ``folder/name`` without overwriting a different file; None when it is already there."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem, dot, suffix = name.partition(".")
-    candidate = folder / name
-    n = 1
-    while candidate.exists():
-        if candidate.read_bytes() == data:
-            return None
-        candidate = folder / f"{stem}-{n}{dot}{suffix}"
-        n += 1
-    tmp = candidate.with_name(f".{candidate.name}.part")
-    tmp.write_bytes(data)
-    tmp.replace(candidate)
-    return candidate
+    title = escape(articles[0].title[:200])
+    count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
+    status = await message.reply_html(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
+    await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 
 
 async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

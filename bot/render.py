@@ -11,9 +11,45 @@ from html import escape
 
 import index
 
-__all__ = ["MAX_MESSAGE", "answer", "briefing", "fit", "quote_block", "source_line", "why"]
+__all__ = [
+    "MAX_MESSAGE",
+    "answer",
+    "briefing",
+    "echo",
+    "fit",
+    "quote_block",
+    "source_line",
+    "split_messages",
+    "why",
+]
 
 MAX_MESSAGE = 4096
+
+
+def echo(text: str, limit: int = 60) -> str:
+    """A user's own words repeated in a reply: escaped, and cut to ``limit`` characters so a reply stays short."""
+    text = " ".join(text.split())
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def split_messages(blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Join ``blocks`` into as few messages as fit, each within ``limit``, splitting only between blocks.
+
+    A block longer than a whole message on its own is dropped (callers cut user text with ``echo`` first).
+    """
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        if len(block) > limit:
+            continue
+        if current and len(current) + 1 + len(block) > limit:
+            messages.append(current)
+            current = block
+        else:
+            current = f"{current}\n{block}" if current else block
+    if current:
+        messages.append(current)
+    return messages
 
 
 def date_text(when: dt.datetime | None) -> str:
@@ -64,7 +100,9 @@ def answer(result: index.Answer, *, page: int = 0) -> str:
 
 def why(result: index.Answer) -> str:
     """The question's terms and what each quote matched, for the "Why" button."""
-    terms = ", ".join(escape(t) for t in result.terms) or "none"
+    shown = result.terms[:40]  # a pasted essay must not push the explanation past one message
+    terms = ", ".join(escape(t) for t in shown) + (f" … ({len(result.terms)} in all)" if len(result.terms) > 40 else "")
+    terms = terms or "none"
     lines = [f"<b>Search terms</b> (after stemming and stopwords): {terms}"]
     if result.answered:
         lines.append(f"The best quote holds {result.coverage:.0%} of the question's weight (rarer words weigh more).")

@@ -103,7 +103,10 @@ class Library:
 
 
 class QuestionLimiter:
-    """A sliding-window limit of questions per user; the first refusal in a window says so, later ones are silent."""
+    """A sliding-window limit of questions per user; the first refusal in a window says so, later ones are silent.
+
+    Users idle for a whole window are forgotten (swept now and then), so memory follows the active users only.
+    """
 
     def __init__(self, per_minute: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
@@ -111,10 +114,26 @@ class QuestionLimiter:
         self.clock = clock
         self._asked: dict[int, collections.deque[float]] = {}
         self._warned: dict[int, float] = {}
+        self._swept = clock()
+
+    @property
+    def tracked(self) -> int:
+        """How many users the limiter currently remembers."""
+        return len(self._asked)
+
+    def _sweep(self, now: float) -> None:
+        if now - self._swept < self.window:
+            return
+        self._swept = now
+        for user in [u for u, asked in self._asked.items() if not asked or now - asked[-1] >= self.window]:
+            del self._asked[user]
+        for user in [u for u, warned in self._warned.items() if now - warned >= self.window]:
+            del self._warned[user]
 
     def check(self, user_id: int) -> str:
         """``"ok"`` to answer, ``"warn"`` to send one slow-down notice, ``"drop"`` to stay silent."""
         now = self.clock()
+        self._sweep(now)
         asked = self._asked.setdefault(user_id, collections.deque())
         while asked and now - asked[0] >= self.window:
             asked.popleft()
@@ -136,7 +155,11 @@ class QuestionLimiter:
 
 
 class AnswerPages:
-    """Questions behind the "More" and "Why" buttons, by short key; bounded, forgotten after a day or a restart."""
+    """Questions behind the "More" and "Why" buttons, by short key, bound to the chat they were asked in.
+
+    Bounded, and forgotten after a day or a restart. A key pressed in another chat (a forwarded message) is
+    unknown there, so one chat's question is never replayed in another.
+    """
 
     def __init__(
         self, capacity: int = 2000, ttl: float = 86_400.0, clock: Callable[[], float] = time.monotonic
@@ -144,23 +167,25 @@ class AnswerPages:
         self.capacity = capacity
         self.ttl = ttl
         self.clock = clock
-        self._items: collections.OrderedDict[str, tuple[float, str]] = collections.OrderedDict()
+        self._items: collections.OrderedDict[str, tuple[float, int, str]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, question: str) -> str:
+    def remember(self, question: str, *, chat_id: int) -> str:
+        """A new key for ``question`` asked in ``chat_id``."""
         key = secrets.token_hex(4)
         with self._lock:
-            self._items[key] = (self.clock(), question)
+            self._items[key] = (self.clock(), chat_id, question)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return key
 
-    def recall(self, key: str) -> str | None:
+    def recall(self, key: str, *, chat_id: int) -> str | None:
+        """The question behind ``key`` if it was asked in ``chat_id`` less than a day ago, else None."""
         with self._lock:
             item = self._items.get(key)
-        if item is None or self.clock() - item[0] > self.ttl:
+        if item is None or item[1] != chat_id or self.clock() - item[0] > self.ttl:
             return None
-        return item[1]
+        return item[2]
 
 
 @dataclass
@@ -197,6 +222,7 @@ class Services:
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
     subscriptions: SubscriptionStore | None = None  # opened in post_init
+    startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:

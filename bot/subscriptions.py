@@ -1,27 +1,43 @@
 """Briefing subscriptions, chat time zones and "last sent" times, kept in SQLite under DATA_DIR.
 
-The schema is versioned (``PRAGMA user_version``). An older database is migrated forward; a database written by
-a newer newsbot is refused with a clear error rather than being overwritten. Calls are short and synchronous;
-the bot makes them through ``asyncio.to_thread``.
+The schema is versioned (``PRAGMA user_version``) and moved forward by an ordered list of steps (``MIGRATIONS``);
+a database written by a newer newsbot is refused rather than overwritten. Before anything is written, an existing
+file is opened read-only and checked (``PRAGMA integrity_check``): an emptied or damaged file is refused untouched,
+with one line that names the newest backup to restore. Backups are made with SQLite's online backup API into
+``DATA_DIR/backups`` (the newest ``BACKUPS_KEPT`` are kept). A new database is created under a temporary name and
+renamed into place once its schema exists, so an empty ``newsbot.sqlite3`` is never one of ours. Files are
+readable by their owner only. Calls are short and synchronous; the bot makes them through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "Subscription", "SubscriptionStore", "SubscriptionStoreError"]
+from index import NewsbotError
+from index.store import private_dir
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chats (
+__all__ = [
+    "BACKUPS_KEPT",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Subscription",
+    "SubscriptionStore",
+    "SubscriptionStoreError",
+]
+
+BACKUPS_KEPT = 7
+_V1 = """
+CREATE TABLE chats (
     chat_id INTEGER PRIMARY KEY,
     timezone TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS subscriptions (
+CREATE TABLE subscriptions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id INTEGER NOT NULL,
     time TEXT NOT NULL,                 -- HH:MM in the chat's time zone
@@ -31,12 +47,16 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     enabled INTEGER NOT NULL DEFAULT 1,
     disabled_reason TEXT
 );
-CREATE INDEX IF NOT EXISTS subscriptions_chat ON subscriptions (chat_id);
+CREATE INDEX subscriptions_chat ON subscriptions (chat_id);
 """
+# (version it makes, SQL that makes it from the version before), in order. Append, never edit.
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+_NO_SPACE = ("database or disk is full", "disk i/o error", "no space")
 
 
-class SubscriptionStoreError(Exception):
-    """The database cannot be used (written by a newer newsbot, or not a database)."""
+class SubscriptionStoreError(NewsbotError):
+    """The database cannot be used (emptied, damaged, written by a newer newsbot, no space); one line says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +82,26 @@ def _utc(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Apply every step after ``version`` in one transaction."""
+    steps = [(to, sql) for to, sql in MIGRATIONS if to > version]
+    if not steps:
+        return
+    script = "".join(f"{sql};\nPRAGMA user_version = {to};\n" for to, sql in steps)
+    try:
+        db.executescript(f"BEGIN;\n{script}COMMIT;")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _owner_only(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 class SubscriptionStore:
     """Subscriptions and chat settings in one SQLite file.
 
@@ -70,33 +110,105 @@ class SubscriptionStore:
         default_timezone: the time zone of chats that never set one.
 
     Raises:
-        SubscriptionStoreError: the file is not a newsbot database this version can read.
+        SubscriptionStoreError: the file cannot be used as it is (the message says what to do); it is left untouched.
     """
 
     def __init__(self, path: str | Path, *, default_timezone: str = "UTC") -> None:
         self.path = Path(path)
+        self.backups = self.path.parent / "backups"
         self.default_timezone = default_timezone
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            private_dir(self.path.parent)
+            if not self.path.exists():
+                self._create()
+            self._check()
+            _owner_only(self.path)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise SubscriptionStoreError(f"cannot open {self.path} ({exc.strerror or exc})") from None
+
+    def _error(self, exc: Exception, doing: str = "open") -> SubscriptionStoreError:
+        text = str(exc)
+        if any(marker in text.lower() for marker in _NO_SPACE):
+            return SubscriptionStoreError(
+                f"cannot {doing} {self.path}: no space left on the disk holding DATA_DIR ({text}); free some space"
+            )
+        return SubscriptionStoreError(f"cannot {doing} {self.path} ({text})")
+
+    def _create(self) -> None:
+        """A new database, made under a temporary name and renamed into place with its schema complete."""
+        fresh = self.path.with_name(self.path.name + ".new")
+        fresh.unlink(missing_ok=True)
+        os.close(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            with contextlib.closing(sqlite3.connect(fresh, isolation_level=None)) as db:
+                _migrate(db, 0)
+            os.replace(fresh, self.path)
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
+
+    def _restore_hint(self) -> str:
+        newest = max(self.backups.glob("newsbot-*.sqlite3"), default=None)
+        if newest is None:
+            return f"no backup exists in {self.backups}; move the file away to start with no subscriptions"
+        return f"restore the newest backup with `cp {newest} {self.path}` (the bot stopped), or move the file away"
+
+    def _check(self) -> None:
+        """Read-only checks of an existing file, before anything could write into it; migrations after."""
+        if self.path.stat().st_size == 0:
+            raise SubscriptionStoreError(
+                f"{self.path} is empty (0 bytes): it was emptied or damaged; {self._restore_hint()}"
+            )
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
+                version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise SubscriptionStoreError(f"{self.path} is not a usable SQLite database ({exc})") from None
+            raise SubscriptionStoreError(
+                f"{self.path} is damaged or not a database ({exc}); {self._restore_hint()}"
+            ) from None
+        if verdict != "ok":
+            raise SubscriptionStoreError(f"{self.path} is damaged ({verdict}); {self._restore_hint()}")
         if version > SCHEMA_VERSION:
-            self._db.close()
             raise SubscriptionStoreError(
                 f"{self.path} was written by a newer newsbot (schema {version}; this version knows up to "
                 f"{SCHEMA_VERSION}); upgrade newsbot or point DATA_DIR elsewhere"
             )
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as db:
+                _migrate(db, version)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def backup(self, *, now: dt.datetime | None = None) -> Path:
+        """Copy the database (consistently, while in use) into ``backups/`` and keep the newest ``BACKUPS_KEPT``.
+
+        Raises:
+            SubscriptionStoreError: the copy could not be written (a full disk); the older backups stay.
+        """
+        stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.backups / f"newsbot-{stamp}.sqlite3"
+        partial = target.with_name(target.name + ".part")
+        try:
+            private_dir(self.backups)
+            partial.unlink(missing_ok=True)
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with contextlib.closing(sqlite3.connect(partial)) as copy, self._lock:
+                self._db.backup(copy)
+            os.replace(partial, target)
+        except (sqlite3.Error, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            raise self._error(exc, "back up") from None
+        for old in sorted(self.backups.glob("newsbot-*.sqlite3"))[:-BACKUPS_KEPT]:
+            old.unlink(missing_ok=True)
+        return target
 
     def _rows(self, where: str, args: tuple = ()) -> list[Subscription]:
         sql = (

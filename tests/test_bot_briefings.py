@@ -239,5 +239,5 @@ def test_run_refuses_a_newer_database(tmp_path):
 def test_not_a_database_is_refused(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(SubscriptionStoreError, match="not a usable SQLite database"):
+    with pytest.raises(SubscriptionStoreError, match="is damaged or not a database"):
         SubscriptionStore(path)

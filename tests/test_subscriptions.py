@@ -1,0 +1,158 @@
+"""The bot's SQLite state on its own: damaged or emptied files refused untouched, backups, private files."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from bot.subscriptions import BACKUPS_KEPT, SubscriptionStore, SubscriptionStoreError
+
+from .conftest import ROOT
+from .fake_telegram import TOKEN
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def filled(tmp_path):
+    """A database with three subscriptions, and one backup of it."""
+    path = tmp_path / "data" / "newsbot.sqlite3"
+    store = SubscriptionStore(path)
+    for hhmm in ("07:00", "08:00", "09:00"):
+        store.add(42, hhmm, "libya")
+    store.backup(now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC))
+    store.close()
+    return path
+
+
+def test_an_emptied_database_is_refused_with_the_way_back(filled):
+    filled.write_bytes(b"")
+    with pytest.raises(SubscriptionStoreError) as info:
+        SubscriptionStore(filled)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "is empty" in message
+    assert "cp " in message
+    assert "newsbot-20261120T080000Z.sqlite3" in message
+    assert filled.stat().st_size == 0, "never written into"
+
+
+def test_a_damaged_database_is_refused_untouched(filled):
+    data = bytearray(filled.read_bytes())
+    page = 4096
+    data[page:] = os.urandom(len(data) - page)  # the header page survives, the rest is garbage
+    filled.write_bytes(bytes(data))
+    before = _digest(filled)
+    with pytest.raises(SubscriptionStoreError, match="is damaged") as info:
+        SubscriptionStore(filled)
+    assert "cp " in str(info.value)
+    assert _digest(filled) == before, "never written into"
+
+
+def test_restoring_from_the_backup(filled):
+    backup = filled.parent / "backups" / "newsbot-20261120T080000Z.sqlite3"
+    filled.write_bytes(b"")
+    filled.write_bytes(backup.read_bytes())  # what the refusal message tells the user to do
+    store = SubscriptionStore(filled)
+    assert [s.time for s in store.for_chat(42)] == ["07:00", "08:00", "09:00"]
+    store.close()
+
+
+def test_backups_rotate(tmp_path):
+    store = SubscriptionStore(tmp_path / "newsbot.sqlite3")
+    store.add(1, "08:00", None)
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    for day in range(BACKUPS_KEPT + 3):
+        store.backup(now=start + dt.timedelta(days=day))
+    store.close()
+    kept = sorted(p.name for p in (tmp_path / "backups").iterdir())
+    assert len(kept) == BACKUPS_KEPT
+    assert kept[-1] == f"newsbot-202611{BACKUPS_KEPT + 3:02d}T000000Z.sqlite3"
+
+
+def test_state_is_private(tmp_path):
+    data = tmp_path / "data"
+    store = SubscriptionStore(data / "newsbot.sqlite3")
+    store.add(1, "08:00", "secret topic")
+    store.backup()
+    store.close()
+    assert data.stat().st_mode & 0o077 == 0
+    assert (data / "newsbot.sqlite3").stat().st_mode & 0o077 == 0
+    assert (data / "backups").stat().st_mode & 0o077 == 0
+    for backup in (data / "backups").iterdir():
+        assert backup.stat().st_mode & 0o077 == 0
+
+
+def test_an_old_world_readable_database_is_made_private(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    SubscriptionStore(path).close()
+    path.chmod(0o644)
+    SubscriptionStore(path).close()
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_newer_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("PRAGMA user_version = 99")
+    before = _digest(path)
+    with pytest.raises(SubscriptionStoreError, match="newer newsbot"):
+        SubscriptionStore(path)
+    assert _digest(path) == before
+
+
+def test_opening_an_existing_database_writes_nothing(filled):
+    before = (_digest(filled), filled.stat().st_mtime_ns)
+    SubscriptionStore(filled).close()
+    assert (_digest(filled), filled.stat().st_mtime_ns) == before
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, check=False
+    ).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def _fill(mount) -> None:
+    stat = os.statvfs(mount)
+    (mount / "filler").write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize))
+
+
+def test_an_existing_database_opens_on_a_full_disk(full_disk):
+    store = SubscriptionStore(full_disk / "newsbot.sqlite3")
+    store.add(7, "08:00", None)
+    store.close()
+    _fill(full_disk)
+    store = SubscriptionStore(full_disk / "newsbot.sqlite3")
+    assert len(store.for_chat(7)) == 1
+    with pytest.raises(SubscriptionStoreError, match="disk"):
+        store.backup()
+    store.close()
+
+
+def test_run_on_a_full_disk_says_one_line(full_disk):
+    _fill(full_disk)
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATA_DIR": str(full_disk)}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=full_disk.parent, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1
+    assert "no space left" in out.stderr
+    assert "Traceback" not in out.stderr
