@@ -243,7 +243,8 @@ def _entry_title(entry: Mapping[str, Any]) -> str:
 
 def _entry_published(entry: Mapping[str, Any]) -> dt.datetime | None:
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(name)
+        # dict.get, not FeedParserDict's: that one maps a missing "updated" to "published" with a warning.
+        parsed = dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
         if parsed:
             try:
                 return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
