@@ -201,18 +201,19 @@ def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -
         ``"public"``, or what makes it non-public: ``"unspecified"``, ``"loopback"``, ``"link-local"``,
         ``"multicast"``, ``"private"`` or ``"reserved"``. An IPv6 address that embeds an IPv4 one
         (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is classified by the
-        embedded address when that is not public.
+        embedded address.
 
     Raises:
         ValueError: not an IP address.
     """
     ip = ipaddress.ip_address(str(address).split("%", 1)[0]) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address):
+        # These IPv6 forms reach the embedded IPv4 address (DNS64 answers NAT64 ones for IPv4-only sites).
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and (kind := address_kind(embedded)) != "public":
-            return kind
+        if embedded is not None:
+            return address_kind(embedded)
     if ip.is_unspecified:
         return "unspecified"
     if ip.is_loopback:
@@ -221,9 +222,11 @@ def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -
         return "link-local"
     if ip.is_multicast:
         return "multicast"
+    if ip.is_reserved:
+        return "reserved"
     if ip.is_private:
         return "private"
-    if ip.is_reserved or not ip.is_global:
+    if not ip.is_global:
         return "reserved"
     return "public"
 

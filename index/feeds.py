@@ -328,7 +328,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
     Returns:
         The feed. ``problem`` is one line when no item could be read from broken XML or a non-feed document;
         a well-formed feed with no items has no problem. Items repeating an earlier item's key are dropped
-        (the first one wins: feeds list the newest first).
+        (the first one wins: feeds list the newest first), and so are items with no id, link, title or text.
     """
     import feedparser  # heavy import, only when feeds are used
 
@@ -343,6 +343,8 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
     seen: set[str] = set()
     for entry in result.get("entries") or ():
         item = _item(entry)
+        if not (item.guid or item.link or item.title or item.text):
+            continue  # an empty shell, as the loose parser makes of a cut-off <item>
         if item.key not in seen:
             seen.add(item.key)
             items.append(item)
