@@ -47,7 +47,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import httpcore
@@ -416,6 +416,7 @@ class Fetcher:
         self._resolver = resolver or _system_resolver
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
+        self.ssl_context: ssl.SSLContext | None = None  # set on entering; tests check it verifies
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[tuple[str, str, int | None], tuple[float, Protego]] = {}
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
@@ -516,13 +517,16 @@ class Fetcher:
                 try:
                     async with asyncio.timeout(budget):
                         outcome = await self._exchange(target, kind, etag, last_modified, limit, truncate)
+                except UnsafeURL as exc:
+                    if not hops:
+                        raise
+                    raise UnsafeURL(f"{exc} (redirected from {url})", url=exc.url) from None
                 except TimeoutError:
                     raise FetchTimeout(f"{url} did not finish within {self.timeout:g} s", url=url) from None
                 finally:
                     budget -= loop.time() - started
             if isinstance(outcome, FetchResult):
-                moved = outcome.url if hops and all_permanent else None
-                return FetchResult(**{**_fields(outcome), "moved_to": moved})
+                return replace(outcome, moved_to=outcome.url if hops and all_permanent else None)
             hops += 1
             all_permanent = all_permanent and outcome.status in _PERMANENT
             if hops > self.max_redirects:
@@ -646,10 +650,6 @@ class Fetcher:
             log.debug("robots.txt at %s unreachable (%s): allow none for now", robots_url, exc)
             return Protego.parse("User-agent: *\nDisallow: /")
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
-
-
-def _fields(result: FetchResult) -> dict[str, Any]:
-    return {name: getattr(result, name) for name in FetchResult.__slots__}
 
 
 async def _read_body(response: httpx.Response, *, url: str, limit: int, truncate: bool) -> bytes:

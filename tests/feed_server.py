@@ -290,7 +290,7 @@ _GZIP_CACHE: dict[int, bytes] = {}
 
 def _gzipped_zeros(size: int) -> bytes:
     if size not in _GZIP_CACHE:
-        _GZIP_CACHE[size] = gzip.compress(bytes(size), compresslevel=9)
+        _GZIP_CACHE[size] = gzip.compress(bytes(size), compresslevel=1)
     return _GZIP_CACHE[size]
 
 

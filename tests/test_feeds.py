@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from index.errors import InvalidOption
 from index.feeds import (
@@ -305,6 +307,28 @@ def test_repeated_keys_in_one_feed_keep_the_first_item():
 )
 def test_canonical_url(url, expected):
     assert canonical_url(url) == expected
+
+
+_URL_PART = st.text(alphabet="abcXYZ019-._~%/", max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "tag"]),
+    host=st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z]{2,4}){1,2}", fullmatch=True),
+    port=st.sampled_from(["", ":80", ":443", ":8080"]),
+    path=_URL_PART,
+    params=st.lists(st.tuples(st.sampled_from(["id", "utm_source", "fbclid", "page", "q", "Gclid"]), _URL_PART)),
+    fragment=_URL_PART,
+)
+def test_canonical_url_is_idempotent_and_drops_tracking(scheme, host, port, path, params, fragment):
+    query = "&".join(f"{name}={value}" for name, value in params)
+    url = f"{scheme}://{host}{port}/{path}?{query}#{fragment}"
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+    if scheme != "tag":
+        assert "utm_source=" not in once
+        assert "fbclid=" not in once
+        assert "#" not in once
 
 
 @pytest.mark.parametrize(

@@ -273,6 +273,7 @@ async def test_a_redirect_to_a_private_address_is_refused(site, fetcher, locatio
     with pytest.raises(UnsafeURL, match=f"a {kind} address") as caught:
         await fetcher.fetch(site.url("/rss"), kind="feed")
     assert caught.value.url == location
+    assert str(caught.value).endswith(f"(redirected from {site.url('/rss')})")
 
 
 async def test_a_redirect_to_another_scheme_is_refused(site, fetcher):
@@ -303,6 +304,13 @@ async def test_permanent_redirects_give_the_new_address(site, fetcher):
     site.serve("/rss", rss([]), content_type=RSS)
     result = await fetcher.fetch(site.url("/old"), kind="feed")
     assert result.moved_to == site.url("/rss")
+
+
+async def test_a_temporary_hop_means_the_address_has_not_moved(site, fetcher):
+    site.redirect("/old", "/new", code=301)
+    site.redirect("/new", "/rss", code=302)
+    site.serve("/rss", rss([]), content_type=RSS)
+    assert (await fetcher.fetch(site.url("/old"), kind="feed")).moved_to is None
 
 
 async def test_no_redirects_allowed(site):
