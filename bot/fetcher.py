@@ -28,9 +28,10 @@ Errors, each with a one-line message fit to show an admin::
         ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
         └── RobotsDisallowed  robots.txt forbids the page
 
-Residual risks: one network chunk of a compressed body (64 KiB) can decode to about 1000 times its size in
-memory before the size cap stops it (only gzip and deflate are asked for); ``allow_private=True`` admits
-link-local addresses, cloud metadata (169.254.169.254) included, as ALLOW_PRIVATE_URLS=1 means.
+Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
+``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
+``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254) included, as
+ALLOW_PRIVATE_URLS=1 means.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -87,6 +89,7 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_ROBOTS_TTL = 3600.0
 ROBOTS_AGENT = "newsbot"
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
+_INFLATE_STEP = 1 << 20
 
 FEED_CONTENT_TYPES = frozenset(
     {
@@ -652,18 +655,67 @@ class Fetcher:
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
 
 
+class _BoundedDecoder:
+    """Decodes a gzip or deflate body without ever producing more than the bytes still allowed.
+
+    httpx's own decoders inflate each network chunk in full, so one 64 KiB chunk of a compression bomb would
+    become tens of megabytes before any size check; here each step asks zlib for at most what is allowed.
+    """
+
+    def __init__(self, content_encoding: str, *, url: str) -> None:
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise NetworkError(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
+        self._coding = codings[0] if codings else None
+        self._url = url
+        self._inflater = self._new_inflater()
+        self._deflate_checked = False
+
+    def _new_inflater(self) -> Any:
+        if self._coding == "deflate":
+            return zlib.decompressobj()  # zlib-wrapped; raw deflate is detected on the first chunk
+        return zlib.decompressobj(zlib.MAX_WBITS | 16) if self._coding else None
+
+    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decoded pieces of ``data`` of at most 1 MiB each, stopping once more than ``room`` bytes came out."""
+        if self._inflater is None:
+            yield data[: room + 1]
+            return
+        pending, produced = data, 0
+        try:
+            if self._coding == "deflate" and not self._deflate_checked and data:
+                self._deflate_checked = True
+                if (data[0] & 0x0F) != 8:  # no zlib header: servers often send raw deflate
+                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            while pending and produced <= room:
+                out = self._inflater.decompress(pending, min(room + 1 - produced, _INFLATE_STEP))
+                pending = self._inflater.unconsumed_tail
+                if self._inflater.eof and self._inflater.unused_data:
+                    pending = self._inflater.unused_data  # a gzip body may hold several members in a row
+                    self._inflater = self._new_inflater()
+                produced += len(out)
+                if out:
+                    yield out
+        except zlib.error as exc:
+            raise NetworkError(
+                f"could not fetch {self._url}: broken {self._coding} body ({exc})", url=self._url
+            ) from None
+
+
 async def _read_body(response: httpx.Response, *, url: str, limit: int, truncate: bool) -> bytes:
     """The decoded body, stopping at ``limit`` bytes: an error, or (``truncate``) the first ``limit`` bytes."""
+    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), url=url)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            if truncate:
-                chunks.append(chunk[: len(chunk) - (size - limit)])
-                break
-            raise ResponseTooLarge(f"{url} sent more than {limit} bytes (the limit)", url=url)
-        chunks.append(chunk)
+    async for raw in response.aiter_raw():
+        for piece in decoder.pieces(raw, limit - size):
+            size += len(piece)
+            if size > limit:
+                if truncate:
+                    chunks.append(piece[: len(piece) - (size - limit)])
+                    return b"".join(chunks)
+                raise ResponseTooLarge(f"{url} sent more than {limit} bytes (the limit)", url=url)
+            chunks.append(piece)
     return b"".join(chunks)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import re
 import socket
 import ssl
+import zlib
 
 import pytest
 
@@ -245,6 +247,36 @@ async def test_a_lying_content_length_cannot_make_the_body_larger(site, fetcher)
     site.lying_length("/lie", declared=10, actual=2 * MB)
     result = await fetcher.fetch(site.url("/lie"), kind="feed")
     assert result.body == b"y" * 10
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        pytest.param("gzip", gzip.compress, id="gzip"),
+        pytest.param("gzip", lambda b: gzip.compress(b[:100]) + gzip.compress(b[100:]), id="gzip-two-members"),
+        pytest.param("deflate", zlib.compress, id="deflate-zlib"),
+        pytest.param("deflate", lambda b: zlib.compress(b, wbits=-zlib.MAX_WBITS), id="deflate-raw"),
+        pytest.param("identity", lambda b: b, id="identity"),
+    ],
+)
+async def test_compressed_bodies_are_decoded(site, fetcher, encoding, encode):
+    body = rss([{"guid": f"urn:{n}", "title": f"Story {n}"} for n in range(20)])
+    site.serve("/rss", encode(body), content_type=RSS, headers={"Content-Encoding": encoding})
+    assert (await fetcher.fetch(site.url("/rss"), kind="feed")).body == body
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "match"),
+    [
+        pytest.param("br", b"\x0b\x02\x80hello\x03", "unsupported Content-Encoding 'br'", id="brotli"),
+        pytest.param("gzip, gzip", gzip.compress(gzip.compress(b"x")), "unsupported", id="stacked"),
+        pytest.param("gzip", b"\x1f\x8b\x08\x00not really gzip", "broken gzip body", id="broken-gzip"),
+    ],
+)
+async def test_unsupported_or_broken_encodings(site, fetcher, encoding, body, match):
+    site.serve("/rss", body, content_type=RSS, headers={"Content-Encoding": encoding})
+    with pytest.raises(NetworkError, match=match):
+        await fetcher.fetch(site.url("/rss"), kind="feed")
 
 
 async def test_a_body_just_under_the_limit_is_accepted(site):
@@ -509,6 +541,16 @@ async def test_robots_txt_is_checked_on_every_redirect_hop(site, fetcher):
     with pytest.raises(RobotsDisallowed):
         await fetcher.fetch(site.url("/news/short"), kind="page")
     assert site.requests["/private/long"] == 0
+
+
+async def test_a_huge_robots_txt_is_read_up_to_512_kib(site, fetcher):
+    rules = b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 60_000 + b"Disallow: /news/\n"
+    site.serve("/robots.txt", rules, content_type="text/plain")
+    site.serve("/news/a", article_page("A", PARAGRAPHS), content_type=HTML)
+    site.serve("/private/b", article_page("B", PARAGRAPHS), content_type=HTML)
+    assert (await fetcher.fetch(site.url("/news/a"), kind="page")).status == 200  # its rule came too late
+    with pytest.raises(RobotsDisallowed):
+        await fetcher.fetch(site.url("/private/b"), kind="page")
 
 
 @pytest.mark.parametrize(
