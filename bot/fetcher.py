@@ -1,0 +1,737 @@
+"""Fetcher: get feeds and article pages over HTTP(S) safely and politely, for the bot's event loop.
+
+One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every request:
+
+- goes only to http(s) URLs whose host resolves to public addresses. The check happens where the socket is
+  opened (a guarded httpcore network backend): the host is resolved once, every address is checked, and the
+  connection goes to a checked address, so DNS cannot answer differently between check and connect (no
+  rebinding window). Redirects are followed by hand and every hop is checked the same way;
+- keeps TLS verification on (certifi's roots; never retried without it), ignores proxy and netrc settings
+  from the environment, and keeps no cookies;
+- ends within ``timeout`` seconds in all (connect, every redirect hop and the whole body), not only per read;
+- stops reading at ``max_bytes`` of decoded body, whatever Content-Length says;
+- accepts only feed types for feeds and HTML types for pages;
+- sends conditional headers (a 304 comes back as ``not_modified`` with an empty body);
+- runs at most ``per_host`` at a time per host, identifies itself with a clear User-Agent, and for pages only
+  (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site.
+
+Errors, each with a one-line message fit to show an admin::
+
+    index.NewsbotError
+    └── FetchError            .url
+        ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
+        ├── TooManyRedirects  more than max_redirects hops (loops included)
+        ├── ResponseTooLarge  more than max_bytes
+        ├── WrongContentType  not a feed type (feeds) or not HTML (pages)
+        ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
+        ├── FetchTimeout      the total deadline passed
+        ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
+        └── RobotsDisallowed  robots.txt forbids the page
+
+Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
+``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
+``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254) included, as
+ALLOW_PRIVATE_URLS=1 means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import http
+import http.cookiejar
+import importlib.metadata
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import httpcore
+import httpx
+from protego import Protego
+
+from index.errors import InvalidOption, NewsbotError
+from index.feeds import parse_retry_after
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_TIMEOUT",
+    "FEED_CONTENT_TYPES",
+    "PAGE_CONTENT_TYPES",
+    "FetchError",
+    "FetchResult",
+    "FetchTimeout",
+    "Fetcher",
+    "HTTPStatusError",
+    "NetworkError",
+    "Resolver",
+    "ResponseTooLarge",
+    "RobotsDisallowed",
+    "TooManyRedirects",
+    "UnsafeURL",
+    "WrongContentType",
+    "address_kind",
+    "default_user_agent",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 15_000_000
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_ROBOTS_TTL = 3600.0
+ROBOTS_AGENT = "newsbot"
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
+_INFLATE_STEP = 1 << 20
+
+FEED_CONTENT_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/x-rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "text/rss+xml",
+        "application/x-rdf+xml",
+    }
+)
+PAGE_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_ACCEPT = {
+    "feed": "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, "
+    "text/xml;q=0.8",
+    "page": "text/html, application/xhtml+xml;q=0.9",
+    "robots": "text/plain",
+}
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+Kind = Literal["feed", "page"]
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+"""``await resolver(host, port)`` -> the host's IP addresses as strings (the default asks the system)."""
+
+
+class FetchError(NewsbotError):
+    """A URL could not be fetched; ``str(error)`` is one line saying why, fit to show an admin."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class UnsafeURL(FetchError):
+    """The URL is not http(s), is malformed, or its host has an address the fetcher may not contact."""
+
+
+class TooManyRedirects(FetchError):
+    """The redirects went on past the limit (a loop, or a very long chain)."""
+
+
+class ResponseTooLarge(FetchError):
+    """The body is larger than ``max_bytes``."""
+
+
+class WrongContentType(FetchError):
+    """The response is not a feed (for a feed) or not an HTML page (for a page)."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; ``retry_after`` is its Retry-After, when it sent one."""
+
+    def __init__(self, message: str, *, url: str, status: int, retry_after: dt.timedelta | None) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FetchTimeout(FetchError):
+    """The whole fetch (redirects and body included) took longer than the deadline."""
+
+
+class NetworkError(FetchError):
+    """The host could not be resolved or reached, TLS failed, or the response was broken."""
+
+
+class RobotsDisallowed(FetchError):
+    """The site's robots.txt does not allow newsbot to fetch this page."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A successful fetch (2xx or 304).
+
+    ``url`` is the final URL after redirects; ``moved_to`` is that URL when every redirect was permanent (301 or
+    308), so a caller can store it as the feed's new address. ``headers`` has lower-case names (repeated
+    headers joined by ", "). ``etag`` and ``last_modified`` are the validators to send next time: the
+    response's, or on a 304 without new ones, those that were sent.
+    """
+
+    url: str
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    not_modified: bool
+    etag: str | None
+    last_modified: str | None
+    content_type: str
+    moved_to: str | None = None
+
+
+def default_user_agent() -> str:
+    """``newsbot/<version> (+feed reader; answers questions with quotes)``, the installed version if any."""
+    try:
+        version = importlib.metadata.version("newsbot")
+    except importlib.metadata.PackageNotFoundError:
+        from bot import __version__ as version
+    return f"newsbot/{version} (+feed reader; answers questions with quotes)"
+
+
+def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Classify an IP address for the private-address policy.
+
+    Args:
+        address: an IPv4 or IPv6 address (a scope such as ``%eth0`` is ignored).
+
+    Returns:
+        ``"public"``, or what makes it non-public: ``"unspecified"``, ``"loopback"``, ``"link-local"``,
+        ``"multicast"``, ``"private"`` or ``"reserved"``. An IPv6 address that embeds an IPv4 one
+        (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is classified by the
+        embedded address.
+
+    Raises:
+        ValueError: not an IP address.
+    """
+    ip = ipaddress.ip_address(str(address).split("%", 1)[0]) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address):
+        # These IPv6 forms reach the embedded IPv4 address (DNS64 answers NAT64 ones for IPv4-only sites).
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return address_kind(embedded)
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_reserved:
+        return "reserved"
+    if ip.is_private:
+        return "private"
+    if not ip.is_global:
+        return "reserved"
+    return "public"
+
+
+def _address_allowed(kind: str, *, allow_private: bool, allow_loopback: bool) -> bool:
+    if kind == "public":
+        return True
+    if kind in ("unspecified", "multicast"):
+        return False  # never a web server, whatever the settings
+    return allow_private or (allow_loopback and kind == "loopback")
+
+
+class _AddressRefused(Exception):
+    """Raised where the socket would be opened; the fetcher turns it into UnsafeURL with the URL."""
+
+    def __init__(self, host: str, address: str, kind: str) -> None:
+        where = f"{address} is" if host == address else f"{host} resolves to {address},"
+        super().__init__(f"{where} a {kind} address")
+        self.kind = kind
+
+
+async def _system_resolver(host: str, port: int) -> Sequence[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to addresses the policy admits, resolving each host exactly once."""
+
+    def __init__(self, *, resolver: Resolver, allow_private: bool, allow_loopback: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._resolver = resolver
+        self._allow_private = allow_private
+        self._allow_loopback = allow_loopback
+
+    async def _addresses(self, host: str, port: int, seconds: float | None) -> list[str]:
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+            return [host]
+        except ValueError:
+            pass
+        try:
+            async with asyncio.timeout(seconds):
+                found = await self._resolver(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host} ({exc.strerror or exc})") from None
+        addresses = list(dict.fromkeys(found))
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host} (no address)")
+        return addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._addresses(host, port, timeout)
+        for address in addresses:
+            try:
+                kind = address_kind(address)
+            except ValueError:
+                raise httpcore.ConnectError(f"cannot resolve {host} (resolver gave {address!r})") from None
+            # A host with one non-public address among public ones is refused too: which one a connection
+            # would use is not ours to choose.
+            if not _address_allowed(kind, allow_private=self._allow_private, allow_loopback=self._allow_loopback):
+                raise _AddressRefused(host, address, kind)
+        last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        raise last_error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("the fetcher does not open Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool rebuilt on the guarded network backend.
+
+    httpx has no public hook for the network backend, so the pool httpx builds is replaced by one built with
+    the same public httpcore arguments plus ours. The check below fails loudly if a future httpx stores its
+    pool elsewhere, rather than silently dropping the guard (and the tests of the guard would fail too).
+    """
+
+    def __init__(self, *, backend: _GuardedBackend, limits: httpx.Limits) -> None:
+        ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits, http1=True, http2=False)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx version keeps its connection pool elsewhere; the fetcher cannot guard it")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+        self.ssl_context = ssl_context
+
+
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    status: int
+    location: str
+
+
+def _media_type(headers: httpx.Headers) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    return " ".join(text.split())[:limit]
+
+
+class Fetcher:
+    """Fetches feeds and pages safely; use as ``async with Fetcher(...) as fetcher``.
+
+    Args:
+        allow_private: admit private, loopback, link-local and reserved addresses (ALLOW_PRIVATE_URLS=1).
+            Unspecified (0.0.0.0, ::) and multicast addresses are refused whatever the setting.
+        allow_loopback: admit loopback addresses only (127.0.0.0/8, ::1), still refusing other private
+            ranges: for tests against a local server, or a feed proxy on the same machine.
+        user_agent: the User-Agent header; robots.txt rules are matched for ``newsbot``.
+        max_bytes: the largest decoded body accepted.
+        timeout: seconds for the whole fetch: connecting, every redirect hop and the body (waiting for a
+            per-host slot and fetching robots.txt are not counted).
+        max_redirects: redirect hops followed before giving up.
+        per_host: requests in flight at once to one host name.
+        robots_ttl: seconds a site's robots.txt (or its absence) is remembered.
+        resolver: ``await resolver(host, port)`` -> IP addresses; the system resolver by default. Tests point
+            names at chosen addresses with it.
+        clock: monotonic seconds, for the robots.txt cache (tests pass a fake clock).
+
+    Raises:
+        InvalidOption: a limit that is not positive.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        allow_loopback: bool = False,
+        user_agent: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        per_host: int = 2,
+        robots_ttl: float = DEFAULT_ROBOTS_TTL,
+        resolver: Resolver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for name, value, low in (
+            ("max_bytes", max_bytes, 1),
+            ("per_host", per_host, 1),
+            ("max_redirects", max_redirects, 0),
+        ):
+            if value < low:
+                raise InvalidOption(f"{name} {value} must be {low} or more")
+        if not timeout > 0:
+            raise InvalidOption(f"timeout {timeout} must be a positive number of seconds")
+        self.allow_private = allow_private
+        self.allow_loopback = allow_loopback
+        self.user_agent = user_agent or default_user_agent()
+        self.max_bytes = max_bytes
+        self.timeout = float(timeout)
+        self.max_redirects = max_redirects
+        self.per_host = per_host
+        self.robots_ttl = robots_ttl
+        self._resolver = resolver or _system_resolver
+        self._clock = clock
+        self._client: httpx.AsyncClient | None = None
+        self.ssl_context: ssl.SSLContext | None = None  # set on entering; tests check it verifies
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._robots: dict[tuple[str, str, int | None], tuple[float, Protego]] = {}
+        self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        backend = _GuardedBackend(
+            resolver=self._resolver, allow_private=self.allow_private, allow_loopback=self.allow_loopback
+        )
+        transport = _GuardedTransport(
+            backend=backend, limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        )
+        no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(self.timeout),
+            cookies=no_cookies,
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self.ssl_context = transport.ssl_context
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch(
+        self, url: str, *, kind: Kind, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch a feed or a page.
+
+        Args:
+            url: an http or https URL.
+            kind: ``"feed"`` (RSS/Atom/RDF/XML types; robots.txt not consulted) or ``"page"`` (HTML types;
+                robots.txt obeyed).
+            etag, last_modified: validators from the previous fetch, sent as If-None-Match and
+                If-Modified-Since.
+
+        Returns:
+            The result; ``not_modified`` (with an empty body) when the server answered 304.
+
+        Raises:
+            UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout,
+            NetworkError, RobotsDisallowed: all ``FetchError``, each with a one-line reason.
+            InvalidOption: ``kind`` is not "feed" or "page".
+        """
+        if kind not in ("feed", "page"):
+            raise InvalidOption(f"kind {kind!r} is not one of 'feed', 'page'")
+        return await self._fetch(url, kind=kind, etag=etag, last_modified=last_modified, limit=self.max_bytes)
+
+    def _client_or_fail(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("use the fetcher inside `async with Fetcher(...) as fetcher:`")
+        return self._client
+
+    def _checked_url(self, url: str) -> httpx.URL:
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise UnsafeURL(f"refused {url!r}: not a valid URL ({exc})", url=str(url)) from None
+        if parsed.scheme not in ("http", "https"):
+            raise UnsafeURL(f"refused {url}: only http and https URLs are fetched", url=str(url))
+        if not parsed.host:
+            raise UnsafeURL(f"refused {url}: the URL has no host", url=str(url))
+        return parsed
+
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, host: str) -> AsyncIterator[None]:
+        slot = self._slots.setdefault(host, asyncio.Semaphore(self.per_host))
+        async with slot:
+            yield
+
+    async def _fetch(
+        self,
+        url: str,
+        *,
+        kind: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        truncate: bool = False,
+    ) -> FetchResult:
+        loop = asyncio.get_running_loop()
+        budget = self.timeout
+        current = url
+        hops = 0
+        all_permanent = True
+        while True:
+            target = self._checked_url(current)
+            if kind == "page" and not await self._robots_allow(target):
+                raise RobotsDisallowed(f"robots.txt of {target.host} does not allow {current} for newsbot", url=current)
+            if budget <= 0:
+                raise FetchTimeout(f"{url} did not finish within {self.timeout:g} s", url=url)
+            async with self._host_slot(target.host):
+                started = loop.time()
+                try:
+                    async with asyncio.timeout(budget):
+                        outcome = await self._exchange(target, kind, etag, last_modified, limit, truncate)
+                except UnsafeURL as exc:
+                    if not hops:
+                        raise
+                    raise UnsafeURL(f"{exc} (redirected from {url})", url=exc.url) from None
+                except TimeoutError:
+                    raise FetchTimeout(f"{url} did not finish within {self.timeout:g} s", url=url) from None
+                finally:
+                    budget -= loop.time() - started
+            if isinstance(outcome, FetchResult):
+                return replace(outcome, moved_to=outcome.url if hops and all_permanent else None)
+            hops += 1
+            all_permanent = all_permanent and outcome.status in _PERMANENT
+            if hops > self.max_redirects:
+                raise TooManyRedirects(
+                    f"{url} redirected more than {self.max_redirects} times (last to {outcome.location})", url=url
+                )
+            log.debug("%s redirects (%d) to %s", current, outcome.status, outcome.location)
+            current = outcome.location
+
+    async def _exchange(
+        self,
+        target: httpx.URL,
+        kind: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        truncate: bool,
+    ) -> FetchResult | _Redirect:
+        """One request and its response, with every httpx error turned into a FetchError."""
+        url = str(target)
+        headers = {"Accept": _ACCEPT[kind]}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with self._client_or_fail().stream("GET", target, headers=headers) as response:
+                return await self._outcome(response, url, kind, etag, last_modified, limit, truncate)
+        except _AddressRefused as exc:
+            hint = (
+                ""
+                if exc.kind in ("unspecified", "multicast")
+                else "; ALLOW_PRIVATE_URLS=1 allows private, loopback and link-local addresses"
+            )
+            raise UnsafeURL(f"refused {url}: {exc}{hint}", url=url) from None
+        except httpx.TimeoutException:
+            raise FetchTimeout(f"{url} did not answer within {self.timeout:g} s", url=url) from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise UnsafeURL(f"refused {url}: {_one_line(str(exc))}", url=url) from None
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"could not fetch {url}: {_describe(exc)}", url=url) from None
+
+    async def _outcome(
+        self,
+        response: httpx.Response,
+        url: str,
+        kind: str,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int,
+        truncate: bool,
+    ) -> FetchResult | _Redirect:
+        status = response.status_code
+        if status in _REDIRECTS and response.headers.get("location"):
+            try:
+                location = str(response.url.join(response.headers["location"].strip()))
+            except httpx.InvalidURL:
+                raise UnsafeURL(f"refused {url}: it redirects to a malformed URL", url=url) from None
+            return _Redirect(status, location)
+        result_headers = {name.lower(): value for name, value in response.headers.items()}
+        media_type = _media_type(response.headers)
+        if status == 304:
+            return FetchResult(
+                url=url,
+                status=status,
+                body=b"",
+                headers=result_headers,
+                not_modified=True,
+                etag=response.headers.get("etag") or etag,
+                last_modified=response.headers.get("last-modified") or last_modified,
+                content_type=media_type,
+            )
+        if not 200 <= status < 300:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), now=dt.datetime.now(dt.UTC))
+            raise HTTPStatusError(
+                _status_message(url, status, retry_after), url=url, status=status, retry_after=retry_after
+            )
+        accepted = {"feed": FEED_CONTENT_TYPES, "page": PAGE_CONTENT_TYPES}.get(kind)
+        if accepted is not None and media_type not in accepted:
+            expected = "an RSS, Atom or XML feed" if kind == "feed" else "an HTML page"
+            raise WrongContentType(f"{url} is {media_type or 'of no stated type'}, not {expected}", url=url)
+        declared = response.headers.get("content-length", "")
+        if not truncate and declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(f"{url} is {int(declared)} bytes; the limit is {limit}", url=url)
+        body = await _read_body(response, url=url, limit=limit, truncate=truncate)
+        return FetchResult(
+            url=url,
+            status=status,
+            body=body,
+            headers=result_headers,
+            not_modified=False,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            content_type=media_type,
+        )
+
+    async def _robots_allow(self, target: httpx.URL) -> bool:
+        origin = (target.scheme, target.host, target.port)
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:  # one robots.txt fetch per site, however many pages wait for it
+            cached = self._robots.get(origin)
+            if cached is None or cached[0] <= self._clock():
+                rules = await self._fetch_robots(target)
+                self._robots[origin] = (self._clock() + self.robots_ttl, rules)
+            else:
+                rules = cached[1]
+        return rules.can_fetch(str(target), ROBOTS_AGENT)
+
+    async def _fetch_robots(self, target: httpx.URL) -> Protego:
+        robots_url = str(target.copy_with(path="/robots.txt", query=None, fragment=None))
+        try:
+            result = await self._fetch(
+                robots_url, kind="robots", etag=None, last_modified=None, limit=ROBOTS_MAX_BYTES, truncate=True
+            )
+        except HTTPStatusError as exc:
+            # RFC 9309: a 4xx means there are no rules; a 5xx (and 429) means the site is unreachable: allow nothing.
+            allow = 400 <= exc.status < 500 and exc.status != 429
+            log.debug("robots.txt at %s: HTTP %d, %s", robots_url, exc.status, "allow all" if allow else "allow none")
+            return Protego.parse("" if allow else "User-agent: *\nDisallow: /")
+        except FetchError as exc:
+            log.debug("robots.txt at %s unreachable (%s): allow none for now", robots_url, exc)
+            return Protego.parse("User-agent: *\nDisallow: /")
+        return Protego.parse(result.body.decode("utf-8", errors="replace"))
+
+
+class _BoundedDecoder:
+    """Decodes a gzip or deflate body without ever producing more than the bytes still allowed.
+
+    httpx's own decoders inflate each network chunk in full, so one 64 KiB chunk of a compression bomb would
+    become tens of megabytes before any size check; here each step asks zlib for at most what is allowed.
+    """
+
+    def __init__(self, content_encoding: str, *, url: str) -> None:
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise NetworkError(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
+        self._coding = codings[0] if codings else None
+        self._url = url
+        self._inflater = self._new_inflater()
+        self._deflate_checked = False
+
+    def _new_inflater(self) -> Any:
+        if self._coding == "deflate":
+            return zlib.decompressobj()  # zlib-wrapped; raw deflate is detected on the first chunk
+        return zlib.decompressobj(zlib.MAX_WBITS | 16) if self._coding else None
+
+    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
+        """Decoded pieces of ``data`` of at most 1 MiB each, stopping once more than ``room`` bytes came out."""
+        if self._inflater is None:
+            yield data[: room + 1]
+            return
+        pending, produced = data, 0
+        try:
+            if self._coding == "deflate" and not self._deflate_checked and data:
+                self._deflate_checked = True
+                if (data[0] & 0x0F) != 8:  # no zlib header: servers often send raw deflate
+                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            while pending and produced <= room:
+                out = self._inflater.decompress(pending, min(room + 1 - produced, _INFLATE_STEP))
+                pending = self._inflater.unconsumed_tail
+                if self._inflater.eof and self._inflater.unused_data:
+                    pending = self._inflater.unused_data  # a gzip body may hold several members in a row
+                    self._inflater = self._new_inflater()
+                produced += len(out)
+                if out:
+                    yield out
+        except zlib.error as exc:
+            raise NetworkError(
+                f"could not fetch {self._url}: broken {self._coding} body ({exc})", url=self._url
+            ) from None
+
+
+async def _read_body(response: httpx.Response, *, url: str, limit: int, truncate: bool) -> bytes:
+    """The decoded body, stopping at ``limit`` bytes: an error, or (``truncate``) the first ``limit`` bytes."""
+    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), url=url)
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        for piece in decoder.pieces(raw, limit - size):
+            size += len(piece)
+            if size > limit:
+                if truncate:
+                    chunks.append(piece[: len(piece) - (size - limit)])
+                    return b"".join(chunks)
+                raise ResponseTooLarge(f"{url} sent more than {limit} bytes (the limit)", url=url)
+            chunks.append(piece)
+    return b"".join(chunks)
+
+
+def _status_message(url: str, status: int, retry_after: dt.timedelta | None) -> str:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    message = f"{url} answered HTTP {status} {phrase}".rstrip()
+    if retry_after is not None:
+        message += f" (retry after {int(retry_after.total_seconds())} s)"
+    return message
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__context__, ssl.SSLCertVerificationError):
+        return "its TLS certificate could not be verified"
+    return _one_line(text)

@@ -1,0 +1,658 @@
+"""Feeds: parse RSS/Atom bytes, recognise items, turn pages into articles, and decide when to poll again.
+
+Everything here is pure and synchronous (no network, no clock of its own, no randomness of its own), so the bot
+runs it in a worker thread and the tests drive it with fixed times. ``bot.fetcher`` gets the bytes; this
+module decides what they mean::
+
+    parsed = parse_feed(body, url=feed_url, headers=response_headers)    # -> ParsedFeed
+    for item in parsed.items: ...                                         # item.key, item.digest
+    article = extract_article(page_html, url=page_url, item=item, source=parsed.title)   # -> Article | None
+    state = after_success(state, now=now, headers=response_headers, etag=..., last_modified=..., ttl=parsed.ttl)
+    state = after_failure(state, now=now, error="HTTP 503", status=503, retry_after=...)
+
+Item identity (``FeedItem.key``) is the GUID or Atom id, else the link without tracking parameters, else a hash
+of title and text; ``FeedItem.digest`` changes when the title or the text changes, so a known key with a new
+digest is an edited item whose article should be replaced.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import email.utils
+import hashlib
+import html
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import InvalidOption
+from .ingest import _clean_paragraphs
+from .model import Article
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "FeedItem",
+    "FeedState",
+    "ParsedFeed",
+    "PollPolicy",
+    "after_failure",
+    "after_success",
+    "canonical_url",
+    "extract_article",
+    "html_to_text",
+    "is_due",
+    "parse_feed",
+    "parse_retry_after",
+    "resume",
+]
+
+# Query parameters that only say where a click came from; removed for identity and duplicate detection.
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "__twitter_impression",
+        "ocid",
+        "cmpid",
+        "ncid",
+        "sr_share",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+# Minutes in one syndication-module update period (RSS 1.0 sy:updatePeriod), for feeds without <ttl>.
+_SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
+
+
+def canonical_url(url: str) -> str:
+    """Normalise a URL for identity and duplicate detection; the result still opens the same page.
+
+    Lower-cases the scheme and host, drops the default port, the fragment and tracking parameters (``utm_*``,
+    ``fbclid``, ``gclid``, ...), and gives an empty path as ``/``. Other parameters keep their order and their
+    encoding. Strings that are not absolute http(s) URLs (``tag:...``, ``urn:...``) come back stripped.
+
+    Args:
+        url: any URL string.
+
+    Returns:
+        The canonical form.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return text
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if parts.username is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{netloc}"
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def _is_tracking(pair: str) -> bool:
+    name = pair.split("=", 1)[0].lower()
+    return name in _TRACKING_NAMES or name.startswith(_TRACKING_PREFIXES)
+
+
+class _TextCollector(HTMLParser):
+    """Collects the visible text of an HTML fragment, a blank line at each block element."""
+
+    _BLOCKS = frozenset(
+        {
+            *("address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption", "figure"),
+            *("footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p"),
+            *("pre", "section", "table", "tbody", "thead", "tfoot", "tr", "td", "th", "ul"),
+        }
+    )
+    _HIDDEN = frozenset({"script", "style", "template", "noscript", "head", "title", "svg", "math"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self.hidden += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            # Whitespace in HTML is not significant: runs of it (line breaks included) are one space.
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(fragment: str) -> str:
+    """The visible text of an HTML fragment (a feed item's content), in paragraphs.
+
+    Args:
+        fragment: HTML such as ``<p>One</p><p>Two &amp; three</p>``; plain text passes through.
+
+    Returns:
+        Paragraphs separated by a blank line (``"One\\n\\nTwo & three"``), lines inside a paragraph kept
+        (``<br>``), entities decoded, scripts and styles dropped; ``""`` when there is no text.
+    """
+    collector = _TextCollector()
+    collector.feed(fragment)
+    collector.close()
+    lines = [line.strip() for line in "".join(collector.parts).replace("\xa0", " ").split("\n")]
+    return "\n\n".join(_clean_paragraphs(lines))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One entry of a feed, as the feed states it.
+
+    ``key`` identifies the item across polls (``guid:...``, ``link:...`` or ``hash:...``); ``digest`` changes
+    when its title or text changes. ``summary_html`` and ``content_html`` are HTML (plain-text fields escaped),
+    sanitised by feedparser; ``published`` is an aware UTC datetime.
+    """
+
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    published: dt.datetime | None
+    summary_html: str
+    content_html: str
+    digest: str
+
+    @property
+    def text(self) -> str:
+        """The item's own text: its content, else its summary, as plain paragraphs."""
+        return html_to_text(self.content_html or self.summary_html)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed document: its title, site link, ``ttl`` in minutes, items, and a ``problem`` when unreadable."""
+
+    title: str
+    link: str | None
+    ttl: int | None
+    items: tuple[FeedItem, ...]
+    problem: str | None = None
+
+
+def _detail_html(value: str, detail: Mapping[str, Any] | None) -> str:
+    """feedparser's text constructs as HTML: plain-text ones escaped, HTML and XHTML ones as given."""
+    kind = (detail or {}).get("type", "text/html")
+    return value if kind in _HTML_TYPES else html.escape(value, quote=False)
+
+
+def _entry_title(entry: Mapping[str, Any]) -> str:
+    title = entry.get("title") or ""
+    kind = (entry.get("title_detail") or {}).get("type", "text/plain")
+    # RSS titles are declared HTML by feedparser, so "&amp;amp;" in the XML is the text "&".
+    return _one_line(html_to_text(title) if kind in _HTML_TYPES else title)
+
+
+def _entry_published(entry: Mapping[str, Any]) -> dt.datetime | None:
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
+        # dict.get, not FeedParserDict's: that one maps a missing "updated" to "published" with a warning.
+        parsed = dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
+        if parsed:
+            try:
+                return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _entry_content(entry: Mapping[str, Any]) -> str:
+    blocks = [
+        _detail_html(block.get("value") or "", block) for block in entry.get("content") or () if block.get("value")
+    ]
+    # Feeds that give several content blocks usually give the same text in several types: keep the longest.
+    return max(blocks, key=len, default="")
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _item(entry: Mapping[str, Any]) -> FeedItem:
+    guid = (entry.get("id") or "").strip() or None
+    link = (entry.get("link") or "").strip() or None
+    title = _entry_title(entry)
+    summary_html = _detail_html(entry.get("summary") or "", entry.get("summary_detail"))
+    content_html = _entry_content(entry)
+    # Markup-only changes (a new tracking pixel, re-wrapped lines) do not make an item "changed".
+    text_hash = _hash(title, html_to_text(content_html or summary_html))
+    if guid:
+        key = f"guid:{guid}"
+    elif link:
+        key = f"link:{canonical_url(link)}"
+    else:
+        key = f"hash:{text_hash}"
+    return FeedItem(
+        key=key,
+        guid=guid,
+        link=link,
+        title=title,
+        published=_entry_published(entry),
+        summary_html=summary_html,
+        content_html=content_html,
+        digest=text_hash,
+    )
+
+
+def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(name).lower(): str(value) for name, value in headers.items()}
+
+
+def _feed_ttl(feed: Mapping[str, Any]) -> int | None:
+    raw = str(feed.get("ttl") or "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    period = _SY_PERIOD_MINUTES.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    frequency = str(feed.get("sy_updatefrequency") or "1").strip()
+    return max(1, period // int(frequency)) if frequency.isdigit() and int(frequency) > 0 else period
+
+
+def _problem(result: Mapping[str, Any]) -> str:
+    exc = result.get("bozo_exception")
+    if exc is None:
+        return "the document is empty or is not an RSS, Atom or RDF feed"
+    detail = getattr(exc, "getMessage", None)
+    message = detail() if callable(detail) else str(exc)
+    line = getattr(exc, "getLineNumber", None)
+    where = f" at line {line()}" if callable(line) and line() else ""
+    return _one_line(f"not a readable feed: {message}{where}")[:200]
+
+
+def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    """Parse an RSS, Atom or RDF document with feedparser, without letting it fetch or open anything.
+
+    Args:
+        body: the response body, as received.
+        url: the URL the body came from (after redirects); relative links resolve against it.
+        headers: the response headers (any case); ``Content-Type`` gives the encoding.
+
+    Returns:
+        The feed. ``problem`` is one line when no item could be read from broken XML or a non-feed document;
+        a well-formed feed with no items has no problem. Items repeating an earlier item's key are dropped
+        (the first one wins: feeds list the newest first), and so are items with no id, link, title or text.
+    """
+    import feedparser  # heavy import, only when feeds are used
+
+    response_headers = _lower_keys(headers)
+    response_headers["content-location"] = url
+    # A BytesIO, never the bytes themselves: feedparser treats a str or bytes argument as a URL or a file name.
+    result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    feed = result.get("feed") or {}
+    title_value = feed.get("title") or ""
+    title = _entry_title({"title": title_value, "title_detail": feed.get("title_detail")})
+    items: list[FeedItem] = []
+    seen: set[str] = set()
+    for entry in result.get("entries") or ():
+        item = _item(entry)
+        if not (item.guid or item.link or item.title or item.text):
+            continue  # an empty shell, as the loose parser makes of a cut-off <item>
+        if item.key not in seen:
+            seen.add(item.key)
+            items.append(item)
+    unreadable = not items and (result.get("bozo") or not result.get("version"))
+    return ParsedFeed(
+        title=title,
+        link=(feed.get("link") or "").strip() or None,
+        ttl=_feed_ttl(feed),
+        items=tuple(items),
+        problem=_problem(result) if unreadable else None,
+    )
+
+
+def _article_id(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.lower().removeprefix("www.")
+
+
+def _page_canonical(declared: str | None, fetched: str) -> str:
+    """The page's own canonical URL when it stays on the fetched host, else the fetched URL.
+
+    A page may claim any canonical URL; accepting another site's would let one feed replace another feed's
+    articles (ids follow canonical URLs), so a claim for a different host is ignored.
+    """
+    if declared and urlsplit(declared).scheme in _DEFAULT_PORTS and _host(declared) == _host(fetched):
+        return canonical_url(declared)
+    return canonical_url(fetched)
+
+
+def extract_article(
+    page: bytes | str | None,
+    *,
+    url: str,
+    item: FeedItem | None,
+    source: str,
+    min_chars: int = 200,
+) -> Article | None:
+    """Turn a fetched page (and the feed item that linked it) into an article.
+
+    The page's main text, title, date and canonical URL come from trafilatura's ``bare_extraction`` (never its
+    fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
+    fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_chars``.
+
+    Args:
+        page: the page's HTML, or None when it could not be had.
+        url: the page's URL after redirects (else the item's link).
+        item: the feed item that linked the page, or None for a page followed on its own.
+        source: the feed's or site's name, shown as the article's source; the page's site name (else its
+            host) when empty.
+        min_chars: the least text an article may have.
+
+    Returns:
+        The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
+        feed's date (it carries a time) before the page's; None when neither page nor item has enough text.
+    """
+    doc = _extract_page(page, url) if page else None
+    page_text = _page_text(doc) if doc is not None else ""
+    item_text = item.text if item is not None else ""
+    if len(page_text) >= min_chars:
+        text = page_text
+    elif len(item_text) >= min_chars:
+        text = item_text
+    else:
+        return None
+    declared_url = doc.url if doc is not None else None
+    link = url or (item.link if item is not None else "") or ""
+    canonical = _page_canonical(declared_url, link) if link else None
+    page_title = _one_line(doc.title) if doc is not None and doc.title else ""
+    title = page_title or (item.title if item is not None else "")
+    date = item.published if item is not None and item.published else _page_date(doc)
+    # Without any URL the item's key is what stays the same from poll to poll.
+    article_id = _article_id(canonical or (item.key if item is not None else text))
+    name = source.strip() or (doc.sitename if doc is not None and doc.sitename else "") or _host(link)
+    return Article(
+        id=article_id,
+        title=title or _one_line(" ".join(text.split()[:12])),
+        text=text,
+        date=date,
+        url=canonical,
+        source=name,
+    )
+
+
+def _extract_page(page: bytes | str, url: str) -> Any:
+    import trafilatura  # heavy import, only for pages
+
+    # Bytes go in as they are: trafilatura reads the page's declared or detected encoding itself.
+    return trafilatura.bare_extraction(
+        page, url=url or None, with_metadata=True, include_comments=False, include_tables=False
+    )
+
+
+def _page_text(doc: Any) -> str:
+    lines = [line for line in (doc.text or "").split("\n") if line.strip()]
+    if doc.title and lines and lines[0].strip() == doc.title.strip():
+        lines = lines[1:]
+    return "\n\n".join(_clean_paragraphs("\n\n".join(lines).split("\n")))
+
+
+def _page_date(doc: Any) -> dt.datetime | None:
+    if doc is None or not doc.date:
+        return None
+    try:
+        day = dt.date.fromisoformat(str(doc.date)[:10])
+    except ValueError:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+# --- Polling policy -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How often to poll a feed and when to give up on it.
+
+    ``interval`` is the normal wait between polls; the feed's ``ttl`` and the response's ``Cache-Control:
+    max-age``, ``Expires`` and ``Retry-After`` can only lengthen it, up to ``max_interval``. After ``n``
+    consecutive failures the wait is ``interval * 2**(n-1)``, capped at ``max_backoff``, and never shorter than a
+    429's or 503's ``Retry-After`` (also capped at ``max_backoff``). After ``max_failures`` consecutive failures
+    the feed is disabled. Every wait is lengthened by up to ``jitter`` (a fraction) to spread polls.
+    """
+
+    interval: dt.timedelta = dt.timedelta(minutes=30)
+    max_interval: dt.timedelta = dt.timedelta(days=1)
+    max_backoff: dt.timedelta = dt.timedelta(days=1)
+    max_failures: int = 10
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.interval < dt.timedelta(minutes=1):
+            raise InvalidOption(f"poll interval {self.interval} is too short; use at least one minute")
+        if self.max_interval < self.interval or self.max_backoff < self.interval:
+            raise InvalidOption(
+                f"max_interval ({self.max_interval}) and max_backoff ({self.max_backoff}) must be at least the "
+                f"interval ({self.interval})"
+            )
+        if self.max_failures < 1:
+            raise InvalidOption(f"max_failures {self.max_failures} must be 1 or more")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise InvalidOption(f"jitter {self.jitter} must be between 0 and 1 (a fraction of the wait)")
+
+
+DEFAULT_POLICY = PollPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the poller remembers about one feed between polls.
+
+    ``next_due`` is an aware UTC datetime (None: due now); ``failures`` counts consecutive failures;
+    ``last_error`` is the latest failure's one-line reason (empty after a success).
+    """
+
+    etag: str | None = None
+    last_modified: str | None = None
+    failures: int = 0
+    next_due: dt.datetime | None = None
+    disabled: bool = False
+    last_error: str = field(default="")
+
+
+def is_due(state: FeedState, *, now: dt.datetime) -> bool:
+    """Whether a feed should be polled at ``now`` (an aware datetime); a disabled feed never is."""
+    return not state.disabled and (state.next_due is None or state.next_due <= now)
+
+
+def resume(state: FeedState, *, now: dt.datetime) -> FeedState:
+    """Re-enable a disabled feed (an admin asked), due at once with its failures forgotten."""
+    return replace(state, disabled=False, failures=0, next_due=now, last_error="")
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime) -> dt.timedelta | None:
+    """Read a ``Retry-After`` header: delay seconds or an HTTP date.
+
+    Args:
+        value: the header's value, or None.
+        now: the current time (aware), to turn a date into a delay.
+
+    Returns:
+        The delay (zero for a date in the past), or None when absent or unreadable.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return dt.timedelta(seconds=int(text))
+    when = _http_date(text)
+    return max(dt.timedelta(0), when - now) if when is not None else None
+
+
+def _http_date(text: str) -> dt.datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _freshness_hints(headers: Mapping[str, str], *, now: dt.datetime) -> list[dt.timedelta]:
+    """How long the server says the response stays fresh: max-age (less Age), Expires, Retry-After."""
+    lowered = _lower_keys(headers)
+    hints: list[dt.timedelta] = []
+    directives = [d.strip().lower() for d in lowered.get("cache-control", "").split(",")]
+    max_age = next((d.split("=", 1)[1].strip('" ') for d in directives if d.startswith("max-age=")), None)
+    if max_age is not None and max_age.isdigit():
+        age = lowered.get("age", "0").strip()
+        hints.append(dt.timedelta(seconds=max(0, int(max_age) - (int(age) if age.isdigit() else 0))))
+    elif "expires" in lowered:
+        # Expires counts from the server's clock (its Date header) when it sent one, else from ours.
+        expires = _http_date(lowered["expires"])
+        sent = _http_date(lowered.get("date", "")) or now
+        if expires is not None:
+            hints.append(max(dt.timedelta(0), expires - sent))
+    retry_after = parse_retry_after(lowered.get("retry-after"), now=now)
+    if retry_after is not None:
+        hints.append(retry_after)
+    return hints
+
+
+def _jittered(wait: dt.timedelta, policy: PollPolicy, random: Callable[[], float] | None) -> dt.timedelta:
+    if random is None or not policy.jitter:
+        return wait
+    return wait * (1.0 + policy.jitter * min(max(random(), 0.0), 1.0))
+
+
+def after_success(
+    state: FeedState,
+    *,
+    now: dt.datetime,
+    headers: Mapping[str, str],
+    etag: str | None,
+    last_modified: str | None,
+    ttl: int | None = None,
+    policy: PollPolicy = DEFAULT_POLICY,
+    random: Callable[[], float] | None = None,
+) -> FeedState:
+    """The feed's state after a poll that answered 200 or 304.
+
+    Args:
+        state: the state before the poll.
+        now: when the poll ended (aware).
+        headers: the response headers (any case): Cache-Control, Age, Expires, Date, Retry-After.
+        etag, last_modified: the validators to send next time (from the response; on a 304 without new
+            ones, those that were sent).
+        ttl: the feed's ``ttl`` in minutes (``ParsedFeed.ttl``), or None.
+        policy: intervals and limits.
+        random: a source of floats in [0, 1) for jitter (``random.random``); None for no jitter.
+
+    Returns:
+        The new state: failures cleared, next poll after the interval, the ttl and the response's freshness,
+        whichever is longest (at most ``policy.max_interval``), plus jitter.
+    """
+    hints = _freshness_hints(headers, now=now)
+    if ttl:
+        hints.append(dt.timedelta(minutes=ttl))
+    wait = min(max([policy.interval, *hints]), policy.max_interval)
+    return FeedState(
+        etag=etag,
+        last_modified=last_modified,
+        failures=0,
+        next_due=now + _jittered(wait, policy, random),
+        disabled=False,
+        last_error="",
+    )
+
+
+def after_failure(
+    state: FeedState,
+    *,
+    now: dt.datetime,
+    error: str,
+    status: int | None = None,
+    retry_after: dt.timedelta | None = None,
+    policy: PollPolicy = DEFAULT_POLICY,
+    random: Callable[[], float] | None = None,
+) -> FeedState:
+    """The feed's state after a failed poll (network error, HTTP error, unreadable feed).
+
+    Args:
+        state: the state before the poll.
+        now: when the poll ended (aware).
+        error: the one-line reason, kept as ``last_error``.
+        status: the HTTP status when there was one.
+        retry_after: the response's ``Retry-After``, honoured on 429 and 503.
+        policy: intervals and limits.
+        random: a source of floats in [0, 1) for jitter; None for no jitter.
+
+    Returns:
+        The new state, with exponential backoff, and ``disabled`` once ``policy.max_failures`` consecutive
+        failures are reached. The validators are kept. A caller tells the admins once, when ``disabled`` turns
+        from False to True.
+    """
+    failures = state.failures + 1
+    wait = min(policy.max_backoff, policy.interval * 2 ** min(failures - 1, 30))
+    if status in (429, 503) and retry_after is not None:
+        wait = max(wait, min(retry_after, policy.max_backoff))
+    return replace(
+        state,
+        failures=failures,
+        next_due=now + _jittered(wait, policy, random),
+        disabled=state.disabled or failures >= policy.max_failures,
+        last_error=_one_line(error),
+    )

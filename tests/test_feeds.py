@@ -1,0 +1,578 @@
+"""index.feeds: parsing RSS and Atom, item identity and digests, canonical URLs, extraction, the polling policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from index.errors import InvalidOption
+from index.feeds import (
+    FeedItem,
+    FeedState,
+    PollPolicy,
+    after_failure,
+    after_success,
+    canonical_url,
+    extract_article,
+    html_to_text,
+    is_due,
+    parse_feed,
+    parse_retry_after,
+    resume,
+)
+
+from .feed_server import EMPTY_PAGE, article_page, atom, rss
+
+FEED_URL = "https://harbour.test/feed.xml"
+RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
+PARAGRAPHS = [
+    "The council voted on Tuesday to approve the new harbour bridge, which engineers say will carry twelve "
+    "thousand vehicles a day once it opens next spring.",
+    "Opponents argued that the money would be better spent on the ferry service, which has run at a loss for "
+    "three years, and promised to challenge the decision in court.",
+    "The mayor said construction would begin in June and that the old swing bridge would stay open to "
+    "pedestrians until the new one was finished.",
+]
+
+
+def parse_rss(items: list[dict[str, str]], **options) -> list[FeedItem]:
+    return list(parse_feed(rss(items, **options), url=FEED_URL, headers=RSS_HEADERS).items)
+
+
+# --- Parsing ---------------------------------------------------------------------------------------------------
+
+
+def test_rss_feed_and_item_fields():
+    body = rss(
+        [
+            {
+                "title": "Bridge approved",
+                "link": "https://harbour.test/news/bridge",
+                "guid": "https://harbour.test/?p=101",
+                "pubDate": "Tue, 05 Mar 2024 10:00:00 +0200",
+                "description": "<p>The council voted.</p>",
+                "content": "<p>The council voted on Tuesday.</p><p>Opponents objected.</p>",
+            }
+        ],
+        title="Harbour Times",
+        link="https://harbour.test/",
+        ttl=45,
+    )
+    feed = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS)
+    assert (feed.title, feed.link, feed.ttl, feed.problem) == ("Harbour Times", "https://harbour.test/", 45, None)
+    (item,) = feed.items
+    assert item.key == "guid:https://harbour.test/?p=101"
+    assert item.guid == "https://harbour.test/?p=101"
+    assert item.link == "https://harbour.test/news/bridge"
+    assert item.title == "Bridge approved"
+    assert item.published == dt.datetime(2024, 3, 5, 8, 0, tzinfo=dt.UTC)
+    assert item.summary_html == "<p>The council voted.</p>"
+    assert item.content_html == "<p>The council voted on Tuesday.</p><p>Opponents objected.</p>"
+    assert item.text == "The council voted on Tuesday.\n\nOpponents objected."
+
+
+def test_atom_feed_and_item_fields():
+    body = atom(
+        [
+            {
+                "id": "tag:harbour.test,2024:101",
+                "title": "Bridge approved",
+                "link": "/news/bridge",
+                "updated": "2024-03-05T10:00:00Z",
+                "published": "2024-03-04T09:30:00+01:00",
+                "summary": "The council voted.",
+                "content": "<p>The council voted on Tuesday.</p>",
+            }
+        ],
+        link="https://harbour.test/",
+    )
+    feed = parse_feed(body, url=FEED_URL, headers={"content-type": "application/atom+xml"})
+    assert (feed.title, feed.link, feed.ttl, feed.problem) == ("Harbour Times", "https://harbour.test/", None, None)
+    (item,) = feed.items
+    assert item.key == "guid:tag:harbour.test,2024:101"
+    assert item.link == "https://harbour.test/news/bridge"  # relative links resolve against the feed's URL
+    assert item.published == dt.datetime(2024, 3, 4, 8, 30, tzinfo=dt.UTC)  # published before updated
+    assert item.content_html == "<p>The council voted on Tuesday.</p>"
+    assert item.text == "The council voted on Tuesday."
+
+
+def test_plain_text_fields_are_escaped_into_html():
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
+        b'<entry><id>1</id><title type="text">Tom &lt;3 Jerry</title>'
+        b'<summary type="text">a &lt; b &amp; c</summary></entry></feed>'
+    )
+    (item,) = parse_feed(body, url=FEED_URL, headers={}).items
+    assert item.title == "Tom <3 Jerry"
+    assert item.summary_html == "a &lt; b &amp; c"
+    assert item.text == "a < b & c"
+
+
+@pytest.mark.parametrize(
+    ("xml_title", "expected"),
+    [
+        pytest.param("Q&amp;A: tolls &amp; fares", "Q&A: tolls & fares", id="ampersand"),
+        pytest.param("Tom &amp;amp; Jerry", "Tom & Jerry", id="double-escaped"),
+        pytest.param("Mayor&#8217;s &#x201C;plan&#x201D;", "Mayor’s “plan”", id="numeric-references"),
+        pytest.param("<![CDATA[<b>Bold</b> move &amp; more]]>", "Bold move & more", id="cdata-html"),
+        pytest.param("  Spread\n   over\tlines  ", "Spread over lines", id="whitespace"),
+    ],
+)
+def test_html_entities_and_markup_in_titles(xml_title, expected):
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>{xml_title}</title>'
+    body += "<guid>1</guid></item></channel></rss>"
+    (item,) = parse_feed(body.encode(), url=FEED_URL, headers=RSS_HEADERS).items
+    assert item.title == expected
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        pytest.param(
+            "<pubDate>Tue, 05 Mar 2024 10:00:00 GMT</pubDate>", dt.datetime(2024, 3, 5, 10, 0), id="rfc822-gmt"
+        ),
+        pytest.param("<pubDate>Tue, 05 Mar 2024 10:00:00 -0500</pubDate>", dt.datetime(2024, 3, 5, 15, 0), id="offset"),
+        pytest.param(
+            "<pubDate>Tue, 05 Mar 2024 10:00:00 EST</pubDate>", dt.datetime(2024, 3, 5, 15, 0), id="zone-name"
+        ),
+        pytest.param("<pubDate>5 Mar 2024 10:00 +0000</pubDate>", dt.datetime(2024, 3, 5, 10, 0), id="no-weekday"),
+        pytest.param("<pubDate>2024-03-05T10:00:00Z</pubDate>", dt.datetime(2024, 3, 5, 10, 0), id="iso-in-rss"),
+        pytest.param(
+            '<dc:date xmlns:dc="http://purl.org/dc/elements/1.1/">2024-03-05T10:00:00+01:00</dc:date>',
+            dt.datetime(2024, 3, 5, 9, 0),
+            id="dublin-core",
+        ),
+        pytest.param("<pubDate>yesterday-ish</pubDate>", None, id="unreadable"),
+        pytest.param("", None, id="absent"),
+    ],
+)
+def test_dates_in_several_forms(element, expected):
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>1</guid>{element}'
+    body += "</item></channel></rss>"
+    (item,) = parse_feed(body.encode(), url=FEED_URL, headers=RSS_HEADERS).items
+    assert item.published == (expected.replace(tzinfo=dt.UTC) if expected else None)
+    assert item.published is None or item.published.tzinfo is dt.UTC
+
+
+def test_broken_xml_without_items_has_a_problem():
+    feed = parse_feed(b"<rss><channel><title>T</title><<<", url=FEED_URL, headers=RSS_HEADERS)
+    assert feed.items == ()
+    assert feed.problem is not None
+    assert feed.problem.startswith("not a readable feed")
+    assert "\n" not in feed.problem
+
+
+def test_broken_xml_with_readable_items_keeps_them():
+    body = b"<rss><channel><item><guid>urn:a</guid><title>First</title></item><item><guid>urn:b</guid><title>Cut"
+    feed = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS)
+    assert [item.key for item in feed.items] == ["guid:urn:a", "guid:urn:b"]
+    assert feed.problem is None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(b"", "application/rss+xml", id="empty"),
+        pytest.param(b"<html><body><p>Hello</p></body></html>", "text/html", id="html-page"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00", "application/xml", id="binary"),
+    ],
+)
+def test_documents_that_are_not_feeds_have_a_problem(body, content_type):
+    feed = parse_feed(body, url=FEED_URL, headers={"Content-Type": content_type})
+    assert feed.items == ()
+    assert feed.problem
+
+
+def test_a_valid_feed_without_items_has_no_problem():
+    feed = parse_feed(rss([]), url=FEED_URL, headers=RSS_HEADERS)
+    assert (feed.items, feed.problem) == ((), None)
+
+
+def test_parse_feed_never_reads_files_or_urls(tmp_path):
+    secret = tmp_path / "local.xml"
+    secret.write_bytes(rss([{"guid": "from-a-local-file", "title": "Local"}]))
+    for body in (str(secret).encode(), b"http://127.0.0.1:9/feed.xml", b"file:///etc/passwd"):
+        feed = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS)
+        assert feed.items == ()
+        assert feed.problem
+
+
+def test_encoding_comes_from_the_headers():
+    body = rss([{"guid": "1", "title": "Café"}]).replace(b'encoding="utf-8"', b"").replace("é".encode(), b"\xe9")
+    (item,) = parse_feed(body, url=FEED_URL, headers={"Content-Type": "text/xml; charset=iso-8859-1"}).items
+    assert item.title == "Café"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param("<ttl>90</ttl>", 90, id="ttl"),
+        pytest.param("<ttl>0</ttl>", None, id="zero"),
+        pytest.param("<ttl>soon</ttl>", None, id="not-a-number"),
+        pytest.param(
+            '<sy:updatePeriod xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">hourly</sy:updatePeriod>'
+            '<sy:updateFrequency xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">2</sy:updateFrequency>',
+            30,
+            id="syndication-module",
+        ),
+        pytest.param("", None, id="absent"),
+    ],
+)
+def test_ttl(extra, expected):
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{extra}</channel></rss>'
+    assert parse_feed(body.encode(), url=FEED_URL, headers=RSS_HEADERS).ttl == expected
+
+
+# --- Identity and digests --------------------------------------------------------------------------------------
+
+
+def test_identity_is_guid_then_link_then_hash():
+    with_guid, with_link, bare = parse_rss(
+        [
+            {"guid_not_permalink": "post-101", "title": "A", "link": "https://harbour.test/a"},
+            {"title": "B", "link": "https://Harbour.test/b?utm_source=rss&utm_medium=feed&id=7#comments"},
+            {"title": "C", "description": "Only words."},
+        ]
+    )
+    assert with_guid.key == "guid:post-101"
+    assert (with_link.key, with_link.guid) == ("link:https://harbour.test/b?id=7", None)
+    assert with_link.link == "https://Harbour.test/b?utm_source=rss&utm_medium=feed&id=7#comments"  # as given
+    assert bare.key.startswith("hash:")
+    assert (bare.guid, bare.link) == (None, None)
+
+
+def test_an_item_without_guid_or_link_keeps_its_key_across_polls():
+    items = [{"title": "C", "description": "Only words."}]
+    assert parse_rss(items)[0].key == parse_rss(items)[0].key
+    assert parse_rss([{"title": "C", "description": "Other words."}])[0].key != parse_rss(items)[0].key
+
+
+def test_tracking_parameters_do_not_make_a_new_item():
+    first = parse_rss([{"title": "B", "link": "https://harbour.test/b?utm_campaign=x"}])[0]
+    again = parse_rss([{"title": "B", "link": "https://harbour.test/b?fbclid=abc"}])[0]
+    assert first.key == again.key == "link:https://harbour.test/b"
+
+
+def test_digest_changes_with_title_or_text_but_not_markup():
+    base = {"guid": "1", "title": "Bridge approved", "description": "<p>The council voted.</p>"}
+    digest = parse_rss([base])[0].digest
+    assert parse_rss([{**base, "title": "Bridge approved, again"}])[0].digest != digest
+    assert parse_rss([{**base, "description": "<p>The council voted twice.</p>"}])[0].digest != digest
+    assert parse_rss([{**base, "description": "<div>The council\n   voted.</div>"}])[0].digest == digest
+    edited = parse_rss([{**base, "description": "<p>Changed.</p>"}])[0]
+    assert edited.key == parse_rss([base])[0].key
+
+
+def test_repeated_keys_in_one_feed_keep_the_first_item():
+    items = parse_rss(
+        [{"guid_not_permalink": "1", "title": "Newest"}, {"guid_not_permalink": "1", "title": "Old"}, {"guid": "2"}]
+    )
+    # A permalink GUID is a URL: feedparser resolves a relative one against the feed's address.
+    assert [(i.key, i.title) for i in items] == [("guid:1", "Newest"), ("guid:https://harbour.test/2", "")]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("HTTPS://News.Example.COM/a", "https://news.example.com/a", id="case"),
+        pytest.param("http://example.com:80/a", "http://example.com/a", id="default-port"),
+        pytest.param("https://example.com:8443/a", "https://example.com:8443/a", id="other-port"),
+        pytest.param("https://example.com", "https://example.com/", id="empty-path"),
+        pytest.param("https://example.com/a#section-2", "https://example.com/a", id="fragment"),
+        pytest.param(
+            "https://example.com/a?utm_source=x&utm_medium=y&utm_campaign=z&utm_term=t&utm_content=c",
+            "https://example.com/a",
+            id="utm",
+        ),
+        pytest.param(
+            "https://example.com/a?fbclid=1&gclid=2&msclkid=3&mc_cid=4&mc_eid=5&_ga=6&igshid=7",
+            "https://example.com/a",
+            id="click-ids",
+        ),
+        pytest.param(
+            "https://example.com/a?id=5&utm_source=x&page=2&q=a%20b",
+            "https://example.com/a?id=5&page=2&q=a%20b",
+            id="keeps-order-and-encoding",
+        ),
+        pytest.param("https://example.com/a?source=1&ref=2", "https://example.com/a?source=1&ref=2", id="kept-names"),
+        pytest.param("https://[2001:DB8::1]:443/a", "https://[2001:db8::1]/a", id="ipv6"),
+        pytest.param("  https://example.com/a  ", "https://example.com/a", id="spaces"),
+        pytest.param("tag:example.com,2024:1", "tag:example.com,2024:1", id="not-http"),
+        pytest.param("https://example.com:notaport/a", "https://example.com:notaport/a", id="bad-port"),
+    ],
+)
+def test_canonical_url(url, expected):
+    assert canonical_url(url) == expected
+
+
+_URL_PART = st.text(alphabet="abcXYZ019-._~%/", max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "tag"]),
+    host=st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z]{2,4}){1,2}", fullmatch=True),
+    port=st.sampled_from(["", ":80", ":443", ":8080"]),
+    path=_URL_PART,
+    params=st.lists(st.tuples(st.sampled_from(["id", "utm_source", "fbclid", "page", "q", "Gclid"]), _URL_PART)),
+    fragment=_URL_PART,
+)
+def test_canonical_url_is_idempotent_and_drops_tracking(scheme, host, port, path, params, fragment):
+    query = "&".join(f"{name}={value}" for name, value in params)
+    url = f"{scheme}://{host}{port}/{path}?{query}#{fragment}"
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+    if scheme != "tag":
+        assert "utm_source=" not in once
+        assert "fbclid=" not in once
+        assert "#" not in once
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        pytest.param("<p>One</p><p>Two &amp; three</p>", "One\n\nTwo & three", id="paragraphs"),
+        pytest.param("Line one<br>line two<br/>", "Line one\nline two", id="line-breaks"),
+        pytest.param("<p>Text<script>alert(1)</script><style>p{}</style></p>", "Text", id="scripts"),
+        pytest.param("<ul><li>a</li><li>b</li></ul>", "a\n\nb", id="lists"),
+        pytest.param("plain &lt;text&gt;", "plain <text>", id="plain"),
+        pytest.param("<p>   </p><div>&nbsp;</div>", "", id="empty"),
+    ],
+)
+def test_html_to_text(fragment, expected):
+    assert html_to_text(fragment) == expected
+
+
+# --- Extraction ------------------------------------------------------------------------------------------------
+
+
+def feed_item(*, content: str = "", summary: str = "", published: dt.datetime | None = None) -> FeedItem:
+    return FeedItem(
+        key="guid:101",
+        guid="101",
+        link="https://harbour.test/news/bridge?utm_source=rss",
+        title="Bridge approved (feed title)",
+        published=published,
+        summary_html=summary,
+        content_html=content,
+        digest="d",
+    )
+
+
+def test_extract_article_from_a_page_with_main_text():
+    page = article_page(
+        "Council approves harbour bridge",
+        PARAGRAPHS,
+        canonical="https://harbour.test/news/bridge?utm_source=share",
+        published="2024-03-05T10:00:00Z",
+    )
+    article = extract_article(page, url="https://harbour.test/news/bridge?x=1", item=None, source="Harbour Times")
+    assert article is not None
+    assert article.title == "Council approves harbour bridge"
+    assert article.text == "\n\n".join(PARAGRAPHS)
+    assert article.url == "https://harbour.test/news/bridge"
+    assert article.date == dt.datetime(2024, 3, 5, tzinfo=dt.UTC)
+    assert article.source == "Harbour Times"
+    assert len(article.id) == 16
+
+
+def test_same_canonical_url_gives_the_same_article_id():
+    page = article_page("Bridge", PARAGRAPHS, canonical="https://harbour.test/news/bridge")
+    first = extract_article(page, url="https://harbour.test/news/bridge?utm_source=a", item=None, source="S")
+    second = extract_article(page.decode(), url="https://harbour.test/amp/bridge", item=None, source="S")
+    other = extract_article(article_page("Bridge", PARAGRAPHS), url="https://harbour.test/b2", item=None, source="S")
+    assert first is not None
+    assert second is not None
+    assert other is not None
+    assert first.id == second.id != other.id
+
+
+def test_a_canonical_url_on_another_site_is_ignored():
+    page = article_page("Bridge", PARAGRAPHS, canonical="https://other-paper.test/their/story")
+    article = extract_article(page, url="https://harbour.test/news/bridge", item=None, source="S")
+    assert article is not None
+    assert article.url == "https://harbour.test/news/bridge"
+
+
+def test_feed_date_and_page_title_win():
+    published = dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC)
+    page = article_page("Council approves harbour bridge", PARAGRAPHS, published="2024-03-01T00:00:00Z")
+    article = extract_article(page, url="https://harbour.test/n", item=feed_item(published=published), source="S")
+    assert article is not None
+    assert (article.title, article.date) == ("Council approves harbour bridge", published)
+
+
+def test_page_without_main_text_falls_back_to_the_feed_content():
+    content = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    item = feed_item(content=content)
+    article = extract_article(EMPTY_PAGE, url="https://harbour.test/news/bridge", item=item, source="Harbour Times")
+    assert article is not None
+    assert article.text == "\n\n".join(PARAGRAPHS)
+    assert article.title == "Bridge approved (feed title)"
+    assert article.url == "https://harbour.test/news/bridge"
+
+
+def test_no_page_uses_the_feed_content_and_the_item_link():
+    item = feed_item(summary="".join(f"<p>{p}</p>" for p in PARAGRAPHS))
+    article = extract_article(None, url="", item=item, source="Harbour Times")
+    assert article is not None
+    assert article.url == "https://harbour.test/news/bridge"
+    assert article.text.startswith("The council voted")
+
+
+def test_no_text_anywhere_gives_none():
+    short = feed_item(summary="<p>Read more…</p>")
+    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=short, source="S") is None
+    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=None, source="S") is None
+    assert extract_article(None, url="https://harbour.test/a", item=None, source="S") is None
+    assert extract_article(b"", url="https://harbour.test/a", item=None, source="S") is None
+
+
+def test_source_falls_back_to_the_host():
+    article = extract_article(
+        article_page("Bridge", PARAGRAPHS), url="https://www.harbour.test/a", item=None, source=""
+    )
+    assert article is not None
+    assert article.source == "harbour.test"
+
+
+def test_an_item_without_any_url_gets_an_id_from_its_key():
+    item = FeedItem("hash:abc", None, None, "T", None, "", "".join(f"<p>{p}</p>" for p in PARAGRAPHS), "d")
+    first = extract_article(None, url="", item=item, source="S")
+    again = extract_article(None, url="", item=item, source="S")
+    assert first is not None
+    assert again is not None
+    assert first.url is None
+    assert first.id == again.id
+
+
+# --- Polling policy --------------------------------------------------------------------------------------------
+
+POLICY = PollPolicy(interval=dt.timedelta(minutes=30), max_failures=4, jitter=0.1)
+
+
+def succeed(headers: dict[str, str] | None = None, *, ttl: int | None = None, **options) -> FeedState:
+    return after_success(
+        FeedState(), now=NOW, headers=headers or {}, etag='"v2"', last_modified=None, ttl=ttl, policy=POLICY, **options
+    )
+
+
+def wait_of(state: FeedState) -> dt.timedelta:
+    assert state.next_due is not None
+    return state.next_due - NOW
+
+
+@pytest.mark.parametrize(
+    ("headers", "ttl", "minutes"),
+    [
+        pytest.param({}, None, 30, id="default-interval"),
+        pytest.param({}, 90, 90, id="ttl-longer"),
+        pytest.param({}, 10, 30, id="ttl-shorter-ignored"),
+        pytest.param({"Cache-Control": "public, max-age=7200"}, 90, 120, id="max-age-longest"),
+        pytest.param({"cache-control": "max-age=7200", "Age": "1800"}, None, 90, id="max-age-less-age"),
+        pytest.param({"Cache-Control": "max-age=60"}, None, 30, id="max-age-shorter-ignored"),
+        pytest.param(
+            {"Expires": "Tue, 05 Mar 2024 14:00:00 GMT", "Date": "Tue, 05 Mar 2024 11:00:00 GMT"},
+            None,
+            180,
+            id="expires-from-server-date",
+        ),
+        pytest.param({"Expires": "Tue, 05 Mar 2024 13:00:00 GMT"}, None, 60, id="expires-from-now"),
+        pytest.param({"Expires": "0"}, None, 30, id="expires-invalid"),
+        pytest.param({"Retry-After": "3600"}, None, 60, id="retry-after"),
+        pytest.param({"Cache-Control": "max-age=604800"}, None, 1440, id="capped-at-a-day"),
+    ],
+)
+def test_interval_after_success_is_never_below_the_feeds_hints(headers, ttl, minutes):
+    assert wait_of(succeed(headers, ttl=ttl)) == dt.timedelta(minutes=minutes)
+
+
+def test_success_and_304_reset_failures_and_store_validators():
+    failing = FeedState(etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT", failures=3, last_error="HTTP 500")
+    state = after_success(
+        failing, now=NOW, headers={}, etag='"v2"', last_modified="Tue, 05 Mar 2024 10:00:00 GMT", policy=POLICY
+    )
+    assert (state.etag, state.last_modified) == ('"v2"', "Tue, 05 Mar 2024 10:00:00 GMT")
+    assert (state.failures, state.last_error, state.disabled) == (0, "", False)
+
+
+def test_jitter_only_lengthens_and_comes_from_the_injected_source():
+    assert wait_of(succeed(random=lambda: 0.0)) == dt.timedelta(minutes=30)
+    assert wait_of(succeed(random=lambda: 0.5)) == dt.timedelta(minutes=31, seconds=30)
+    assert wait_of(succeed(ttl=60, random=lambda: 0.999)) < dt.timedelta(minutes=66)
+
+
+def test_backoff_doubles_and_disables_after_max_failures():
+    state = FeedState(etag='"v1"')
+    waits = []
+    for n in range(1, 5):
+        state = after_failure(state, now=NOW, error=f"HTTP 500 number {n}\nsecond line", status=500, policy=POLICY)
+        waits.append(wait_of(state))
+        assert state.disabled == (n == 4)
+    assert waits == [dt.timedelta(minutes=m) for m in (30, 60, 120, 240)]
+    assert (state.failures, state.etag, state.last_error) == (4, '"v1"', "HTTP 500 number 4 second line")
+    assert not is_due(state, now=NOW + dt.timedelta(days=365))
+
+
+def test_backoff_is_capped_at_a_day():
+    policy = PollPolicy(interval=dt.timedelta(hours=1), max_failures=100, jitter=0)
+    state = FeedState(failures=40)
+    assert wait_of(after_failure(state, now=NOW, error="timeout", policy=policy)) == dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "minutes"),
+    [
+        pytest.param(429, dt.timedelta(hours=2), 120, id="429-honoured"),
+        pytest.param(503, dt.timedelta(hours=3), 180, id="503-honoured"),
+        pytest.param(503, dt.timedelta(minutes=5), 30, id="shorter-than-backoff"),
+        pytest.param(500, dt.timedelta(hours=2), 30, id="500-ignored"),
+        pytest.param(429, dt.timedelta(days=30), 1440, id="capped"),
+    ],
+)
+def test_retry_after_on_429_and_503(status, retry_after, minutes):
+    state = after_failure(FeedState(), now=NOW, error="busy", status=status, retry_after=retry_after, policy=POLICY)
+    assert wait_of(state) == dt.timedelta(minutes=minutes)
+
+
+def test_due_and_resume():
+    assert is_due(FeedState(), now=NOW)
+    later = FeedState(next_due=NOW + dt.timedelta(minutes=1))
+    assert not is_due(later, now=NOW)
+    assert is_due(later, now=NOW + dt.timedelta(minutes=1))
+    disabled = FeedState(failures=10, disabled=True, last_error="gone", etag='"e"')
+    resumed = resume(disabled, now=NOW)
+    assert is_due(resumed, now=NOW)
+    assert (resumed.failures, resumed.disabled, resumed.last_error, resumed.etag) == (0, False, "", '"e"')
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("120", dt.timedelta(seconds=120), id="seconds"),
+        pytest.param("Tue, 05 Mar 2024 12:30:00 GMT", dt.timedelta(minutes=30), id="http-date"),
+        pytest.param("Tue, 05 Mar 2024 11:00:00 GMT", dt.timedelta(0), id="past-date"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param("-5", None, id="negative"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_parse_retry_after(value, expected):
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"interval": dt.timedelta(seconds=5)}, id="interval-too-short"),
+        pytest.param({"max_failures": 0}, id="no-failures-allowed"),
+        pytest.param({"jitter": 1.5}, id="jitter-over-one"),
+        pytest.param({"interval": dt.timedelta(days=2)}, id="interval-over-max"),
+    ],
+)
+def test_policy_rejects_bad_options(options):
+    with pytest.raises(InvalidOption):
+        PollPolicy(**options)
