@@ -1,0 +1,104 @@
+"""Word lists the analyzer and the sentence splitter use: data, kept apart so the analyzer reads as code.
+
+- ``STOPWORDS``: NLTK 3.9's English stopword list (``nltk.corpus.stopwords.words("english")``, 179 words), in
+  NLTK's order, kept here so that no corpus download is needed and the analysis never changes under a user's feet.
+- ``IRREGULAR_VERBS``: past and third-person forms that Snowball leaves apart from their base form. News reports
+  in the past tense ("Turkey said") while questions ask in the present ("What did Turkey say?").
+- ``NEWS_ABBREVIATIONS``: abbreviations that end with a dot but rarely end a sentence in news text (lower case,
+  without the final dot), added to what Punkt learns from the corpus.
+"""
+
+from __future__ import annotations
+
+__all__ = ["IRREGULAR_VERBS", "NEWS_ABBREVIATIONS", "STOPWORDS"]
+
+# A string split into words reads as the list it is; one word per line would bury it.
+STOPWORDS = frozenset(
+    """
+    i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him
+    his himself she she's her hers herself it it's its itself they them their theirs themselves what which who
+    whom this that that'll these those am is are was were be been being have has had having do does did doing a
+    an the and but if or because as until while of at by for with about against between into through during
+    before after above below to from up down in out on off over under again further then once here there when
+    where why how all any both each few more most other some such no nor not only own same so than too very s t
+    can will just don don't should should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't
+    doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma mightn mightn't mustn mustn't needn needn't
+    shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't
+    """.split()  # noqa: SIM905
+)
+
+IRREGULAR_VERBS = {
+    "said": "say",
+    "says": "say",
+    "told": "tell",
+    "tells": "tell",
+    "went": "go",
+    "gone": "go",
+    "goes": "go",
+    "made": "make",
+    "took": "take",
+    "taken": "take",
+    "gave": "give",
+    "given": "give",
+    "came": "come",
+    "found": "find",
+    "thought": "think",
+    "saw": "see",
+    "seen": "see",
+    "held": "hold",
+    "sold": "sell",
+    "bought": "buy",
+    "began": "begin",
+    "begun": "begin",
+    "met": "meet",
+    "paid": "pay",
+    "led": "lead",
+    "ran": "run",
+    "spoke": "speak",
+    "spoken": "speak",
+    "wrote": "write",
+    "written": "write",
+    "fell": "fall",
+    "fallen": "fall",
+    "rose": "rise",
+    "risen": "rise",
+    "grew": "grow",
+    "grown": "grow",
+    "fought": "fight",
+    "built": "build",
+    "sent": "send",
+    "spent": "spend",
+    "lost": "lose",
+    "kept": "keep",
+    "brought": "bring",
+    "chose": "choose",
+    "chosen": "choose",
+    "struck": "strike",
+    "stole": "steal",
+    "stolen": "steal",
+    "shot": "shoot",
+    "flew": "fly",
+    "flown": "fly",
+    "drove": "drive",
+    "driven": "drive",
+    "knew": "know",
+    "known": "know",
+    "became": "become",
+    "felt": "feel",
+    "heard": "hear",
+    "meant": "mean",
+    "won": "win",
+    "sought": "seek",
+    "caught": "catch",
+    "taught": "teach",
+    "froze": "freeze",
+    "frozen": "freeze",
+}
+
+NEWS_ABBREVIATIONS = frozenset(
+    """
+    u.s u.k u.n e.u mr mrs ms dr prof gen lt col maj capt sgt adm cmdr gov sen rep rev st jr sr co corp inc ltd
+    bros dept est jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun no vol p.m a.m
+    e.g i.e vs etc approx fig ft mt pres govt natl intl assn
+    """.split()  # noqa: SIM905
+)
