@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import re
 from html import escape
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -23,6 +22,7 @@ import index
 from bot import render
 from bot.handlers import services, services_of
 from bot.subscriptions import Subscription
+from index.dates import zone
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,6 @@ STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
 USAGE_BRIEF = "Usage: /brief [topic] [since YYYY-MM-DD], for example /brief libya since 2020-05-01"
-
-
-def zone(name: str) -> ZoneInfo | None:
-    """The IANA time zone called ``name``, or None when there is no such zone."""
-    if not name or len(name) > 64:  # the longest IANA name has 32 characters; longer ones are not worth a lookup
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
 
 
 def _job_name(subscription_id: int) -> str:
@@ -131,7 +121,7 @@ async def send_scheduled(context: ContextTypes.DEFAULT_TYPE) -> None:
         if briefing is None or (since is not None and not briefing.stories):
             about = f" on {escape(subscription.topic)}" if subscription.topic else ""
             await context.bot.send_message(
-                subscription.chat_id, f"No new stories{about} since the last briefing ({render.date_text(since)})."
+                subscription.chat_id, f"No new stories{about} since the last briefing ({index.date_text(since)})."
             )
         else:
             await _send_briefing(context, subscription.chat_id, briefing)
@@ -282,7 +272,7 @@ async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     name = args[0]
-    if len(args) != 1 or zone(name) is None or ("/" not in name and name != "UTC"):
+    if len(args) != 1 or zone(name) is None:
         await message.reply_html(
             f"'{render.echo(' '.join(args), 40)}' is not a time zone I know. Use an IANA name, "
             "for example /timezone Europe/Istanbul or /timezone America/New_York."

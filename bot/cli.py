@@ -91,10 +91,6 @@ def _open(settings: Settings, quiet: bool = False) -> index.Index:
     return idx
 
 
-def _date(article: index.Article) -> str:
-    return article.date.strftime("%-d %B %Y") if article.date else "undated"
-
-
 def _article_json(article: index.Article) -> dict[str, Any]:
     return {
         "id": article.id,
@@ -175,7 +171,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     for n, quote in enumerate(answer.quotes, 1):
         source = quote.article.url or quote.article.source
         print(f"{n}. “{quote.text}”")
-        print(f"   — {quote.article.title}, {_date(quote.article)}" + (f" <{source}>" if source else ""))
+        print(f"   — {quote.article.title}, {index.date_text(quote.article.date)}" + (f" <{source}>" if source else ""))
         print()
     return 0
 
@@ -198,7 +194,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not hits:
         print("No passage contains any of those words.")
     for n, hit in enumerate(hits, 1):
-        print(f"{n}. [{hit.score:.2f}] {hit.article.title} ({_date(hit.article)})")
+        print(f"{n}. [{hit.score:.2f}] {hit.article.title} ({index.date_text(hit.article.date)})")
         print(f"   {hit.passage.text}")
         print()
     return 0
@@ -235,7 +231,7 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
         print(briefing.message)
         return 0
     for n, story in enumerate(briefing.stories, 1):
-        print(f"{n}. {story.article.title} ({_date(story.article)})")
+        print(f"{n}. {story.article.title} ({index.date_text(story.article.date)})")
         for quote in story.quotes:
             print(f"   “{quote.text}”")
         print()

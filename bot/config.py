@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.dates import zone
+
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 
@@ -124,11 +126,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
                 f"{name}: {value!r} must be an http:// or https:// URL (example: http://127.0.0.1:8081/bot)"
             )
     timezone = get("DEFAULT_TIMEZONE") or "UTC"
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(timezone)
-    except (ValueError, KeyError, OSError, ImportError):
+    if zone(timezone) is None:
         problems.append(f"DEFAULT_TIMEZONE: {timezone!r} is not an IANA time zone (example: Europe/Istanbul)")
     settings = Settings(
         token=token,

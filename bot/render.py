@@ -6,7 +6,6 @@ Telegram's 4096 characters by dropping whole quotes, never by cutting one.
 
 from __future__ import annotations
 
-import datetime as dt
 from html import escape
 
 import index
@@ -52,16 +51,12 @@ def split_messages(blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:
     return messages
 
 
-def date_text(when: dt.datetime | None) -> str:
-    return f"{when.day} {when:%B %Y}" if when else "undated"
-
-
 def source_line(article: index.Article) -> str:
     """``— <a href=url>Title</a>, 23 May 2020`` (the title is plain text when there is no URL)."""
     title = escape(article.title)
     if article.url and article.url.startswith(("http://", "https://")):
         title = f'<a href="{escape(article.url, quote=True)}">{title}</a>'
-    return f"— {title}, {date_text(article.date)}"
+    return f"— {title}, {index.date_text(article.date)}"
 
 
 def quote_block(quote: index.Quote) -> str:
@@ -115,7 +110,8 @@ def why(result: index.Answer) -> str:
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None:
-        articles = f"{len(idx.articles)} articles ({len(idx)} passages), indexed {idx.built_at:%-d %B %Y %H:%M} UTC"
+        built = index.date_text(idx.built_at, time=True)
+        articles = f"{len(idx.articles)} articles ({len(idx)} passages), indexed {built} UTC"
     else:
         articles = "the articles are still being indexed"
     return (
@@ -133,7 +129,7 @@ def briefing(result: index.Briefing) -> list[str]:
     """A briefing as one or more messages, split between stories and never inside one."""
     head = f"<b>Briefing: {escape(result.topic)}</b>" if result.topic else "<b>Latest stories</b>"
     if result.since is not None:
-        head += f" since {date_text(result.since)}"
+        head += f" since {index.date_text(result.since)}"
     if not result.stories:
         return [f"{head}\n{escape(result.message)}"]
     items = []

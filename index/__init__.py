@@ -13,8 +13,9 @@ from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
 from .briefs import Briefing, Story
 from .core import DEFAULT_SETTINGS, ArticleChanges, Changes, Index, build, compare, load, open_or_build
+from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
-from .ingest import ingest, parse_date
+from .ingest import ingest
 from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
 
 __all__ = [
@@ -42,9 +43,12 @@ __all__ = [
     "analyze",
     "build",
     "compare",
+    "date_text",
     "ingest",
     "load",
+    "naive_utc",
     "normalize",
     "open_or_build",
     "parse_date",
+    "zone",
 ]

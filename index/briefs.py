@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
 from .answers import rarity
-from .ingest import naive_utc
+from .dates import date_text, naive_utc
 from .model import Article, Quote
 
 if TYPE_CHECKING:
@@ -190,5 +190,5 @@ def brief(
     if not stories:
         message = "No stories match that topic." if topic else "No stories to brief."
         if since is not None:
-            message = message[:-1] + f" published after {since:%-d %B %Y}."
+            message = message[:-1] + f" published after {date_text(since)}."
     return Briefing(topic, since, tuple(stories), duplicates, message)

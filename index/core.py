@@ -21,8 +21,9 @@ import numpy as np
 from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Settings, build_postings
+from .dates import naive_utc, parse_date
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
-from .ingest import ingest, list_sources, naive_utc, parse_date
+from .ingest import ingest, list_sources
 from .model import Answer, Article, Hit, IngestReport, Passage
 from .passages import split_passages
 

@@ -37,10 +37,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .dates import parse_date
 from .errors import ArticlesNotFound
 from .model import Article, IngestReport, Skipped
 
-__all__ = ["SUPPORTED_SUFFIXES", "decode", "ingest", "list_sources", "naive_utc", "parse_date", "walk"]
+__all__ = ["SUPPORTED_SUFFIXES", "decode", "ingest", "list_sources", "walk"]
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,6 @@ MAX_FRONT_MATTER = 64 << 10
 MAX_ID, MAX_TITLE, MAX_URL = 200, 1000, 2048
 SAMPLE_PER_REASON, SAMPLE_TOTAL = 5, 100
 
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_MON = rf"(?:{_MONTHS}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
-_WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|Mon|Tue|Wed|Thu|Fri|Sat|Sun),?\s+"
-_TIME = r"(?:,?\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?)?"
-_DATE_LINE = re.compile(
-    rf"^\s*(?:{_WEEKDAY})?(?:"
-    rf"(?P<d1>\d{{1,2}})\s+(?P<m1>{_MON}),?\s+(?P<y1>\d{{4}})"
-    rf"|(?P<m2>{_MON})\s+(?P<d2>\d{{1,2}}),?\s+(?P<y2>\d{{4}})"
-    rf"){_TIME}\s*$",
-    re.IGNORECASE,
-)
-_ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$")
 _TEXT_FIELDS = ("text", "body", "content")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Whitespace and invisible format characters (BOM, zero-width, bidi controls): a text of only these is empty.
@@ -76,50 +65,6 @@ _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
-
-
-def parse_date(value: object) -> dt.datetime | None:
-    """Read a publication date from a date line, an ISO 8601 string or a datetime.
-
-    Args:
-        value: ``"Saturday, 23 May 2020 12:30"``, ``"May 23, 2020"``, ``"2020-05-23T12:30:00Z"``, a ``date``...
-
-    Returns:
-        A datetime (time-zone aware only when the input said so), or None when it is not a date.
-    """
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    if not isinstance(value, str) or len(value) > 80:
-        return None
-    if _ISO_DATE.match(value):
-        try:
-            return dt.datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-        except ValueError:
-            return None
-    match = _DATE_LINE.match(value)
-    if not match:
-        return None
-    g = match.groupdict()
-    day, month, year = (g["d1"], g["m1"], g["y1"]) if g["d1"] else (g["d2"], g["m2"], g["y2"])
-    month_number = _month_number(month)
-    try:
-        return dt.datetime(int(year), month_number, int(day), int(g["hh"] or 0), int(g["mm"] or 0), int(g["ss"] or 0))
-    except ValueError:
-        return None
-
-
-def naive_utc(when: dt.datetime | None) -> dt.datetime | None:
-    """Dates compare without time zones: an aware date becomes naive UTC, a naive one is taken as UTC."""
-    if when is not None and when.tzinfo is not None:
-        return when.astimezone(dt.UTC).replace(tzinfo=None)
-    return when
-
-
-def _month_number(name: str) -> int:
-    prefix = name.rstrip(".").lower()[:3]
-    return [m[:3].lower() for m in _MONTHS.split("|")].index(prefix) + 1
 
 
 class _Skip(Exception):
