@@ -39,8 +39,9 @@ from telegram.ext import (
 import index
 from bot import briefings, handlers, uploads
 from bot.config import Settings
+from bot.errors import StateError
 from bot.services import Services
-from bot.subscriptions import SubscriptionStore, SubscriptionStoreError
+from bot.subscriptions import SubscriptionStore
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -142,7 +143,7 @@ def _changes(idx: index.Index, settings: Settings) -> index.Changes | None:
 async def _backup(svc: Services) -> None:
     try:
         path = await asyncio.to_thread(svc.subscriptions.backup)
-    except SubscriptionStoreError as exc:
+    except StateError as exc:
         log.warning("no backup of the bot's database was made: %s", exc)
         return
     log.debug("backed up the bot's database to %s", path)
@@ -163,7 +164,7 @@ async def _post_shutdown(application: Application) -> None:
 
 
 def open_store(settings: Settings) -> SubscriptionStore:
-    """The subscriptions database under DATA_DIR. Raises SubscriptionStoreError when it cannot be used."""
+    """The subscriptions database under DATA_DIR. Raises StateError when it cannot be used."""
     return SubscriptionStore(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
 
 
@@ -220,7 +221,7 @@ def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
     try:
         open_store(settings).close()  # fail early, with one line, on a database this version cannot use
-    except SubscriptionStoreError as exc:
+    except StateError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
     application = build_application(settings)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import index
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
 
 __all__ = ["main"]
 
@@ -279,6 +280,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What fixes each expected error, said the command line's way (the core's messages say only what is wrong).
+_HINTS: dict[type[index.NewsbotError], str] = {
+    index.ArticlesNotFound: "pass --articles PATH or set ARTICLES_DIR",
+    index.IndexNotFound: "build one with `newsbot index`",
+    index.IndexCorrupt: "rebuild it with `newsbot index`",
+    index.IndexWriteError: "free some space, or point --index (INDEX_DIR) at another disk",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``newsbot`` command line; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -303,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except index.NewsbotError as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
+        hint = next((h for kind, h in _HINTS.items() if isinstance(exc, kind)), "")
+        print(f"newsbot: {exc}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

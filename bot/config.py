@@ -11,13 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.errors import ConfigError
 from index.dates import zone
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
-
-
-class ConfigError(Exception):
-    """One or more settings are missing or malformed; the message lists all of them, one per line."""
+__all__ = ["Settings", "load_settings"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import index
 from bot import render, uploads
-from bot.services import ReindexReport, ReindexRunning, Services
+from bot.errors import ReindexRunning
+from bot.services import ReindexReport, Services
 from index.ingest import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ async def _run_reindex(context: ContextTypes.DEFAULT_TYPE, status: Message, *, d
         return
     except index.NewsbotError as exc:
         log.warning("reindex failed: %s", exc)
-        await status.edit_text(f"{done}Reindex failed: {escape(str(exc))}\nThe previous index is still serving.")
+        await status.edit_text(f"{done}Reindex failed: {render.failure(exc)}.\nThe previous index is still serving.")
         return
     except Exception:
         log.exception("reindex failed")

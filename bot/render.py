@@ -51,6 +51,20 @@ def split_messages(blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:
     return messages
 
 
+# What fixes each expected error, said the chat's way (the core's messages say only what is wrong).
+_HINTS: dict[type[index.NewsbotError], str] = {
+    index.ArticlesNotFound: "check ARTICLES_DIR in the bot's settings",
+    index.IndexCorrupt: "/reindex rebuilds it",
+    index.IndexWriteError: "free some space on the index disk, then /reindex",
+}
+
+
+def failure(exc: index.NewsbotError) -> str:
+    """An expected error as one escaped line for a chat, with what fixes it."""
+    hint = next((h for kind, h in _HINTS.items() if isinstance(exc, kind)), "")
+    return escape(str(exc)) + (f"; {escape(hint)}" if hint else "")
+
+
 def source_line(article: index.Article) -> str:
     """``— <a href=url>Title</a>, 23 May 2020`` (the title is plain text when there is no URL)."""
     title = escape(article.title)

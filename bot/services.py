@@ -18,16 +18,13 @@ from dataclasses import dataclass, field
 
 import index
 from bot.config import Settings
+from bot.errors import ReindexRunning
 from bot.subscriptions import SubscriptionStore
 
-__all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "ReindexRunning", "Services", "Stats"]
+__all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "Services", "Stats"]
 
 
 INLINE_PER_MINUTE = 60
-
-
-class ReindexRunning(Exception):
-    """A reindex was requested while another one is running."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from index import NewsbotError
+from bot.errors import StateError
 from index.store import private_dir
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "Subscription",
     "SubscriptionStore",
-    "SubscriptionStoreError",
 ]
 
 BACKUPS_KEPT = 7
@@ -53,10 +52,6 @@ CREATE INDEX subscriptions_chat ON subscriptions (chat_id);
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _NO_SPACE = ("database or disk is full", "disk i/o error", "no space")
-
-
-class SubscriptionStoreError(NewsbotError):
-    """The database cannot be used (emptied, damaged, written by a newer newsbot, no space); one line says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +105,7 @@ class SubscriptionStore:
         default_timezone: the time zone of chats that never set one.
 
     Raises:
-        SubscriptionStoreError: the file cannot be used as it is (the message says what to do); it is left untouched.
+        StateError: the file cannot be used as it is (the message says what to do); it is left untouched.
     """
 
     def __init__(self, path: str | Path, *, default_timezone: str = "UTC") -> None:
@@ -128,15 +123,15 @@ class SubscriptionStore:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         except OSError as exc:
-            raise SubscriptionStoreError(f"cannot open {self.path} ({exc.strerror or exc})") from None
+            raise StateError(f"cannot open {self.path} ({exc.strerror or exc})") from None
 
-    def _error(self, exc: Exception, doing: str = "open") -> SubscriptionStoreError:
+    def _error(self, exc: Exception, doing: str = "open") -> StateError:
         text = str(exc)
         if any(marker in text.lower() for marker in _NO_SPACE):
-            return SubscriptionStoreError(
+            return StateError(
                 f"cannot {doing} {self.path}: no space left on the disk holding DATA_DIR ({text}); free some space"
             )
-        return SubscriptionStoreError(f"cannot {doing} {self.path} ({text})")
+        return StateError(f"cannot {doing} {self.path} ({text})")
 
     def _create(self) -> None:
         """A new database, made under a temporary name and renamed into place with its schema complete."""
@@ -160,7 +155,7 @@ class SubscriptionStore:
     def _check(self) -> None:
         """Read-only checks of an existing file, before anything could write into it; migrations after."""
         if self.path.stat().st_size == 0:
-            raise SubscriptionStoreError(
+            raise StateError(
                 f"{self.path} is empty (0 bytes): it was emptied or damaged; {self._restore_hint()}"
             )
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -169,13 +164,13 @@ class SubscriptionStore:
                 verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
                 version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise SubscriptionStoreError(
+            raise StateError(
                 f"{self.path} is damaged or not a database ({exc}); {self._restore_hint()}"
             ) from None
         if verdict != "ok":
-            raise SubscriptionStoreError(f"{self.path} is damaged ({verdict}); {self._restore_hint()}")
+            raise StateError(f"{self.path} is damaged ({verdict}); {self._restore_hint()}")
         if version > SCHEMA_VERSION:
-            raise SubscriptionStoreError(
+            raise StateError(
                 f"{self.path} was written by a newer newsbot (schema {version}; this version knows up to "
                 f"{SCHEMA_VERSION}); upgrade newsbot or point DATA_DIR elsewhere"
             )
@@ -191,7 +186,7 @@ class SubscriptionStore:
         """Copy the database (consistently, while in use) into ``backups/`` and keep the newest ``BACKUPS_KEPT``.
 
         Raises:
-            SubscriptionStoreError: the copy could not be written (a full disk); the older backups stay.
+            StateError: the copy could not be written (a full disk); the older backups stay.
         """
         stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         target = self.backups / f"newsbot-{stamp}.sqlite3"

@@ -347,7 +347,7 @@ def load(directory: str | os.PathLike[str]) -> Index:
         _check_ranges(arrays, n_articles=len(articles), n_terms=len(vocabulary))
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(
-            f"index at {str(directory)!r} is inconsistent ({exc}); rebuild it with `newsbot index`"
+            f"index at {str(directory)!r} is inconsistent ({exc})"
         ) from None
     return Index(
         articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, meta=meta

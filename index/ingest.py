@@ -97,7 +97,7 @@ def walk(path: str | os.PathLike[str]) -> Iterator[tuple[Path, str | None]]:
         yield root, None
         return
     if not root.is_dir():
-        raise ArticlesNotFound(f"articles path {str(root)!r} does not exist (pass --articles PATH or set ARTICLES_DIR)")
+        raise ArticlesNotFound(f"articles path {str(root)!r} does not exist")
     real_root = root.resolve()
     for folder, dirs, files in os.walk(root):  # followlinks=False: a linked folder is reported, never entered
         entered = []

@@ -43,7 +43,6 @@ __all__ = ["FORMAT_VERSION", "read_generation", "write_generation"]
 
 FORMAT_VERSION = 2
 _ARRAYS = ("passages", "sentences", "offsets", "docs", "weights", "base")
-_REBUILD = "rebuild it with `newsbot index`"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
@@ -220,7 +219,7 @@ def _write_generation(
 
 
 def _damaged(root: Path, file: str) -> IndexCorrupt:
-    return IndexCorrupt(f"index file {file} at {str(root)!r} is damaged (checksum mismatch); {_REBUILD}")
+    return IndexCorrupt(f"index file {file} at {str(root)!r} is damaged (checksum mismatch)")
 
 
 def read_generation(
@@ -236,20 +235,20 @@ def read_generation(
     try:
         name = (root / "CURRENT").read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise IndexNotFound(f"no index at {str(root)!r}; build one with `newsbot index`") from None
+        raise IndexNotFound(f"no index at {str(root)!r}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"index at {str(root)!r} is unreadable ({exc}); {_REBUILD}") from None
+        raise IndexCorrupt(f"index at {str(root)!r} is unreadable ({exc})") from None
     gen = root / name
     try:
         meta = json.loads((gen / "meta.json").read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise IndexCorrupt(
-                f"index at {str(root)!r} has format {found!r}, this newsbot reads format {FORMAT_VERSION}; {_REBUILD}"
+                f"index at {str(root)!r} has format {found!r}, this newsbot reads format {FORMAT_VERSION}"
             )
         for file, size in meta["sizes"].items():
             if (gen / file).stat().st_size != size:
-                raise IndexCorrupt(f"index file {file} at {str(root)!r} is truncated or changed; {_REBUILD}")
+                raise IndexCorrupt(f"index file {file} at {str(root)!r} is truncated or changed")
         crc = meta["crc32"]
         arrays = {key: np.load(gen / f"{key}.npy", mmap_mode="r", allow_pickle=False) for key in _ARRAYS}
         for key, array in arrays.items():
@@ -268,7 +267,7 @@ def read_generation(
     except IndexCorrupt:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise IndexCorrupt(f"index at {str(root)!r} is damaged ({exc.__class__.__name__}); {_REBUILD}") from None
+        raise IndexCorrupt(f"index at {str(root)!r} is damaged ({exc.__class__.__name__})") from None
     return meta, articles, arrays, vocabulary
 
 

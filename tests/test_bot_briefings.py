@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.briefings import last_occurrence, missed
+from bot.errors import StateError
 from bot.handlers import services_of
-from bot.subscriptions import SubscriptionStore, SubscriptionStoreError
+from bot.subscriptions import SubscriptionStore
 
 from .bot_harness import ADMIN, USER, running
 from .conftest import ROOT, SEED_TITLE, write
@@ -217,7 +218,7 @@ def test_newer_database_is_refused(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(SubscriptionStoreError, match="newer newsbot \\(schema 99"):
+    with pytest.raises(StateError, match="newer newsbot \\(schema 99"):
         SubscriptionStore(path)
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 99, "left as it was"
@@ -239,5 +240,5 @@ def test_run_refuses_a_newer_database(tmp_path):
 def test_not_a_database_is_refused(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(SubscriptionStoreError, match="is damaged or not a database"):
+    with pytest.raises(StateError, match="is damaged or not a database"):
         SubscriptionStore(path)

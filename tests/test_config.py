@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import load_settings
+from bot.errors import ConfigError
 
 from .conftest import ROOT
 

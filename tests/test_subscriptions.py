@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from bot.subscriptions import BACKUPS_KEPT, SubscriptionStore, SubscriptionStoreError
+from bot.errors import StateError
+from bot.subscriptions import BACKUPS_KEPT, SubscriptionStore
 
 from .conftest import ROOT
 from .fake_telegram import TOKEN
@@ -36,7 +37,7 @@ def filled(tmp_path):
 
 def test_an_emptied_database_is_refused_with_the_way_back(filled):
     filled.write_bytes(b"")
-    with pytest.raises(SubscriptionStoreError) as info:
+    with pytest.raises(StateError) as info:
         SubscriptionStore(filled)
     message = str(info.value)
     assert "\n" not in message
@@ -52,7 +53,7 @@ def test_a_damaged_database_is_refused_untouched(filled):
     data[page:] = os.urandom(len(data) - page)  # the header page survives, the rest is garbage
     filled.write_bytes(bytes(data))
     before = _digest(filled)
-    with pytest.raises(SubscriptionStoreError, match="is damaged") as info:
+    with pytest.raises(StateError, match="is damaged") as info:
         SubscriptionStore(filled)
     assert "cp " in str(info.value)
     assert _digest(filled) == before, "never written into"
@@ -105,7 +106,7 @@ def test_a_newer_schema_is_refused_untouched(tmp_path):
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA user_version = 99")
     before = _digest(path)
-    with pytest.raises(SubscriptionStoreError, match="newer newsbot"):
+    with pytest.raises(StateError, match="newer newsbot"):
         SubscriptionStore(path)
     assert _digest(path) == before
 
@@ -140,7 +141,7 @@ def test_an_existing_database_opens_on_a_full_disk(full_disk):
     _fill(full_disk)
     store = SubscriptionStore(full_disk / "newsbot.sqlite3")
     assert len(store.for_chat(7)) == 1
-    with pytest.raises(SubscriptionStoreError, match="disk"):
+    with pytest.raises(StateError, match="disk"):
         store.backup()
     store.close()
 
