@@ -20,6 +20,7 @@ from typing import Any
 import index
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from index import store
 
 __all__ = ["main"]
 
@@ -72,7 +73,7 @@ def _open(settings: Settings, quiet: bool = False) -> index.Index:
             file=sys.stderr,
         )
     elif not built and not quiet:
-        built_from = Path(idx.meta.get("articles_path", settings.articles_dir))
+        built_from = Path(idx.info.articles_path)
         if built_from.resolve() != settings.articles_dir.resolve():
             print(
                 f"Note: this index was built from {built_from}, not ARTICLES_DIR={settings.articles_dir}.",
@@ -93,12 +94,8 @@ def _open(settings: Settings, quiet: bool = False) -> index.Index:
 
 
 def _article_json(article: index.Article) -> dict[str, Any]:
-    return {
-        "id": article.id,
-        "title": article.title,
-        "date": article.date.isoformat() if article.date else None,
-        "url": article.url,
-    }
+    record = store.article_record(article)  # the one serialiser; the CLI shows it without text and source
+    return {key: record[key] for key in ("id", "title", "date", "url")}
 
 
 def _print_json(data: dict[str, Any]) -> int:

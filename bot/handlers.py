@@ -295,7 +295,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     median = svc.stats.median_ms
     await update.effective_message.reply_html(
         f"<b>Index</b>: {len(idx.articles)} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
-        f"in {idx.meta.get('build_seconds', 0):.1f} s.\n"
+        f"in {idx.info.build_seconds:.1f} s.\n"
         f"<b>Questions answered</b> since start: {svc.stats.answered}"
         + (f", median {median:.0f} ms" if median is not None else "")
         + f".\n<b>Uptime</b>: {_duration(svc.stats.uptime)}."

@@ -31,7 +31,7 @@ INLINE_PER_MINUTE = 60
 class ReindexReport:
     """What a reindex changed."""
 
-    changes: index.ArticleChanges
+    changes: index.Changes
     report: index.IngestReport
     articles: int
     passages: int

@@ -12,20 +12,20 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
 from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
 from .briefs import Briefing, Story
-from .core import DEFAULT_SETTINGS, ArticleChanges, Changes, Index, build, compare, load, open_or_build
+from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build
 from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
-from .model import Answer, Article, Hit, IngestReport, Passage, Quote, Skipped
+from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped
 
 __all__ = [
     "DEFAULT_SETTINGS",
     "VARIANTS",
     "Answer",
     "Article",
-    "ArticleChanges",
     "ArticlesNotFound",
     "Briefing",
+    "BuildInfo",
     "Changes",
     "Hit",
     "Index",

@@ -12,7 +12,6 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,13 @@ import numpy as np
 from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Settings, build_postings
-from .dates import naive_utc, parse_date
+from .dates import naive_utc
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
 from .ingest import ingest, list_sources
-from .model import Answer, Article, Hit, IngestReport, Passage
+from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage
 from .passages import split_passages
 
-__all__ = ["DEFAULT_SETTINGS", "Changes", "Index", "Progress", "build", "load"]
+__all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build"]
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while building or saving."""
@@ -35,21 +34,6 @@ Progress = Callable[[str, int, int], None]
 # Chosen by measurement (bench/quality.py, README "Benchmarks"): BM25Plus has no IDF floor, and k1=0.9, b=0.4
 # ranked best on both SciFact and SQuAD.
 DEFAULT_SETTINGS = Settings(variant="plus", k1=0.9, b=0.4)
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """How the article files differ from those an index was built from (paths relative to the articles root)."""
-
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    modified: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.modified)
-
-    def summary(self) -> str:
-        return f"{len(self.added)} new, {len(self.modified)} changed, {len(self.removed)} removed files"
 
 
 def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
@@ -81,13 +65,13 @@ class Index:
         passages: np.ndarray,
         sentences: np.ndarray,
         postings: Postings,
-        meta: dict[str, Any],
+        info: BuildInfo,
     ) -> None:
         self.articles = articles
         self._passages = passages
         self._sentences = sentences
         self.postings = postings
-        self.meta = meta
+        self.info = info
         self._by_id = {a.id: i for i, a in enumerate(articles)}
 
     def __len__(self) -> int:
@@ -99,26 +83,27 @@ class Index:
 
     @property
     def settings(self) -> Settings:
-        return Settings(**self.meta["bm25"])
+        """The BM25 variant and parameters the index was built with."""
+        return self.info.settings
 
     @property
     def built_at(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(self.meta["built_at"])
+        """When the index was built (aware, UTC)."""
+        return self.info.built_at
 
     @property
     def report(self) -> IngestReport:
         """The ingestion report of the build that made this index."""
-        return store.report_from_record(self.meta.get("report", {}), loaded=len(self.articles))
+        return self.info.report
 
     def first_seen(self, article_id: str) -> dt.datetime:
         """When the article first entered an index of this lineage (the build time when unknown), in UTC."""
-        return dt.datetime.fromisoformat(self.meta.get("first_seen", {}).get(article_id, self.meta["built_at"]))
+        seen = self.info.first_seen.get(article_id)
+        return dt.datetime.fromisoformat(seen) if seen else self.info.built_at
 
     def added_since(self, when: dt.datetime) -> list[str]:
         """Ids of the articles that first entered the index after ``when`` (an aware datetime)."""
-        seen = self.meta.get("first_seen", {})
-        fallback = self.meta["built_at"]
-        return [a.id for a in self.articles if dt.datetime.fromisoformat(seen.get(a.id, fallback)) > when]
+        return [a.id for a in self.articles if self.first_seen(a.id) > when]
 
     def brief(self, topic: str | None = None, **options: Any) -> Any:
         """A briefing: see ``index.briefs.brief`` for the options (since, n, exclude, only)."""
@@ -204,12 +189,12 @@ class Index:
 
     def changes(self, articles_path: str | os.PathLike[str]) -> Changes:
         """Which article files were added, removed or modified since this index was built."""
-        then: dict[str, list[int]] = self.meta.get("sources", {})
+        then = self.info.sources
         now = fingerprint(articles_path)
         return Changes(
             added=tuple(sorted(set(now) - set(then))),
+            changed=tuple(sorted(p for p in set(now) & set(then) if tuple(now[p]) != tuple(then[p]))),
             removed=tuple(sorted(set(then) - set(now))),
-            modified=tuple(sorted(p for p in set(now) & set(then) if list(now[p]) != list(then[p]))),
         )
 
     def save(self, directory: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
@@ -225,7 +210,7 @@ class Index:
         }
         store.write_generation(
             directory,
-            meta=self.meta,
+            meta=store.info_record(self.info),
             articles=articles,
             arrays=arrays,
             vocabulary=list(self.postings.vocabulary),
@@ -280,37 +265,26 @@ def build(
         if progress and (number % 500 == 0 or number + 1 == total):
             progress("indexing", number + 1, total)
     postings = build_postings(tokens, settings)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    earlier: dict[str, str] = previous.meta.get("first_seen", {}) if previous is not None else {}
-    meta = {
-        "analyzer": {
-            "version": ANALYZER_VERSION,
-            "stopwords": "nltk-english",
-            "stemmer": "snowball-english",
-            "titles": titles,
-        },
-        "bm25": {
-            "variant": settings.variant,
-            "k1": settings.k1,
-            "b": settings.b,
-            "epsilon": settings.epsilon,
-            "delta": settings.delta,
-        },
-        "built_at": now,
-        "first_seen": {a.id: earlier.get(a.id, now) for a in articles},
-        "articles_path": str(path),
-        "sources": sources,
-        "digests": {a.id: _digest(a.text + a.title) for a in articles},
-        "counts": {"articles": len(articles), "passages": len(passage_rows), "terms": len(postings.vocabulary)},
-        "report": store.report_record(report),
-    }
-    meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    now = dt.datetime.now(dt.UTC)
+    earlier = previous.info.first_seen if previous is not None else {}
+    info = BuildInfo(
+        analyzer=ANALYZER_VERSION,
+        titles=titles,
+        settings=settings,
+        built_at=now,
+        build_seconds=round(time.perf_counter() - started, 3),
+        articles_path=str(path),
+        sources=sources,
+        digests={a.id: _digest(a.text + a.title) for a in articles},
+        first_seen={a.id: earlier.get(a.id, now.isoformat()) for a in articles},
+        report=report,
+    )
     return Index(
         articles=articles,
         passages=np.asarray(passage_rows, dtype=np.int64).reshape(-1, 4),
         sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 2),
         postings=postings,
-        meta=meta,
+        info=info,
     )
 
 
@@ -323,17 +297,8 @@ def load(directory: str | os.PathLike[str]) -> Index:
     """
     meta, records, arrays, vocabulary = store.read_generation(directory)
     try:
-        articles = [
-            Article(
-                id=r["id"],
-                title=r["title"],
-                text=r["text"],
-                date=parse_date(r["date"]),
-                url=r["url"],
-                source=r.get("source", ""),
-            )
-            for r in records
-        ]
+        info = store.info_from_record(meta)
+        articles = [store.article_from_record(r) for r in records]
         postings = Postings(
             vocabulary,
             arrays["offsets"],
@@ -342,15 +307,13 @@ def load(directory: str | os.PathLike[str]) -> Index:
             arrays["base"],
             int(arrays["passages"].shape[0]),
         )
-        if meta["analyzer"]["version"] != ANALYZER_VERSION:
-            raise ValueError("the analyzer changed since it was built")
+        if info.analyzer != ANALYZER_VERSION:
+            raise ValueError(f"built with analyzer {info.analyzer}, this newsbot analyses with {ANALYZER_VERSION}")
         _check_ranges(arrays, n_articles=len(articles), n_terms=len(vocabulary))
     except (KeyError, TypeError, ValueError) as exc:
-        raise IndexCorrupt(
-            f"index at {str(directory)!r} is inconsistent ({exc})"
-        ) from None
+        raise IndexCorrupt(f"index at {str(directory)!r} is inconsistent ({exc})") from None
     return Index(
-        articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, meta=meta
+        articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, info=info
     )
 
 
@@ -391,20 +354,11 @@ def open_or_build(
         return idx, True
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleChanges:
-    """Articles added, changed (same id, new text or title) and removed between two indexes."""
-
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-
-
-def compare(previous: Index | None, current: Index) -> ArticleChanges:
+def compare(previous: Index | None, current: Index) -> Changes:
     """Which article ids ``current`` adds, changes or removes relative to ``previous``."""
-    before: dict[str, str] = previous.meta.get("digests", {}) if previous else {}
-    after: dict[str, str] = current.meta.get("digests", {})
-    return ArticleChanges(
+    before = previous.info.digests if previous else {}
+    after = current.info.digests
+    return Changes(
         added=tuple(sorted(set(after) - set(before))),
         changed=tuple(sorted(i for i in set(after) & set(before) if after[i] != before[i])),
         removed=tuple(sorted(set(before) - set(after))),

@@ -7,9 +7,12 @@ All records are frozen and slotted. Offsets are character offsets into ``Article
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Answer", "Article", "Hit", "IngestReport", "Passage", "Quote", "Skipped"]
+from .bm25 import Settings
+
+__all__ = ["Answer", "Article", "BuildInfo", "Changes", "Hit", "IngestReport", "Passage", "Quote", "Skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +115,38 @@ class IngestReport:
             f"{self.loaded} articles loaded from {self.files} files{extra}, "
             f"{self.skipped_count} skipped, {self.duplicate_count} duplicates{decoded}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What differs between two states: files (paths relative to the articles root) or articles (ids)."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self, noun: str = "files") -> str:
+        """``"1 new, 1 changed, 1 removed files"``."""
+        return f"{len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed {noun}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInfo:
+    """How and from what an index was built; saved with it (``index.store`` has the one serialiser pair).
+
+    The mappings are read-only by convention: an index never changes once built.
+    """
+
+    analyzer: int  # index.analysis.ANALYZER_VERSION at build time
+    titles: bool  # title terms added to every passage
+    settings: Settings
+    built_at: dt.datetime  # aware, UTC
+    build_seconds: float
+    articles_path: str
+    sources: Mapping[str, tuple[int, int]]  # file (relative to articles_path) -> (size, mtime_ns)
+    digests: Mapping[str, str]  # article id -> digest of title and text
+    first_seen: Mapping[str, str]  # article id -> ISO time it first entered an index of this lineage
+    report: IngestReport

@@ -22,6 +22,7 @@ damage that keeps a file's size is found instead of changing answers. Everything
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -36,10 +37,22 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .bm25 import Settings
+from .dates import parse_date
 from .errors import IndexCorrupt, IndexNotFound, IndexWriteError
-from .model import IngestReport, Skipped
+from .model import Article, BuildInfo, IngestReport, Skipped
 
-__all__ = ["FORMAT_VERSION", "read_generation", "write_generation"]
+__all__ = [
+    "FORMAT_VERSION",
+    "article_from_record",
+    "article_record",
+    "info_from_record",
+    "info_record",
+    "read_generation",
+    "report_from_record",
+    "report_record",
+    "write_generation",
+]
 
 FORMAT_VERSION = 2
 _ARRAYS = ("passages", "sentences", "offsets", "docs", "weights", "base")
@@ -301,7 +314,7 @@ def report_from_record(record: dict[str, Any], *, loaded: int = 0) -> IngestRepo
     )
 
 
-def article_record(article: Any) -> dict[str, Any]:
+def article_record(article: Article) -> dict[str, Any]:
     """An Article as a JSON-able dict."""
     date = article.date.isoformat() if isinstance(article.date, dt.datetime) else None
     return {
@@ -312,3 +325,55 @@ def article_record(article: Any) -> dict[str, Any]:
         "source": article.source,
         "text": article.text,
     }
+
+
+def article_from_record(record: dict[str, Any]) -> Article:
+    """The Article saved by ``article_record``."""
+    return Article(
+        id=record["id"],
+        title=record["title"],
+        text=record["text"],
+        date=parse_date(record["date"]),
+        url=record["url"],
+        source=record.get("source", ""),
+    )
+
+
+def info_record(info: BuildInfo) -> dict[str, Any]:
+    """A BuildInfo as a JSON-able dict (the generation's meta.json, before sizes and checksums are added)."""
+    return {
+        "analyzer": {
+            "version": info.analyzer,
+            "stopwords": "nltk-english",
+            "stemmer": "snowball-english",
+            "titles": info.titles,
+        },
+        "bm25": dataclasses.asdict(info.settings),
+        "built_at": info.built_at.isoformat(),
+        "build_seconds": info.build_seconds,
+        "articles_path": info.articles_path,
+        "sources": {path: list(stamp) for path, stamp in info.sources.items()},
+        "digests": dict(info.digests),
+        "first_seen": dict(info.first_seen),
+        "report": report_record(info.report),
+    }
+
+
+def info_from_record(record: dict[str, Any]) -> BuildInfo:
+    """The BuildInfo saved by ``info_record``.
+
+    Raises:
+        KeyError, TypeError, ValueError: the record is not one ``info_record`` wrote.
+    """
+    return BuildInfo(
+        analyzer=int(record["analyzer"]["version"]),
+        titles=bool(record["analyzer"]["titles"]),
+        settings=Settings(**record["bm25"]),
+        built_at=dt.datetime.fromisoformat(record["built_at"]),
+        build_seconds=float(record["build_seconds"]),
+        articles_path=str(record["articles_path"]),
+        sources={path: (int(size), int(mtime)) for path, (size, mtime) in record["sources"].items()},
+        digests=record["digests"],
+        first_seen=record["first_seen"],
+        report=report_from_record(record["report"]),
+    )

@@ -181,7 +181,7 @@ def test_first_seen_carries_over(tmp_path):
     second = index.build(folder, previous=first)
     assert second.first_seen("one") == first.first_seen("one")
     assert second.first_seen("two") >= first.first_seen("one")
-    assert json.loads(json.dumps(second.meta["first_seen"]))  # stored as plain JSON
+    assert json.loads(json.dumps(second.info.first_seen))  # stored as plain JSON
 
 
 def test_newest_first_compares_aware_and_naive_dates_as_utc(tmp_path):

@@ -209,4 +209,4 @@ def test_links_outside_the_articles_folder_are_not_followed(tmp_path):
     assert reasons["leak.txt"] == "link outside the articles folder"
     assert reasons["leakdir"] == "link outside the articles folder"
     assert idx.answer("river delta").answered, "a link that stays inside the folder is followed"
-    assert "leak.txt" not in idx.meta["sources"]
+    assert "leak.txt" not in idx.info.sources

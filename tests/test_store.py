@@ -109,7 +109,7 @@ def test_changes_are_detected(tmp_path):
     write(folder, "a.txt", "A\n\nAlpha story, updated with more words.\n")
     os.utime(folder / "a.txt", ns=(1, 1))
     changes = idx.changes(folder)
-    assert (changes.added, changes.removed, changes.modified) == (("c.txt",), ("b.txt",), ("a.txt",))
+    assert (changes.added, changes.removed, changes.changed) == (("c.txt",), ("b.txt",), ("a.txt",))
     assert changes.summary() == "1 new, 1 changed, 1 removed files"
 
 
