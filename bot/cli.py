@@ -116,8 +116,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     except index.NewsbotError:
         previous = None  # first build, or a damaged index that this build replaces
     try:
-        idx = index.build(articles, progress=progress, previous=previous)
-        idx.save(target, progress=progress)
+        idx = index.update(target, articles, previous=previous, progress=progress)
     finally:
         progress.close()
     report = idx.report

@@ -71,10 +71,6 @@ class Library:
     def _progress(self, stage: str, done: int, total: int) -> None:
         self.progress = (stage, done, total)  # read by the event loop; a tuple swap is atomic
 
-    def _build(self) -> index.Index:
-        new = index.build(self.settings.articles_dir, progress=self._progress, previous=self._index)
-        new.save(self.settings.index_dir, progress=self._progress)
-        return new
 
     async def reindex(self) -> ReindexReport:
         """Rebuild from the articles folder and swap the new index in.
@@ -88,7 +84,13 @@ class Library:
         async with self._lock:
             started = time.monotonic()
             self.progress = ("reading articles", 0, 0)
-            new = await asyncio.to_thread(self._build)
+            new = await asyncio.to_thread(
+                index.update,
+                self.settings.index_dir,
+                self.settings.articles_dir,
+                previous=self._index,
+                progress=self._progress,
+            )
             old, self._index = self._index, new
             return ReindexReport(
                 changes=index.compare(old, new),

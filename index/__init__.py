@@ -12,7 +12,7 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
 from .analysis import analyze, normalize
 from .bm25 import VARIANTS, Settings
 from .briefs import Briefing, Story
-from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build
+from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build, update
 from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
@@ -50,5 +50,6 @@ __all__ = [
     "normalize",
     "open_or_build",
     "parse_date",
+    "update",
     "zone",
 ]

@@ -26,7 +26,7 @@ from .ingest import ingest, list_sources
 from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage
 from .passages import split_passages
 
-__all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build"]
+__all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build", "update"]
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while building or saving."""
@@ -349,9 +349,29 @@ def open_or_build(
     try:
         return load(index_dir), False
     except IndexNotFound:
-        idx = build(articles_path, progress=progress)
-        idx.save(index_dir, progress=progress)
-        return idx, True
+        return update(index_dir, articles_path, progress=progress), True
+
+
+def update(
+    index_dir: str | os.PathLike[str],
+    articles_path: str | os.PathLike[str],
+    *,
+    previous: Index | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> Index:
+    """Bring the index in ``index_dir`` up to date with ``articles_path``: the one build recipe.
+
+    Builds from the articles (keeping ``previous``'s first-seen times), saves atomically, and returns the new
+    index; callers swap it in. Until the save has completed, the previous index is the one on disk.
+
+    Raises:
+        ArticlesNotFound: the articles cannot be read.
+        IndexWriteError: the index cannot be saved (the previous one stays).
+    """
+    idx = build(articles_path, settings=settings, progress=progress, previous=previous)
+    idx.save(index_dir, progress=progress)
+    return idx
 
 
 def compare(previous: Index | None, current: Index) -> Changes:
