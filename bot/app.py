@@ -39,6 +39,7 @@ from telegram.ext import (
 import index
 from bot import briefings, handlers, uploads
 from bot.config import Settings
+from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
 from bot.services import Services
 from bot.subscriptions import SubscriptionStore
@@ -102,7 +103,7 @@ def redact_secrets(*, token: str = "", webhook_secret: str | None = None) -> Non
 
 
 async def _post_init(application: Application) -> None:
-    svc = handlers.services_of(application)
+    svc = services_of(application)
     settings = svc.settings
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
@@ -149,12 +150,12 @@ async def _backup(svc: Services) -> None:
     log.debug("backed up the bot's database to %s", path)
 
 
-async def _backup_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _backup(handlers.services_of(context.application))
+async def _backup_job(context: BotContext) -> None:
+    await _backup(services_of(context.application))
 
 
 async def _post_shutdown(application: Application) -> None:
-    svc = handlers.services_of(application)
+    svc = services_of(application)
     if svc.startup_reindex is not None and not svc.startup_reindex.done():
         with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
             await svc.startup_reindex
@@ -184,13 +185,14 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(True)
+        .context_types(ContextTypes(context=BotContext))
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
-    application.bot_data[handlers.SERVICES] = Services.create(settings, current)
+    application.bot_data[SERVICES] = Services.create(settings, current)
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS

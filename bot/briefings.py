@@ -16,11 +16,11 @@ from html import escape
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import Forbidden
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 import index
 from bot import render
-from bot.handlers import services, services_of
+from bot.context import BotContext, services_of
 from bot.subscriptions import Subscription
 from index.dates import zone
 
@@ -98,15 +98,15 @@ async def restore(application: Application) -> None:
 
 
 async def _send_briefing(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, briefing: index.Briefing, *, reply_to: int | None = None
+    context: BotContext, chat_id: int, briefing: index.Briefing, *, reply_to: int | None = None
 ) -> None:
     for n, text in enumerate(render.briefing(briefing)):
         await context.bot.send_message(chat_id, text, reply_to_message_id=reply_to if n == 0 else None)
 
 
-async def send_scheduled(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def send_scheduled(context: BotContext) -> None:
     """Job callback: the briefing of one subscription, covering only stories new since its previous one."""
-    svc = services(context)
+    svc = context.services
     subscription = await asyncio.to_thread(svc.subscriptions.get, context.job.data)
     if subscription is None or not subscription.enabled:
         return
@@ -152,10 +152,10 @@ def _parse_brief_args(args: list[str]) -> tuple[str | None, dt.datetime | None, 
     return " ".join(words).strip() or None, since, None
 
 
-async def brief(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def brief(update: Update, context: BotContext) -> None:
     """/brief [topic] [since DATE]: the most relevant (or the latest) stories, quoted with sources."""
     message = update.effective_message
-    svc = services(context)
+    svc = context.services
     topic, since, problem = _parse_brief_args(context.args or [])
     if problem:
         await message.reply_html(problem)
@@ -165,10 +165,10 @@ async def brief(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
 
 
-async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _may_manage(update: Update, context: BotContext) -> bool:
     """In groups only the chat's administrators (asked from Telegram) and the bot's admins change subscriptions."""
     chat, user = update.effective_chat, update.effective_user
-    if chat.type == ChatType.PRIVATE or user.id in services(context).settings.admin_user_ids:
+    if chat.type == ChatType.PRIVATE or user.id in context.services.settings.admin_user_ids:
         return True
     member = await context.bot.get_chat_member(chat.id, user.id)
     if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
@@ -177,7 +177,7 @@ async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     return False
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscribe(update: Update, context: BotContext) -> None:
     """/subscribe HH:MM [topic]: a daily briefing at that time in the chat's time zone."""
     message = update.effective_message
     args = context.args or []
@@ -188,7 +188,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await _may_manage(update, context):
         return
-    store = services(context).subscriptions
+    store = context.services.subscriptions
     chat_id = message.chat_id
     if len(await asyncio.to_thread(store.for_chat, chat_id)) >= MAX_PER_CHAT:
         await message.reply_text(f"This chat already has {MAX_PER_CHAT} subscriptions; /unsubscribe one first.")
@@ -212,9 +212,9 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def subscriptions(update: Update, context: BotContext) -> None:
     """/subscriptions: this chat's daily briefings, with their ids."""
-    store = services(context).subscriptions
+    store = context.services.subscriptions
     chat_id = update.effective_message.chat_id
     found = await asyncio.to_thread(store.for_chat, chat_id)
     if not found:
@@ -230,7 +230,7 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await update.effective_message.reply_html(text)
 
 
-async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unsubscribe(update: Update, context: BotContext) -> None:
     """/unsubscribe ID or /unsubscribe all."""
     message = update.effective_message
     args = context.args or []
@@ -240,7 +240,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if not await _may_manage(update, context):
         return
-    store = services(context).subscriptions
+    store = context.services.subscriptions
     wanted = None if target == "all" else int(target) if len(target) <= 18 else -1  # SQLite ids fit in 18 digits
     removed = await asyncio.to_thread(store.remove, message.chat_id, wanted)
     for subscription_id in removed:
@@ -259,10 +259,10 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def timezone(update: Update, context: BotContext) -> None:
     """/timezone Area/City: the time zone of this chat's briefings (IANA names)."""
     message = update.effective_message
-    store = services(context).subscriptions
+    store = context.services.subscriptions
     args = context.args or []
     if not args:
         current = await asyncio.to_thread(store.timezone, message.chat_id)

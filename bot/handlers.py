@@ -12,7 +12,6 @@ import logging
 import re
 import time
 from html import escape
-from pathlib import Path
 
 from telegram import (
     InlineKeyboardButton,
@@ -25,37 +24,26 @@ from telegram import (
 )
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 import index
 from bot import render, uploads
+from bot.context import BotContext
 from bot.errors import ReindexRunning
-from bot.services import ReindexReport, Services
 from index.ingest import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-SERVICES = "newsbot"
 PROGRESS_EVERY = 3.0  # seconds between edits of a reindex status message
 USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    """The application's shared services."""
-    return services_of(context.application)
-
-
-def services_of(application) -> Services:
-    """The shared services of an application (for wiring code that has no context)."""
-    return application.bot_data[SERVICES]
-
-
-def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+def _is_admin(update: Update, context: BotContext) -> bool:
     user = update.effective_user
-    return user is not None and user.id in services(context).settings.admin_user_ids
+    return user is not None and user.id in context.services.settings.admin_user_ids
 
 
-async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def _refuse_non_admin(update: Update, context: BotContext) -> bool:
     if _is_admin(update, context):
         return False
     if update.effective_message:
@@ -63,13 +51,13 @@ async def _refuse_non_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     return True
 
 
-async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def gate(update: Update, context: BotContext) -> None:
     """Runs before every handler: chats outside ALLOWED_CHAT_IDS get one polite line, then nothing."""
-    allowed = services(context).settings.allowed_chat_ids
+    allowed = context.services.settings.allowed_chat_ids
     chat = update.effective_chat
     if allowed is None or chat is None or chat.id in allowed or _is_admin(update, context):
         return
-    refused = services(context).refused_chats
+    refused = context.services.refused_chats
     if chat.id not in refused:
         refused.add(chat.id)
         log.info("refused chat %s (not in ALLOWED_CHAT_IDS)", chat.id)
@@ -85,11 +73,11 @@ def _buttons(key: str, page: int, more: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([row])
 
 
-async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+async def _answer(update: Update, context: BotContext, question: str) -> None:
     """Answer ``question`` as a reply to the message that asked it."""
     message = update.effective_message
     user = update.effective_user
-    svc = services(context)
+    svc = context.services
     if message is None:
         return
     if user is not None:
@@ -116,14 +104,14 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """/start and /help: what the bot does, examples, and what is indexed."""
-    svc = services(context)
+    svc = context.services
     idx = svc.library.index if svc.library.loaded else None
     await update.effective_message.reply_html(render.help_text(idx, bot_username=context.bot.username))
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(update: Update, context: BotContext) -> None:
     """/ask <question>, in any chat."""
     await _answer(update, context, " ".join(context.args or []))
 
@@ -138,7 +126,7 @@ def _mentions_bot(message: Message, username: str) -> str | None:
     return None
 
 
-async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_message(update: Update, context: BotContext) -> None:
     """Text in a group: answered only when it mentions the bot or replies to the bot; other chatter is ignored."""
     message = update.effective_message
     question = _mentions_bot(message, context.bot.username)
@@ -150,12 +138,12 @@ async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _answer(update, context, question)
 
 
-async def private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def private_message(update: Update, context: BotContext) -> None:
     """Any text in a private chat is a question."""
     await _answer(update, context, update.effective_message.text or "")
 
 
-async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_text(update: Update, context: BotContext) -> None:
     """Stickers, photos and other messages without text, in a private chat."""
     text = "I can only read text. Send me a question in words, or /help."
     if update.effective_message.document and _is_admin(update, context):
@@ -163,15 +151,15 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(text)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have, in a private chat."""
     await update.effective_message.reply_text("I don't know that command. /help lists what I can do.")
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: BotContext) -> None:
     """The "More" and "Why" buttons under an answer."""
     query = update.callback_query
-    svc = services(context)
+    svc = context.services
     match = re.fullmatch(r"([mw]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
     chat_id = query.message.chat.id if query.message else None
     question = svc.pages.recall(match.group(2), chat_id=chat_id) if match and chat_id is not None else None
@@ -195,10 +183,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def inline_query(update: Update, context: BotContext) -> None:
     """``@bot question`` in any chat: up to 10 quotes, each sending the quote with its source."""
     query = update.inline_query
-    svc = services(context)
+    svc = context.services
     text = query.query.strip()
     if not text or svc.inline_limiter.check(query.from_user.id) != "ok":
         await query.answer([], cache_time=5, is_personal=True)
@@ -217,25 +205,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await query.answer(results, cache_time=60)
 
 
-def _report_html(report: ReindexReport) -> str:
-    changes = report.changes
-    ingest = report.report
-    lines = [
-        f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
-        f"Added {len(changes.added)}, changed {len(changes.changed)}, removed {len(changes.removed)}; "
-        f"skipped {ingest.skipped_count} files or records, {ingest.duplicate_count} duplicates.",
-    ]
-    for skipped in ingest.skipped[:5]:
-        detail = f" ({escape(skipped.detail)})" if skipped.detail else ""
-        lines.append(f"• skipped {escape(Path(skipped.source).name)}: {escape(skipped.reason)}{detail}")
-    if ingest.skipped_count > 5:
-        lines.append(f"• … and {ingest.skipped_count - 5} more")
-    return "\n".join(lines)
-
-
-async def _run_reindex(context: ContextTypes.DEFAULT_TYPE, status: Message, *, done: str = "") -> None:
+async def _run_reindex(context: BotContext, status: Message, *, done: str = "") -> None:
     """Reindex in the background, editing ``status`` with progress, then with the report (after ``done``)."""
-    svc = services(context)
+    svc = context.services
     task = asyncio.create_task(svc.library.reindex())
     shown = status.text_html
     while not task.done():
@@ -264,14 +236,14 @@ async def _run_reindex(context: ContextTypes.DEFAULT_TYPE, status: Message, *, d
         )
         return
     log.info("reindexed: %d articles, %d passages in %.1f s", report.articles, report.passages, report.seconds)
-    await status.edit_text(done + _report_html(report))
+    await status.edit_text(done + render.reindex_report(report))
 
 
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reindex(update: Update, context: BotContext) -> None:
     """/reindex (admins): rebuild from ARTICLES_DIR in the background, reporting progress in one message."""
     if await _refuse_non_admin(update, context):
         return
-    if services(context).library.busy:
+    if context.services.library.busy:
         await update.effective_message.reply_text("A reindex is already running; wait for its report.")
         return
     status = await update.effective_message.reply_text("Reindexing… reading articles")
@@ -279,35 +251,20 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     context.application.create_task(_run_reindex(context, status), update=update)
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m {secs}s"
-
-
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(update: Update, context: BotContext) -> None:
     """/stats (admins): the index and the bot's counters."""
     if await _refuse_non_admin(update, context):
         return
-    svc = services(context)
-    idx = svc.library.index
-    median = svc.stats.median_ms
-    await update.effective_message.reply_html(
-        f"<b>Index</b>: {len(idx.articles)} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
-        f"in {idx.info.build_seconds:.1f} s.\n"
-        f"<b>Questions answered</b> since start: {svc.stats.answered}"
-        + (f", median {median:.0f} ms" if median is not None else "")
-        + f".\n<b>Uptime</b>: {_duration(svc.stats.uptime)}."
-    )
+    svc = context.services
+    await update.effective_message.reply_html(render.stats(svc.library.index, svc.stats))
 
 
-async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def add(update: Update, context: BotContext) -> None:
     """/add (admins): as a document's caption, or as a reply to a document: save it into ARTICLES_DIR and reindex."""
     if await _refuse_non_admin(update, context):
         return
     message = update.effective_message
-    svc = services(context)
+    svc = context.services
     document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
     if document is None:
         await message.reply_text("Send a document with /add as its caption, or reply /add to a document.")
@@ -341,7 +298,7 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 
 
-async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def error(update: object, context: BotContext) -> None:
     """Log every unexpected error with its traceback; the user gets a short apology, never the exception."""
     err = context.error
     if isinstance(err, Forbidden):

@@ -7,18 +7,26 @@ Telegram's 4096 characters by dropping whole quotes, never by cutting one.
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import index
+
+if TYPE_CHECKING:
+    from bot.services import ReindexReport, Stats
 
 __all__ = [
     "MAX_MESSAGE",
     "answer",
     "briefing",
+    "duration",
     "echo",
     "fit",
     "quote_block",
+    "reindex_report",
     "source_line",
     "split_messages",
+    "stats",
     "why",
 ]
 
@@ -166,3 +174,40 @@ def briefing(result: index.Briefing) -> list[str]:
             current = f"{current}\n\n{item}"
     messages.append(current)
     return messages
+
+
+def reindex_report(report: ReindexReport) -> str:
+    """What a reindex changed and skipped, for the admin who asked."""
+    changes = report.changes
+    ingest = report.report
+    lines = [
+        f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
+        f"Added {len(changes.added)}, changed {len(changes.changed)}, removed {len(changes.removed)}; "
+        f"skipped {ingest.skipped_count} files or records, {ingest.duplicate_count} duplicates.",
+    ]
+    for skipped in ingest.skipped[:5]:
+        detail = f" ({escape(skipped.detail)})" if skipped.detail else ""
+        lines.append(f"• skipped {escape(Path(skipped.source).name)}: {escape(skipped.reason)}{detail}")
+    if ingest.skipped_count > 5:
+        lines.append(f"• … and {ingest.skipped_count - 5} more")
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """``2d 3h 4m`` or ``3h 4m 5s``."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m {secs}s"
+
+
+def stats(idx: index.Index, counters: Stats) -> str:
+    """The /stats message: the index and the bot's counters."""
+    median = counters.median_ms
+    return (
+        f"<b>Index</b>: {len(idx.articles)} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
+        f"in {idx.info.build_seconds:.1f} s.\n"
+        f"<b>Questions answered</b> since start: {counters.answered}"
+        + (f", median {median:.0f} ms" if median is not None else "")
+        + f".\n<b>Uptime</b>: {duration(counters.uptime)}."
+    )

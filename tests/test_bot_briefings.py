@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.briefings import last_occurrence, missed
+from bot.context import services_of
 from bot.errors import StateError
-from bot.handlers import services_of
 from bot.subscriptions import SubscriptionStore
 
 from .bot_harness import ADMIN, USER, running

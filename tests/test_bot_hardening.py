@@ -7,7 +7,7 @@ import logging
 
 import httpx
 
-from bot.handlers import services_of
+from bot.context import services_of
 
 from .bot_harness import ADMIN, USER, make_settings, running
 from .conftest import write
