@@ -19,6 +19,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     LinkPreviewOptions,
+    Update,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
@@ -197,7 +198,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     add_caption = filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)")
-    application.add_handler(TypeHandler(object, handlers.gate), group=-1)
+    application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))
     application.add_handler(CommandHandler("reindex", handlers.reindex))

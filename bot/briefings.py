@@ -14,7 +14,7 @@ import re
 from html import escape
 
 from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import Forbidden
 from telegram.ext import Application
 
@@ -158,9 +158,9 @@ async def brief(update: Update, context: BotContext) -> None:
     svc = context.services
     topic, since, problem = _parse_brief_args(context.args or [])
     if problem:
-        await message.reply_html(problem)
+        await message.reply_text(problem)
         return
-    await context.bot.send_chat_action(message.chat_id, "typing")
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     briefing = await asyncio.to_thread(svc.library.index.brief, topic, since=since, n=STORIES)
     await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
 
@@ -184,7 +184,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
     match = _TIME.match(args[0]) if args else None
     if not match:
         problem = f"I can't read '{render.echo(args[0], 20)}' as a time. " if args else ""
-        await message.reply_html(problem + USAGE_SUBSCRIBE)
+        await message.reply_text(problem + USAGE_SUBSCRIBE)
         return
     if not await _may_manage(update, context):
         return
@@ -201,12 +201,12 @@ async def subscribe(update: Update, context: BotContext) -> None:
         )
         return
     if topic and not index.analyze(topic):
-        await message.reply_html(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_SUBSCRIBE}")
+        await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_SUBSCRIBE}")
         return
     subscription = await asyncio.to_thread(store.add, chat_id, hhmm, topic)
     schedule(context.application, subscription)
     what = f"on <i>{escape(topic)}</i>" if topic else "of the latest stories"
-    await message.reply_html(
+    await message.reply_text(
         f"Subscribed (#{subscription.id}): a briefing {what} every day at {hhmm} {escape(subscription.timezone)}. "
         "Change the time zone with /timezone Area/City."
     )
@@ -218,7 +218,7 @@ async def subscriptions(update: Update, context: BotContext) -> None:
     chat_id = update.effective_message.chat_id
     found = await asyncio.to_thread(store.for_chat, chat_id)
     if not found:
-        await update.effective_message.reply_html(f"No briefings in this chat. {USAGE_SUBSCRIBE}")
+        await update.effective_message.reply_text(f"No briefings in this chat. {USAGE_SUBSCRIBE}")
         return
     lines = [f"<b>Daily briefings</b> ({escape(found[0].timezone)}):"]
     for s in found:
@@ -227,7 +227,7 @@ async def subscriptions(update: Update, context: BotContext) -> None:
         lines.append(f"#{s.id} at {s.time}: {what}{last}")
     lines.append("Stop one with /unsubscribe ID, or all with /unsubscribe all.")
     for text in render.split_messages(lines):
-        await update.effective_message.reply_html(text)
+        await update.effective_message.reply_text(text)
 
 
 async def unsubscribe(update: Update, context: BotContext) -> None:
@@ -273,7 +273,7 @@ async def timezone(update: Update, context: BotContext) -> None:
         return
     name = args[0]
     if len(args) != 1 or zone(name) is None:
-        await message.reply_html(
+        await message.reply_text(
             f"'{render.echo(' '.join(args), 40)}' is not a time zone I know. Use an IANA name, "
             "for example /timezone Europe/Istanbul or /timezone America/New_York."
         )

@@ -1,7 +1,8 @@
 """Telegram handlers: flat ``async def name(update, context)`` functions, one per command or kind of message.
 
 Handlers catch only what a user can cause and answer it in a sentence; everything else reaches ``error`` and
-the user gets a short apology. The index is only ever called through ``asyncio.to_thread``.
+the user gets a short apology. The index is only ever called through ``asyncio.to_thread``. Every reply is
+``reply_text`` in HTML (``Defaults(parse_mode=HTML)``), so every piece of user or article text is escaped.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
             return
     question = question.strip()
     if not question:
-        await message.reply_html(USAGE_ASK)
+        await message.reply_text(USAGE_ASK)
         return
     log.debug("question from %s: %r", user.id if user else None, question)
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
@@ -101,14 +102,14 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     markup = None
     if result.answered:
         markup = _buttons(svc.pages.remember(question, chat_id=message.chat_id), 0, more=len(result.quotes) >= 3)
-    await message.reply_html(render.answer(result), reply_markup=markup, do_quote=True)
+    await message.reply_text(render.answer(result), reply_markup=markup, do_quote=True)
 
 
 async def start(update: Update, context: BotContext) -> None:
     """/start and /help: what the bot does, examples, and what is indexed."""
     svc = context.services
     idx = svc.library.index if svc.library.loaded else None
-    await update.effective_message.reply_html(render.help_text(idx, bot_username=context.bot.username))
+    await update.effective_message.reply_text(render.help_text(idx, bot_username=context.bot.username))
 
 
 async def ask(update: Update, context: BotContext) -> None:
@@ -171,13 +172,13 @@ async def button(update: Update, context: BotContext) -> None:
     result = await asyncio.to_thread(svc.library.index.answer, question, limit=limit, skip=page * limit)
     if kind == "w":
         await query.answer()
-        await query.message.reply_html(render.why(result), do_quote=False)
+        await query.message.reply_text(render.why(result), do_quote=False)
         return
     if not result.quotes:
         await query.answer("No more quotes for this question.")
         return
     await query.answer()
-    await query.message.reply_html(
+    await query.message.reply_text(
         render.answer(result, page=page),
         reply_markup=_buttons(key, page, more=len(result.quotes) >= limit),
     )
@@ -256,7 +257,7 @@ async def stats(update: Update, context: BotContext) -> None:
     if await _refuse_non_admin(update, context):
         return
     svc = context.services
-    await update.effective_message.reply_html(render.stats(svc.library.index, svc.stats))
+    await update.effective_message.reply_text(render.stats(svc.library.index, svc.stats))
 
 
 async def add(update: Update, context: BotContext) -> None:
@@ -286,15 +287,15 @@ async def add(update: Update, context: BotContext) -> None:
         return
     articles, reason = await asyncio.to_thread(uploads.check_upload, name, data)
     if not articles:
-        await message.reply_html(f"I could not add {escape(name)}: {escape(reason)}.")
+        await message.reply_text(f"I could not add {escape(name)}: {escape(reason)}.")
         return
     target = await asyncio.to_thread(uploads.store_upload, svc.settings.articles_dir, name, data)
     if target is None:
-        await message.reply_html(f"{escape(name)} is already in the articles folder; nothing to add.")
+        await message.reply_text(f"{escape(name)} is already in the articles folder; nothing to add.")
         return
     title = escape(articles[0].title[:200])
     count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
-    status = await message.reply_html(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
+    status = await message.reply_text(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
     await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 
 

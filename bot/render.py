@@ -10,6 +10,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telegram.constants import MessageLimit
+
 import index
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ __all__ = [
     "why",
 ]
 
-MAX_MESSAGE = 4096
+MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters of text after entities are parsed
 
 
 def echo(text: str, limit: int = 60) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+from telegram.constants import InlineKeyboardButtonLimit, InlineQueryLimit, MessageLimit
 
 TOKEN = "123456789:AAH-fake-token-for-tests-only_0123456789"
 BOT = {
@@ -170,7 +171,7 @@ class FakeTelegram:
         for row in markup.get("inline_keyboard", []):
             for button in row:
                 data = button.get("callback_data")
-                if data is not None and not 1 <= len(data.encode()) <= 64:
+                if data is not None and not 1 <= len(data.encode()) <= InlineKeyboardButtonLimit.MAX_CALLBACK_DATA:
                     raise TelegramError(400, "Bad Request: BUTTON_DATA_INVALID")
 
     def _render(self, params: dict[str, Any], key: str = "text") -> tuple[str, str]:
@@ -178,7 +179,7 @@ class FakeTelegram:
         text = parse_html(raw) if params.get("parse_mode") == "HTML" else raw
         if not text.strip():
             raise TelegramError(400, "Bad Request: message text is empty")
-        if _length(text) > 4096:
+        if _length(text) > MessageLimit.MAX_TEXT_LENGTH:
             raise TelegramError(400, "Bad Request: message is too long")
         return raw, text
 
@@ -202,7 +203,7 @@ class FakeTelegram:
             return True
         if method == "answerInlineQuery":
             results = params.get("results") or []
-            if len(results) > 50:
+            if len(results) > InlineQueryLimit.RESULTS:
                 raise TelegramError(400, "Bad Request: RESULTS_TOO_MUCH")
             for result in results:
                 content = result.get("input_message_content") or {}
