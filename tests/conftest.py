@@ -68,3 +68,11 @@ def write(folder: Path, name: str, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run ``newsbot`` in-process: ``cli("ask", "...", cwd=folder, env={...})`` -> code, stdout, stderr."""
+    from .cli_harness import InProcess
+
+    return InProcess(monkeypatch, capsys)

@@ -344,12 +344,25 @@ async def start_server(fake: FakeTelegram) -> tornado.httpserver.HTTPServer:
 
 
 class Chat:
-    """One user in one chat: ``await chat.send("/ask ...")`` then ``await chat.next_reply()``."""
+    """One user in one chat: ``await chat.send("/ask ...")`` then ``await chat.next_reply()``.
+
+    ``send`` goes through the fake server, as Telegram delivers updates. To check that the bot stays silent,
+    ``feed`` hands the update to the application and returns once it has been processed to the end (as
+    aiogram_dialog's ``BotClient`` does), so ``silent_since`` can then look: no waiting on the clock.
+    """
 
     def __init__(
-        self, fake: FakeTelegram, *, chat_id: int, user_id: int, first_name: str = "Ada", chat_type: str = "private"
+        self,
+        fake: FakeTelegram,
+        *,
+        chat_id: int,
+        user_id: int,
+        first_name: str = "Ada",
+        chat_type: str = "private",
+        app: Any = None,
     ) -> None:
         self.fake = fake
+        self.app = app
         self.chat_id = chat_id
         self.user = {"id": user_id, "is_bot": False, "first_name": first_name, "username": f"user{user_id}"}
         self.chat = {"id": chat_id, "type": chat_type}
@@ -371,7 +384,12 @@ class Chat:
     def as_user(self, user_id: int, first_name: str = "Bob") -> Chat:
         """The same chat seen by another member."""
         return Chat(
-            self.fake, chat_id=self.chat_id, user_id=user_id, first_name=first_name, chat_type=self.chat["type"]
+            self.fake,
+            chat_id=self.chat_id,
+            user_id=user_id,
+            first_name=first_name,
+            chat_type=self.chat["type"],
+            app=self.app,
         )
 
     def message(self, text: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -407,6 +425,40 @@ class Chat:
         self.fake.push("message", message)
         return message
 
+    def mark(self) -> int:
+        """A point in the transcript, for ``silent_since``."""
+        return len(self.fake.sent)
+
+    def silent_since(self, mark: int) -> bool:
+        """Whether the bot sent or edited nothing in this chat since ``mark``."""
+        return all(sent.chat_id != self.chat_id for sent in self.fake.sent[mark:])
+
+    async def feed(self, text: str | None = None, **extra: Any) -> dict[str, Any]:
+        """The user sends a message, and it is processed to the end before this returns."""
+        message = self.message(text, **extra)
+        await self.feed_update("message", message)
+        return message
+
+    async def feed_update(self, kind: str, payload: dict[str, Any]) -> None:
+        """Any update, processed to the end (handlers and error handler) before this returns."""
+        from telegram import Update
+
+        if self.app is None:
+            raise AssertionError("this Chat was made without app=; feeding needs the application")
+        update = Update.de_json({"update_id": next(self.fake._update_ids), kind: payload}, self.app.bot)
+        await self.app.process_update(update)
+
+    def callback(self, sent: Sent, label: str) -> dict[str, Any]:
+        """The callback query of pressing the button whose text starts with ``label`` under ``sent``."""
+        button = next(b for b in sent.buttons if b["text"].startswith(label))
+        return {
+            "id": str(self.fake.new_message_id()),
+            "from": self.user,
+            "chat_instance": "ci",
+            "message": self.fake.message_json(sent),
+            "data": button["callback_data"],
+        }
+
     async def edit(self, message: dict[str, Any], text: str) -> None:
         self.fake.push("edited_message", {**message, "text": text, "edit_date": int(time.time())})
 
@@ -431,17 +483,7 @@ class Chat:
 
     async def press(self, sent: Sent, label: str) -> None:
         """The user presses the inline button whose text starts with ``label`` under ``sent``."""
-        button = next(b for b in sent.buttons if b["text"].startswith(label))
-        self.fake.push(
-            "callback_query",
-            {
-                "id": str(self.fake.new_message_id()),
-                "from": self.user,
-                "chat_instance": "ci",
-                "message": self.fake.message_json(sent),
-                "data": button["callback_data"],
-            },
-        )
+        self.fake.push("callback_query", self.callback(sent, label))
 
     async def inline(self, query: str) -> list[dict[str, Any]]:
         """The user types ``@bot query``; returns the results the bot offered."""
@@ -474,10 +516,3 @@ class Chat:
                 raise AssertionError(f"no reply in chat {self.chat_id} within {seconds} s")
             await self.fake.wait_for_change(0.2)
 
-    async def no_reply(self, wait: float = 1.0) -> None:
-        """Assert the bot says nothing in this chat for ``wait`` seconds."""
-        try:
-            sent = await self.next_reply(seconds=wait)
-        except AssertionError:
-            return
-        raise AssertionError(f"unexpected reply: {sent.text!r}")

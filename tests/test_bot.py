@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
 import pytest
 
 from .bot_harness import ADMIN, USER, make_settings, running
+from .cli_harness import run_bot
 from .conftest import SEED_TITLE, write
 from .fake_telegram import BOT, TOKEN, Chat, TelegramError
 
@@ -18,17 +18,17 @@ QUESTION = "Which air base did the GNA seize?"
 
 @pytest.fixture
 def private(telegram, app) -> Chat:
-    return Chat(telegram, chat_id=USER, user_id=USER)
+    return Chat(telegram, chat_id=USER, user_id=USER, app=app)
 
 
 @pytest.fixture
 def admin(telegram, app) -> Chat:
-    return Chat(telegram, chat_id=ADMIN, user_id=ADMIN, first_name="Admin")
+    return Chat(telegram, chat_id=ADMIN, user_id=ADMIN, first_name="Admin", app=app)
 
 
 @pytest.fixture
 def group(telegram, app) -> Chat:
-    return Chat(telegram, chat_id=GROUP, user_id=USER, chat_type="supergroup")
+    return Chat(telegram, chat_id=GROUP, user_id=USER, chat_type="supergroup", app=app)
 
 
 async def test_private_question_gets_quotes_sources_and_buttons(private, telegram):
@@ -63,14 +63,11 @@ async def test_expired_button_gets_a_toast(private, telegram):
     await private.send(QUESTION)
     answer = await private.next_reply()
     answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] = "m:deadbeef:1"
-    await private.press(answer, "More")
-    for _ in range(50):
-        toasts = [p for m, p in telegram.calls if m == "answerCallbackQuery"]
-        if toasts:
-            break
-        await asyncio.sleep(0.1)
+    mark = private.mark()
+    await private.feed_update("callback_query", private.callback(answer, "More"))
+    toasts = [p for m, p in telegram.calls if m == "answerCallbackQuery"]
     assert "expired" in toasts[-1]["text"]
-    await private.no_reply(0.5)
+    assert private.silent_since(mark)
 
 
 async def test_off_topic_in_private(private):
@@ -91,10 +88,10 @@ async def test_start_and_help(private):
 
 
 async def test_group_answers_only_when_addressed(group):
-    await group.send("Anyone seen the news about the air base?")
-    await group.no_reply(1.0)
-    await group.send("/ask@other_bot " + QUESTION)
-    await group.no_reply(0.5)
+    mark = group.mark()
+    await group.feed("Anyone seen the news about the air base?")
+    await group.feed("/ask@other_bot " + QUESTION)
+    assert group.silent_since(mark), "chatter and other bots' commands get no answer"
     await group.send("/ask " + QUESTION)
     assert "Al-Watiya" in (await group.next_reply()).text
     await group.send(f"/ask@{BOT['username']} Who is Hami Aksoy?")
@@ -141,6 +138,7 @@ def _many_articles(folder, n: int) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_reindex_while_questions_are_in_flight(admin, telegram, tmp_path):
     _many_articles(tmp_path / "articles", 1500)
     asker = Chat(telegram, chat_id=4004, user_id=4004)
@@ -217,13 +215,15 @@ async def test_add_good_bad_and_traversal(admin, private, tmp_path):
 
 async def test_one_user_flooding_while_another_is_served(telegram, private):
     other = Chat(telegram, chat_id=6006, user_id=6006)
-    for _ in range(7):
+    for _ in range(6):
         await private.send(QUESTION)
     await other.send("Who is Hami Aksoy?")
     replies = [await private.next_reply() for _ in range(6)]
     assert sum("Al-Watiya" in r.text for r in replies) == 5
     assert sum("faster than I can quote" in r.text for r in replies) == 1
-    await private.no_reply(0.5)
+    mark = private.mark()
+    await private.feed(QUESTION)
+    assert private.silent_since(mark), "after one notice, further questions in the minute get silence"
     assert "Hami Aksoy" in (await other.next_reply()).text
 
 
@@ -234,7 +234,7 @@ async def test_one_user_flooding_while_another_is_served(telegram, private):
         pytest.param("<script>alert('x')</script> & <img src=x>", "do not", id="html-script"),
         pytest.param("*Which* _air_ base did the `GNA` seize?", "Al-Watiya", id="markdown"),
         pytest.param("[click](http://evil.example) **now**", "do not", id="markdown-link"),
-        pytest.param("air base " * 455 + "GNA", "Al-Watiya", id="4096-characters"),
+        pytest.param(("GNA seize air base " * 300)[:4096], "Al-Watiya", id="4096-characters"),
         pytest.param("Which air\u200b base did the G\u200dNA\u200f seize\u202e?", "Al-Watiya", id="zero-width-rtl"),
         pytest.param("🔥🔥🔥", "no words to search for", id="emoji-only"),
         pytest.param("what is the and of it", "no words to search for", id="stopwords-only"),
@@ -244,7 +244,8 @@ async def test_one_user_flooding_while_another_is_served(telegram, private):
     ],
 )
 async def test_hostile_input(private, text, expected):
-    await private.send(text[:4096])
+    assert len(text) <= 4096, "Telegram delivers at most 4096 characters"
+    await private.send(text)
     reply = await private.next_reply()
     assert expected in reply.text
     assert "Traceback" not in reply.text
@@ -303,8 +304,7 @@ async def test_internal_error_gets_an_apology(private, telegram, caplog):
 async def test_removed_from_chat_is_logged_not_fatal(telegram, group, caplog):
     telegram.blocked_chats.add(GROUP)
     with caplog.at_level(logging.INFO):
-        await group.send("/ask " + QUESTION)
-        await asyncio.sleep(1.0)
+        await group.feed("/ask " + QUESTION)
     assert "blocked or removed" in caplog.text
     telegram.blocked_chats.clear()
     await group.send("/ask " + QUESTION)
@@ -313,12 +313,13 @@ async def test_removed_from_chat_is_logged_not_fatal(telegram, group, caplog):
 
 async def test_allowed_chats_get_one_polite_line(telegram, tmp_path):
     settings = make_settings(telegram, tmp_path, allowed_chat_ids=frozenset({USER}))
-    async with running(settings):
-        stranger = Chat(telegram, chat_id=7007, user_id=7007)
+    async with running(settings) as app:
+        stranger = Chat(telegram, chat_id=7007, user_id=7007, app=app)
         await stranger.send(QUESTION)
         assert "only works in the chats its owner allowed" in (await stranger.next_reply()).text
-        await stranger.send(QUESTION)
-        await stranger.no_reply(1.0)
+        mark = stranger.mark()
+        await stranger.feed(QUESTION)
+        assert stranger.silent_since(mark), "one polite line, then silence"
         friend = Chat(telegram, chat_id=USER, user_id=USER)
         await friend.send(QUESTION)
         assert "Al-Watiya" in (await friend.next_reply()).text
@@ -352,13 +353,13 @@ async def test_webhook_with_and_without_secret(telegram, tmp_path):
         update = {"update_id": 1, "message": chat.message(QUESTION)}
         async with httpx.AsyncClient() as client:
             refused = await client.post(f"http://127.0.0.1:{port}/hook", json=update)
-            assert refused.status_code == 403
-            await chat.no_reply(1.0)
+            assert refused.status_code == 403  # refused before it reaches the application's queue
             accepted = await client.post(
                 f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
             )
             assert accepted.status_code == 200
         assert "Al-Watiya" in (await chat.next_reply()).text
+        assert sum(sent.chat_id == USER for sent in telegram.sent) == 1, "only the accepted update was answered"
 
 
 def _free_port() -> int:
@@ -403,30 +404,10 @@ async def test_questions_are_not_logged_above_debug(private, caplog, app):
 
 
 async def _run_bot(tmp_path, env: dict[str, str]) -> tuple[int, str]:
-    import os
-    import sys
-
     from .conftest import ROOT
 
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "ARTICLES_DIR": str(ROOT / "seeds"),
-        "INDEX_DIR": str(tmp_path / "index"),
-        "DATA_DIR": str(tmp_path / "data"),
-        **env,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        cwd=tmp_path,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), timeout=90)
-    return process.returncode, err.decode()
+    where = {"ARTICLES_DIR": str(ROOT / "seeds"), "INDEX_DIR": str(tmp_path / "index"), "DATA_DIR": str(tmp_path)}
+    return await run_bot(cwd=tmp_path, env={**where, **env})
 
 
 async def test_run_with_a_rejected_token(telegram, tmp_path):
@@ -438,6 +419,7 @@ async def test_run_with_a_rejected_token(telegram, tmp_path):
     assert wrong.split(":")[1] not in err
 
 
+@pytest.mark.slow
 async def test_run_without_a_connection(tmp_path):
     code, err = await _run_bot(
         tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot"}

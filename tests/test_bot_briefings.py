@@ -6,8 +6,6 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
-import subprocess
-import sys
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +16,8 @@ from bot.errors import StateError
 from bot.subscriptions import SubscriptionStore
 
 from .bot_harness import ADMIN, USER, running
-from .conftest import ROOT, SEED_TITLE, write
+from .cli_harness import run_process
+from .conftest import SEED_TITLE, write
 from .fake_telegram import TOKEN, Chat
 
 GROUP = -100777
@@ -126,14 +125,14 @@ async def test_missed_briefing_is_sent_once_on_start(telegram, settings):
     long_ago = now - dt.timedelta(hours=6)
     store.add(ADMIN, f"{long_ago:%H:%M}", None, now=now - dt.timedelta(days=2))
     store.close()
-    async with running(settings):
+    async with running(settings) as app:
+        missed_jobs = {job.name for job in app.job_queue.jobs() if job.name.startswith("missed-")}
+        assert missed_jobs == {"missed-1"}, "only the briefing less than three hours late is sent, once"
         chat = Chat(telegram, chat_id=USER, user_id=USER)
         chat._seen = 0
         assert (await chat.next_reply()).text.startswith("Latest stories")
-        await chat.no_reply(2.0)
-        too_late = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
-        too_late._seen = 0
-        await too_late.no_reply(0.5)
+        assert not [job for job in app.job_queue.jobs() if job.name.startswith("missed-")], "nothing more is due"
+        assert sum(sent.chat_id == USER for sent in telegram.sent) == 1
 
 
 def test_missed_rule():
@@ -228,10 +227,7 @@ def test_run_refuses_a_newer_database(tmp_path):
     (tmp_path / "var").mkdir()
     with contextlib.closing(sqlite3.connect(tmp_path / "var" / "newsbot.sqlite3")) as db, db:
         db.execute("PRAGMA user_version = 5")
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATA_DIR": "var"}
-    out = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    out = run_process("run", cwd=tmp_path, env={"TELEGRAM_BOT_TOKEN": TOKEN, "DATA_DIR": "var"})
     assert out.returncode == 2
     assert "newer newsbot (schema 5" in out.stderr
     assert TOKEN not in out.stderr + out.stdout

@@ -1,4 +1,4 @@
-"""The newsbot command line, run as a user runs it: a subprocess with an environment and a working folder."""
+"""The newsbot command line as a user runs it, in a working folder with an environment (in-process, mostly)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from .cli_harness import run_process
 from .conftest import ROOT, SEED_TITLE, write
-
-
-def newsbot(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("ARTICLES_DIR", "INDEX_DIR")}
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -35,18 +20,18 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_ask_builds_the_index_on_first_use(workdir):
-    out = newsbot("ask", "Which air base did the GNA seize?", cwd=workdir)
-    assert out.returncode == 0, out.stderr
+def test_ask_builds_the_index_on_first_use(workdir, cli):
+    out = cli("ask", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.code == 0, out.stderr
     assert "Al-Watiya Air Base" in out.stdout
     assert f"— {SEED_TITLE}, 23 May 2020" in out.stdout
     assert "Built an index of seeds" in out.stderr
     assert (workdir / "var" / "index" / "CURRENT").is_file()
 
 
-def test_ask_json_shape(workdir):
-    out = newsbot("ask", "--json", "Which air base did the GNA seize?", cwd=workdir)
-    assert out.returncode == 0, out.stderr
+def test_ask_json_shape(workdir, cli):
+    out = cli("ask", "--json", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.code == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data) == {"question", "answered", "quotes", "suggestions"}
     assert data["answered"] is True
@@ -58,26 +43,26 @@ def test_ask_json_shape(workdir):
     assert quote["text"] in text
 
 
-def test_ask_off_topic(workdir):
-    out = newsbot("ask", "Who won the football World Cup?", cwd=workdir)
-    assert out.returncode == 0
+def test_ask_off_topic(workdir, cli):
+    out = cli("ask", "Who won the football World Cup?", cwd=workdir)
+    assert out.code == 0
     assert "do not" in out.stdout
     assert SEED_TITLE in out.stdout
 
 
-def test_search_and_changed_articles_note(workdir):
-    assert newsbot("index", cwd=workdir).returncode == 0
+def test_search_and_changed_articles_note(workdir, cli):
+    assert cli("index", cwd=workdir).code == 0
     write(workdir / "seeds", "extra.txt", "Extra\n\nAnother story.\n")
-    out = newsbot("search", "Pantsir", "-k", "1", cwd=workdir)
-    assert out.returncode == 0
+    out = cli("search", "Pantsir", "-k", "1", cwd=workdir)
+    assert out.code == 0
     assert "Pantsir" in out.stdout
     assert "the articles changed since the index was built (1 new" in out.stderr
 
 
-def test_index_reports_skips(workdir):
+def test_index_reports_skips(workdir, cli):
     write(workdir / "seeds", "broken.json", "{")
-    out = newsbot("index", cwd=workdir)
-    assert out.returncode == 0
+    out = cli("index", cwd=workdir)
+    assert out.code == 0
     assert "1 articles, " in out.stdout
     assert "1 skipped" in out.stdout
     assert "broken.json: invalid JSON" in out.stdout
@@ -95,53 +80,53 @@ def test_index_reports_skips(workdir):
         pytest.param(("search", "air", "-k", "0"), {}, "k must be a positive number", id="search-zero-hits"),
     ],
 )
-def test_errors_are_one_line_exit_2(workdir, args, env, message):
-    out = newsbot(*args, cwd=workdir, env=env)
-    assert out.returncode == 2
+def test_errors_are_one_line_exit_2(workdir, args, env, message, cli):
+    out = cli(*args, cwd=workdir, env=env)
+    assert out.code == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_unreadable_index_exit_2(workdir):
+def test_unreadable_index_exit_2(workdir, cli):
     (workdir / "var" / "index").mkdir(parents=True)
     (workdir / "var" / "index" / "CURRENT").write_text("gen-missing\n")
-    out = newsbot("ask", "air base", cwd=workdir)
-    assert out.returncode == 2
+    out = cli("ask", "air base", cwd=workdir)
+    assert out.code == 2
     assert out.stderr.count("\n") == 1
     assert "newsbot index" in out.stderr
 
 
-def test_brief_command(workdir):
-    out = newsbot("brief", "libya", "--json", cwd=workdir)
-    assert out.returncode == 0, out.stderr
+def test_brief_command(workdir, cli):
+    out = cli("brief", "libya", "--json", cwd=workdir)
+    assert out.code == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["topic"] == "libya"
     assert data["stories"][0]["article"]["title"] == SEED_TITLE
     text = (workdir / "seeds" / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
     assert all(q["text"] in text for s in data["stories"] for q in s["quotes"])
-    human = newsbot("brief", cwd=workdir)
+    human = cli("brief", cwd=workdir)
     assert f"1. {SEED_TITLE} (23 May 2020)" in human.stdout
-    later = newsbot("brief", "--since", "2021-01-01", cwd=workdir)
+    later = cli("brief", "--since", "2021-01-01", cwd=workdir)
     assert "No stories to brief published after 1 January 2021." in later.stdout
-    bad = newsbot("brief", "--since", "someday", cwd=workdir)
-    assert bad.returncode == 2
+    bad = cli("brief", "--since", "someday", cwd=workdir)
+    assert bad.code == 2
     assert "is not a date" in bad.stderr
 
 
-def test_ask_search_and_brief_work_outside_the_clone(tmp_path):
+def test_ask_search_and_brief_work_outside_the_clone(tmp_path, cli):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    missing = newsbot("ask", "Which air base did the GNA seize?", cwd=elsewhere)
-    assert missing.returncode == 2
+    missing = cli("ask", "Which air base did the GNA seize?", cwd=elsewhere)
+    assert missing.code == 2
     assert "--articles" in missing.stderr, "the message names the option that fixes it"
     where = ("--articles", str(ROOT / "seeds"), "--index", str(tmp_path / "ix"))
-    ask = newsbot("ask", *where, "Which air base did the GNA seize?", cwd=elsewhere)
-    assert ask.returncode == 0, ask.stderr
+    ask = cli("ask", *where, "Which air base did the GNA seize?", cwd=elsewhere)
+    assert ask.code == 0, ask.stderr
     assert "Al-Watiya Air Base" in ask.stdout
     assert (tmp_path / "ix" / "CURRENT").is_file()
-    search = newsbot("search", *where, "Pantsir", "-k", "1", cwd=elsewhere)
+    search = cli("search", *where, "Pantsir", "-k", "1", cwd=elsewhere)
     assert "Pantsir" in search.stdout
-    brief = newsbot("brief", *where, "libya", cwd=elsewhere)
+    brief = cli("brief", *where, "libya", cwd=elsewhere)
     assert SEED_TITLE in brief.stdout
     assert not (elsewhere / "var").exists(), "nothing is written where the user happens to stand"
 
@@ -149,19 +134,8 @@ def test_ask_search_and_brief_work_outside_the_clone(tmp_path):
 def test_a_closed_pipe_ends_quietly(workdir):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written, as with `| head -0`
-    environment = {k: v for k, v in os.environ.items() if k not in ("ARTICLES_DIR", "INDEX_DIR")}
-    environment["PYTHONPATH"] = str(ROOT)
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "search", "air base", "-k", "10"],
-            cwd=workdir,
-            env=environment,
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = run_process("search", "air base", "-k", "10", cwd=workdir, stdout=write_end, stderr=subprocess.PIPE)
     finally:
         os.close(write_end)
     assert proc.returncode == 0

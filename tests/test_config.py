@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from bot.config import load_settings
 from bot.errors import ConfigError
 
+from .cli_harness import run_process
 from .conftest import ROOT
 
 GOOD_TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
@@ -76,11 +73,7 @@ def test_every_problem_is_listed_once():
 
 
 def test_run_without_token_exits_2(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM", "ADMIN"))}
-    env.update({"PYTHONPATH": str(ROOT), "ADMIN_USER_IDS": "x"})
-    out = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    out = run_process("run", cwd=tmp_path, env={"ADMIN_USER_IDS": "x"})
     assert out.returncode == 2
     assert "TELEGRAM_BOT_TOKEN: missing" in out.stderr
     assert "ADMIN_USER_IDS: 'x' is not a numeric Telegram id" in out.stderr

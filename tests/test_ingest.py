@@ -187,6 +187,7 @@ def test_hidden_files_ignored_and_recursive(tmp_path):
 
 
 @pytest.mark.shared_data
+@pytest.mark.slow
 def test_reuters_ingests_as_it_is(shared_data):
     articles, report = ingest(shared_data / "reuters21578" / "articles.jsonl.gz")
     assert report.loaded == len(articles) > 19_000

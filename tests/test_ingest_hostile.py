@@ -144,6 +144,7 @@ def test_repeated_markdown_title_is_not_the_lead(hostile_folder):
     assert articles[0].text == "The keeper of Fastnet retired."
 
 
+@pytest.mark.slow
 def test_decompression_bomb_stops_early_and_stays_small(tmp_path):
     write(tmp_path, "bomb.jsonl.gz", gzip.compress(b"{}\n" * 3_000_000, compresslevel=9))
     write(tmp_path, "good.txt", "Kept\n\nThe good story about mangroves survives.\n")
@@ -166,6 +167,7 @@ def test_many_skipped_records_are_counted_not_stored(tmp_path):
     assert idx.answer("kelp forests").answered
 
 
+@pytest.mark.slow
 def test_one_huge_line_uses_little_memory(tmp_path):
     # Incompressible, so this is an honest file with one absurd line rather than a decompression bomb.
     big = b'{"text": "' + os.urandom(32 << 20).hex().encode() + b'"}\n'

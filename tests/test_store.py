@@ -172,6 +172,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.mark.slow
 def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp_path, seed_index):
     ix = small_disk / "ix"
     seed_index.save(ix)

@@ -8,14 +8,13 @@ import hashlib
 import os
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
 from bot.errors import StateError
 from bot.subscriptions import BACKUPS_KEPT, SubscriptionStore
 
-from .conftest import ROOT
+from .cli_harness import run_process
 from .fake_telegram import TOKEN
 
 
@@ -148,11 +147,7 @@ def test_an_existing_database_opens_on_a_full_disk(full_disk):
 
 def test_run_on_a_full_disk_says_one_line(full_disk):
     _fill(full_disk)
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "DATA_DIR": str(full_disk)}
-    out = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=full_disk.parent, env=env, capture_output=True, text=True, timeout=60,
-        check=False,
-    )
+    out = run_process("run", cwd=full_disk.parent, env={"TELEGRAM_BOT_TOKEN": TOKEN, "DATA_DIR": str(full_disk)})
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1
     assert "no space left" in out.stderr
