@@ -53,6 +53,7 @@ def schedule(application: Application, subscription: Subscription) -> None:
 
 
 def unschedule(application: Application, subscription_id: int) -> None:
+    """Remove the daily job of a subscription (if any)."""
     for job in application.job_queue.get_jobs_by_name(_job_name(subscription_id)):
         job.schedule_removal()
 

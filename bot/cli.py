@@ -108,6 +108,7 @@ def _span_json(text: str, start: int, end: int, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot index``: bring the index up to date and print what was read, skipped and decoded."""
     articles, target = settings.articles_dir, settings.index_dir
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
@@ -141,6 +142,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot ask``: answer a question with quotes (or say why not), as text or JSON."""
     if args.n < 1:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
@@ -174,6 +176,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot search``: the best passages by BM25, with scores."""
     idx = _open(settings, quiet=args.json)
     hits = idx.search(args.query, k=args.k)
     if args.json:
@@ -198,6 +201,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot brief``: a digest of stories on a topic or the latest."""
     since = None
     if args.since:
         since = index.parse_date(args.since)
@@ -238,6 +242,7 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot run``: the Telegram bot, until interrupted."""
     from bot.app import run
 
     return run(settings)

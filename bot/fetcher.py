@@ -41,7 +41,6 @@ import contextlib
 import datetime as dt
 import http
 import http.cookiejar
-import importlib.metadata
 import ipaddress
 import logging
 import socket
@@ -186,11 +185,9 @@ class FetchResult:
 
 
 def default_user_agent() -> str:
-    """``newsbot/<version> (+feed reader; answers questions with quotes)``, the installed version if any."""
-    try:
-        version = importlib.metadata.version("newsbot")
-    except importlib.metadata.PackageNotFoundError:
-        from bot import __version__ as version
+    """``newsbot/<version> (+feed reader; answers questions with quotes)``."""
+    from bot import __version__ as version
+
     return f"newsbot/{version} (+feed reader; answers questions with quotes)"
 
 

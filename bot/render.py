@@ -84,6 +84,7 @@ def source_line(article: index.Article) -> str:
 
 
 def quote_block(quote: index.Quote) -> str:
+    """A quote in a blockquote, with its source line under it."""
     return f"<blockquote>{escape(quote.text)}</blockquote>\n{source_line(quote.article)}"
 
 
@@ -132,6 +133,7 @@ def why(result: index.Answer) -> str:
 
 
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
+    """The /start and /help message: what the bot does, how to ask, examples, and what is indexed."""
     examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None:
         built = index.date_text(idx.built_at, time=True)

@@ -49,6 +49,7 @@ class Library:
 
     @property
     def index(self) -> index.Index:
+        """The index being served. Raises RuntimeError before the first load."""
         if self._index is None:
             raise RuntimeError("the index is not loaded yet")
         return self._index
@@ -60,6 +61,7 @@ class Library:
 
     @property
     def busy(self) -> bool:
+        """Whether a reindex is running."""
         return self._lock.locked()
 
     async def open(self) -> tuple[index.Index, bool]:
@@ -196,15 +198,18 @@ class Stats:
     times: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=1000))
 
     def record(self, seconds: float) -> None:
+        """Count one answered question and how long it took."""
         self.answered += 1
         self.times.append(seconds)
 
     @property
     def median_ms(self) -> float | None:
+        """Median answer time over the last 1,000 questions, in milliseconds (None before the first)."""
         return statistics.median(self.times) * 1000 if self.times else None
 
     @property
     def uptime(self) -> float:
+        """Seconds since the bot started."""
         return time.monotonic() - self.started
 
 
@@ -225,6 +230,7 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:
+        """The services for one application, serving ``current`` (or loading the index in post_init)."""
         return cls(
             settings=settings,
             library=Library(settings, current),

@@ -69,6 +69,7 @@ class Subscription:
 
     @property
     def hour_minute(self) -> tuple[int, int]:
+        """The briefing time as (hour, minute)."""
         hour, minute = self.time.split(":")
         return int(hour), int(minute)
 
@@ -179,6 +180,7 @@ class SubscriptionStore:
                 _migrate(db, version)
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._db.close()
 
@@ -227,11 +229,13 @@ class SubscriptionStore:
         ]
 
     def timezone(self, chat_id: int) -> str:
+        """The chat's time zone (the default when it never set one)."""
         with self._lock:
             row = self._db.execute("SELECT timezone FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
         return row[0] if row else self.default_timezone
 
     def set_timezone(self, chat_id: int, timezone: str) -> None:
+        """Set the chat's time zone (an IANA name, already checked)."""
         with self._lock:
             self._db.execute(
                 "INSERT INTO chats (chat_id, timezone) VALUES (?, ?) "
@@ -240,6 +244,7 @@ class SubscriptionStore:
             )
 
     def add(self, chat_id: int, time: str, topic: str | None, *, now: dt.datetime | None = None) -> Subscription:
+        """A new daily briefing for ``chat_id`` at ``time`` (HH:MM, the chat's zone) on ``topic`` (None: latest)."""
         created = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
         with self._lock:
             cursor = self._db.execute(
@@ -249,13 +254,16 @@ class SubscriptionStore:
         return self.get(cursor.lastrowid)
 
     def get(self, subscription_id: int) -> Subscription | None:
+        """The subscription with this id, enabled or not; None when there is none."""
         found = self._rows("s.id = ?", (subscription_id,))
         return found[0] if found else None
 
     def for_chat(self, chat_id: int) -> list[Subscription]:
+        """The chat's enabled subscriptions, oldest first."""
         return self._rows("s.chat_id = ? AND s.enabled = 1", (chat_id,))
 
     def enabled(self) -> list[Subscription]:
+        """Every enabled subscription (to schedule on start)."""
         return self._rows("s.enabled = 1")
 
     def remove(self, chat_id: int, subscription_id: int | None = None) -> list[int]:
@@ -266,6 +274,7 @@ class SubscriptionStore:
         return targets
 
     def mark_sent(self, subscription_id: int, when: dt.datetime) -> None:
+        """Record when a subscription's briefing was sent."""
         with self._lock:
             self._db.execute(
                 "UPDATE subscriptions SET last_sent_at = ? WHERE id = ?",

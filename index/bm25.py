@@ -41,6 +41,7 @@ class Settings:
 
     @property
     def effective_delta(self) -> float:
+        """The delta in use: the one given, else rank-bm25's default for the variant (l: 0.5, plus: 1.0)."""
         if self.delta is not None:
             return self.delta
         return 0.5 if self.variant == "l" else 1.0

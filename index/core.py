@@ -116,6 +116,7 @@ class Index:
         return self.articles[self._by_id[article_id]]
 
     def article_of(self, passage: int) -> Article:
+        """The article that passage number ``passage`` belongs to."""
         return self.articles[int(self._passages[passage, 0])]
 
     def passage(self, number: int) -> Passage:

@@ -30,3 +30,19 @@ def test_every_module_has_a_docstring():
     for folder in ("index", "bot"):
         for path in (ROOT / folder).glob("*.py"):
             assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), path
+
+
+def test_public_functions_and_methods_have_docstrings():
+    missing = []
+    for folder in ("index", "bot"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in tree.body:
+                scopes = [(node, "")]
+                if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                    scopes = [(child, f"{node.name}.") for child in node.body]
+                for child, prefix in scopes:
+                    is_function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                    if is_function and not child.name.startswith("_") and not ast.get_docstring(child):
+                        missing.append(f"{path.relative_to(ROOT)}: {prefix}{child.name}")
+    assert not missing, "\n".join(missing)
