@@ -117,7 +117,7 @@ async def send_scheduled(context: BotContext) -> None:
     started = dt.datetime.now(dt.UTC)
     briefing = None
     if fresh != []:
-        briefing = await asyncio.to_thread(idx.brief, subscription.topic, n=STORIES, only=fresh)
+        briefing = await asyncio.to_thread(index.brief, idx, subscription.topic, n=STORIES, only=fresh)
     try:
         if briefing is None or (since is not None and not briefing.stories):
             about = f" on {escape(subscription.topic)}" if subscription.topic else ""
@@ -162,7 +162,7 @@ async def brief(update: Update, context: BotContext) -> None:
         await message.reply_text(problem)
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    briefing = await asyncio.to_thread(svc.library.index.brief, topic, since=since, n=STORIES)
+    briefing = await asyncio.to_thread(index.brief, svc.library.index, topic, since=since, n=STORIES)
     await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
 
 

@@ -147,7 +147,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
     idx = _open(settings, quiet=args.json)
-    answer = idx.answer(args.question, limit=args.n)
+    answer = index.answer(idx, args.question, limit=args.n)
     if args.json:
         return _print_json(
             {
@@ -212,7 +212,7 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
     idx = _open(settings, quiet=args.json)
-    briefing = idx.brief(args.topic, since=since, n=args.n)
+    briefing = index.brief(idx, args.topic, since=since, n=args.n)
     if args.json:
         return _print_json(
             {

@@ -97,7 +97,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     log.debug("question from %s: %r", user.id if user else None, question)
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
-    result = await asyncio.to_thread(svc.library.index.answer, question)
+    result = await asyncio.to_thread(index.answer, svc.library.index, question)
     svc.stats.record(time.monotonic() - started)
     markup = None
     if result.answered:
@@ -169,7 +169,7 @@ async def button(update: Update, context: BotContext) -> None:
         return
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
-    result = await asyncio.to_thread(svc.library.index.answer, question, limit=limit, skip=page * limit)
+    result = await asyncio.to_thread(index.answer, svc.library.index, question, limit=limit, skip=page * limit)
     if kind == "w":
         await query.answer()
         await query.message.reply_text(render.why(result), do_quote=False)
@@ -192,7 +192,7 @@ async def inline_query(update: Update, context: BotContext) -> None:
     if not text or svc.inline_limiter.check(query.from_user.id) != "ok":
         await query.answer([], cache_time=5, is_personal=True)
         return
-    result = await asyncio.to_thread(svc.library.index.answer, text, limit=10)
+    result = await asyncio.to_thread(index.answer, svc.library.index, text, limit=10)
     results = [
         InlineQueryResultArticle(
             id=f"{n}",

@@ -6,12 +6,13 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
     idx = index.build("seeds/")
     idx.save("var/index"); idx = index.load("var/index")
     hits = idx.search("air base", k=10)
-    ans = idx.answer("Which air base did the GNA seize?")
+    ans = index.answer(idx, "Which air base did the GNA seize?")
 """
 
 from .analysis import analyze, normalize
+from .answers import answer
 from .bm25 import VARIANTS, Settings
-from .briefs import Briefing, Story
+from .briefs import Briefing, Story, brief
 from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build, update
 from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
@@ -41,6 +42,8 @@ __all__ = [
     "Skipped",
     "Story",
     "analyze",
+    "answer",
+    "brief",
     "build",
     "compare",
     "date_text",

@@ -12,7 +12,6 @@ by a sentence that only shares "capital".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from .model import Answer, Quote
 if TYPE_CHECKING:
     from .core import Index
 
-__all__ = ["ANSWER_THRESHOLD", "compose_answer"]
+__all__ = ["ANSWER_THRESHOLD", "answer"]
 
 # Share of the question's rarity mass the best quote must hold. Chosen on SQuAD dev (see bench/quality.py).
 ANSWER_THRESHOLD = 0.5
@@ -39,11 +38,6 @@ class _Candidate:
     coverage: float
     score: float
     terms: tuple[str, ...]
-
-
-def rarity(n_docs: int, df: int) -> float:
-    """Smoothed IDF, log(1 + (N - df + 0.5) / (df + 0.5)): positive for every term, highest for unknown ones."""
-    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
 
 
 def _best_span(
@@ -69,12 +63,20 @@ def _best_span(
     return first, last, have
 
 
-def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) -> Answer:
-    """Answer ``question`` from ``idx`` with up to ``limit`` quotes after the first ``skip``.
+def answer(
+    idx: Index, question: str, *, limit: int = 3, skip: int = 0, threshold: float = ANSWER_THRESHOLD
+) -> Answer:
+    """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
+
+    Args:
+        idx: the index (only its read methods are used: top, rarity, passage_sentences, article_of, titles).
+        question: the user's words.
+        limit: quotes to return; ``skip`` passes over the first ones, for "More" pages.
+        threshold: share of the question's rarity mass the best quote must hold to count as an answer.
 
     Returns:
-        An ``Answer``; ``answered`` is False (with a message and nearby titles) when the articles do not
-        hold the question's informative terms, or when the question has no searchable words.
+        An ``Answer``; ``answered`` is False (with a one-sentence message and nearby titles) when the articles
+        do not hold the question's informative terms, or when the question has no searchable words.
     """
     terms = analyze(question)
     if not terms:
@@ -85,10 +87,9 @@ def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) 
             suggestions=idx.recent_titles(3),
         )
     distinct = list(dict.fromkeys(terms))
-    n = len(idx)
-    weights = {t: rarity(n, idx.postings.document_frequency(t)) for t in distinct}
+    weights = idx.rarity(distinct)
     total = sum(weights.values())
-    hits = idx.postings.top(terms, k=max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
+    hits = idx.top(terms, k=max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
     if len(hits.docs) == 0:
         return Answer(
             question=question,
@@ -117,7 +118,7 @@ def compose_answer(idx: Index, question: str, *, limit: int = 3, skip: int = 0) 
         )
     candidates.sort(key=lambda c: (-c.score, c.passage))
     best = candidates[0]
-    if best.coverage < ANSWER_THRESHOLD:
+    if best.coverage < threshold:
         return Answer(
             question=question,
             answered=False,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
-from .answers import rarity
 from .dates import date_text, naive_utc
 from .model import Article, Quote
 
@@ -158,7 +157,7 @@ def brief(
         terms = analyze(topic)
         if not terms:
             return Briefing(topic, since, (), message="That topic has no words to search for.")
-        weights = {t: rarity(len(idx), idx.postings.document_frequency(t)) for t in set(terms)}
+        weights = idx.rarity(terms)
         seen: set[str] = set()
         for hit in idx.search(topic, k=max(200, 20 * n)):
             article = hit.article

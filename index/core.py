@@ -9,21 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
-from .bm25 import Postings, Settings, build_postings
+from .bm25 import Postings, Scored, Settings, build_postings
 from .dates import naive_utc
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
 from .ingest import ingest, list_sources
-from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage
+from .model import Article, BuildInfo, Changes, Hit, IngestReport, Passage
 from .passages import split_passages
 
 __all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build", "update"]
@@ -105,12 +105,6 @@ class Index:
         """Ids of the articles that first entered the index after ``when`` (an aware datetime)."""
         return [a.id for a in self.articles if self.first_seen(a.id) > when]
 
-    def brief(self, topic: str | None = None, **options: Any) -> Any:
-        """A briefing: see ``index.briefs.brief`` for the options (since, n, exclude, only)."""
-        from .briefs import brief
-
-        return brief(self, topic, **options)
-
     def article(self, article_id: str) -> Article:
         """The article with this id. Raises KeyError when there is none."""
         return self.articles[self._by_id[article_id]]
@@ -157,15 +151,26 @@ class Index:
             for d, s in zip(top.docs.tolist(), top.scores.tolist(), strict=True)
         ]
 
-    def answer(self, question: str, *, limit: int = 3, skip: int = 0) -> Answer:
-        """Answer ``question`` with up to ``limit`` verbatim quotes from different passages, best first.
+    def top(self, terms: list[str], k: int) -> Scored:
+        """The ``k`` passages with the best BM25 scores for analysed ``terms`` (numbers and scores, best first)."""
+        return self.postings.top(terms, k)
 
-        ``skip`` passes over the first quotes, for "more" pages. A question the articles do not answer gives
-        ``answered=False`` with a one-sentence ``message`` and nearby ``suggestions`` (article titles).
+    def document_frequency(self, term: str) -> int:
+        """How many passages contain the analysed ``term``."""
+        return self.postings.document_frequency(term)
+
+    def rarity(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each distinct term's rarity: a smoothed IDF, log(1 + (N - df + 0.5) / (df + 0.5)).
+
+        Positive for every term (unlike BM25Okapi's floored IDF) and highest for terms no passage contains, so a
+        question's unknown words weigh the most. Answers and briefings weigh question terms with it.
         """
-        from .answers import compose_answer
-
-        return compose_answer(self, question, limit=limit, skip=skip)
+        n = len(self)
+        weights = {}
+        for term in dict.fromkeys(terms):
+            df = self.document_frequency(term)
+            weights[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return weights
 
     def titles_for(self, passages: Iterable[int]) -> tuple[str, ...]:
         """Distinct article titles of these passages, in order."""

@@ -61,7 +61,7 @@ def test_works_without_nltk_data(tmp_path):
         "import nltk, index\n"
         "nltk.download = None\n"  # any download attempt would now fail loudly
         "idx = index.build('seeds')\n"
-        "print(idx.answer('Which air base did the GNA seize?').answered)\n"
+        "print(index.answer(idx, 'Which air base did the GNA seize?').answered)\n"
     )
     env = {**os.environ, "NLTK_DATA": str(tmp_path / "nothing"), "HOME": str(tmp_path)}
     out = subprocess.run(

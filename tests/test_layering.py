@@ -10,7 +10,7 @@ from .conftest import ROOT
 
 
 def test_index_does_not_load_telegram():
-    code = "import sys, index; index.build('seeds').answer('air base'); print('telegram' in sys.modules)"
+    code = "import sys, index; index.answer(index.build('seeds'), 'air base'); print('telegram' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

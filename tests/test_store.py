@@ -22,7 +22,7 @@ def test_round_trip(tmp_path, seed_index):
     assert len(loaded) == len(seed_index)
     assert loaded.articles == seed_index.articles
     question = "Which air base did the GNA seize?"
-    assert loaded.answer(question) == seed_index.answer(question)
+    assert index.answer(loaded, question) == index.answer(seed_index, question)
     assert [h.score for h in loaded.search("Haftar")] == pytest.approx([h.score for h in seed_index.search("Haftar")])
     files = {p.name for p in next((tmp_path / "ix").glob("gen-*")).iterdir()}
     assert not any(f.endswith((".pkl", ".pickle")) for f in files)
@@ -91,7 +91,7 @@ def test_build_killed_midway_keeps_previous_index(tmp_path, seeds_dir):
     assert proc.returncode == -signal.SIGKILL
     assert len(list(ix.glob("gen-*"))) == 2, "the killed build left its partial generation behind"
     survivor = index.load(ix)
-    assert survivor.answer("Which air base did the GNA seize?").answered
+    assert index.answer(survivor, "Which air base did the GNA seize?").answered
     assert not survivor.search("volcanoes")
     index.build(other).save(ix)
     assert len(list(ix.glob("gen-*"))) == 1, "the next save removes stale generations"
@@ -185,7 +185,7 @@ def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp
         with pytest.raises(index.IndexWriteError, match=r"no space left on the index disk \([\d.]+ MB needed"):
             bigger.save(ix)
         assert len(list(ix.glob("gen-*"))) == 1, "the failed generation is removed at once"
-    assert index.load(ix).answer("Which air base did the GNA seize?").answered
+    assert index.answer(index.load(ix), "Which air base did the GNA seize?").answered
     filler.unlink()
     bigger.save(ix)
     assert index.load(ix).search("harbour cargo")
@@ -206,4 +206,4 @@ def test_disk_filling_up_during_a_save(small_disk, tmp_path, seed_index):
     with pytest.raises(index.IndexWriteError, match="no space left on the index disk"):
         bigger.save(ix, progress=another_process_fills_the_disk)
     assert len(list(ix.glob("gen-*"))) == 1
-    assert index.load(ix).answer("Which air base did the GNA seize?").answered
+    assert index.answer(index.load(ix), "Which air base did the GNA seize?").answered
