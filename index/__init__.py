@@ -18,6 +18,7 @@ from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
 from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped
+from .search import search
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -53,6 +54,7 @@ __all__ = [
     "normalize",
     "open_or_build",
     "parse_date",
+    "search",
     "update",
     "zone",
 ]

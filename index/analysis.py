@@ -20,7 +20,7 @@ from .wordlists import IRREGULAR_VERBS, NEWS_ABBREVIATIONS, STOPWORDS
 __all__ = ["ANALYZER_VERSION", "STOPWORDS", "SentenceSplitter", "analyze", "normalize"]
 
 # Bump when analyze() would give different tokens for the same text: saved indexes record it.
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
 
 # Characters that look alike to a reader but not to a computer. Curly quotes and apostrophes fold to ASCII so
 # that "Hafter’s" matches "Hafter's"; dashes fold to "-" so hyphenated names match however they were typed.
@@ -52,7 +52,7 @@ _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u
 
 # A word: letters/digits joined by inner hyphens, apostrophes, dots or commas ("Al-Watiya", "Haftar's",
 # "1.5", "1,000", "U.S"). Inner dots and commas only join digits or single letters, handled below.
-_TOKEN = re.compile(r"[^\W_]+(?:[-'.,][^\W_]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:[-'.,&][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 
@@ -96,11 +96,14 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=500_000)
 def _term(word: str) -> str | None:
     """Stem one lower-case word, or None for a stopword. Cached: news vocabularies repeat heavily."""
+    word = IRREGULAR_VERBS.get(word, word)  # first, so "won" becomes "win" before any stopword check
     if word in STOPWORDS or (len(word) == 1 and word.isalpha()):
         return None  # single letters are initials or markup ("<b>"), not topics
     if word[0].isdigit() and _NUMBER.fullmatch(word):
         return word.replace(",", "")
-    return _stemmer.stem(IRREGULAR_VERBS.get(word, word))
+    if "&" in word:
+        return word  # a name such as "at&t" or "s&p" is found as written, not stemmed
+    return _stemmer.stem(word)
 
 
 def _words(match: str) -> Iterator[str]:
@@ -111,6 +114,11 @@ def _words(match: str) -> Iterator[str]:
             return
         for piece in re.split(r"[.,]", match):
             yield from _words(piece)
+        return
+    if "&" in match:
+        # "AT&T", "S&P", "P&G": the whole name is a term; its parts are too, when they are words.
+        yield from (part for part in match.split("&") if part)
+        yield match
         return
     if "-" in match:
         parts = [p for p in match.split("-") if p]

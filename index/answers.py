@@ -64,7 +64,13 @@ def _best_span(
 
 
 def answer(
-    idx: Index, question: str, *, limit: int = 3, skip: int = 0, threshold: float = ANSWER_THRESHOLD
+    idx: Index,
+    question: str,
+    *,
+    limit: int = 3,
+    skip: int = 0,
+    threshold: float = ANSWER_THRESHOLD,
+    judge: object = None,
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
@@ -126,6 +132,7 @@ def answer(
             message="The articles do not answer that question.",
             suggestions=idx.titles_for(c.passage for c in candidates)[:3],
             coverage=round(best.coverage, 4),
+            confidence=round(best.coverage, 4),
         )
     # A passage can match through its article's title alone; with no question term in its own sentences it
     # has nothing to quote, and must neither end the list nor count as a page of "More".
@@ -144,5 +151,10 @@ def answer(
             )
         )
     return Answer(
-        question=question, answered=True, quotes=tuple(quotes), terms=tuple(distinct), coverage=round(best.coverage, 4)
+        question=question,
+        answered=True,
+        quotes=tuple(quotes),
+        terms=tuple(distinct),
+        coverage=round(best.coverage, 4),
+        confidence=round(best.coverage, 4),
     )

@@ -1,7 +1,9 @@
 """Word lists the analyzer and the sentence splitter use: data, kept apart so the analyzer reads as code.
 
-- ``STOPWORDS``: NLTK 3.9's English stopword list (``nltk.corpus.stopwords.words("english")``, 179 words), in
-  NLTK's order, kept here so that no corpus download is needed and the analysis never changes under a user's feet.
+- ``STOPWORDS``: NLTK 3.9's English stopword list (``nltk.corpus.stopwords.words("english")``, 179 words, in
+  NLTK's order as ``NLTK_STOPWORDS``), kept here so that no corpus download is needed and the analysis never
+  changes under a user's feet, less the contraction stubs it holds (``won``, ``don``, ``ma``, ``shan``...): our
+  tokens keep "won't" whole, so a stub alone is a real word ("Who won?", Don, Jack Ma, Shan state).
 - ``IRREGULAR_VERBS``: past and third-person forms that Snowball leaves apart from their base form. News reports
   in the past tense ("Turkey said") while questions ask in the present ("What did Turkey say?").
 - ``NEWS_ABBREVIATIONS``: abbreviations that end with a dot but rarely end a sentence in news text (lower case,
@@ -10,10 +12,10 @@
 
 from __future__ import annotations
 
-__all__ = ["IRREGULAR_VERBS", "NEWS_ABBREVIATIONS", "STOPWORDS"]
+__all__ = ["CONTRACTION_STUBS", "IRREGULAR_VERBS", "NEWS_ABBREVIATIONS", "NLTK_STOPWORDS", "STOPWORDS"]
 
 # A string split into words reads as the list it is; one word per line would bury it.
-STOPWORDS = frozenset(
+NLTK_STOPWORDS = frozenset(
     """
     i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him
     his himself she she's her hers herself it it's its itself they them their theirs themselves what which who
@@ -26,6 +28,14 @@ STOPWORDS = frozenset(
     shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't
     """.split()  # noqa: SIM905
 )
+
+CONTRACTION_STUBS = frozenset(
+    """
+    ain aren couldn didn doesn don hadn hasn haven isn ll ma mightn mustn needn re shan shouldn ve wasn weren won
+    wouldn
+    """.split()  # noqa: SIM905
+)
+STOPWORDS = NLTK_STOPWORDS - CONTRACTION_STUBS
 
 IRREGULAR_VERBS = {
     "said": "say",

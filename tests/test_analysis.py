@@ -29,6 +29,10 @@ from index.analysis import SentenceSplitter, analyze, normalize
         pytest.param("?!... ---", [], id="only-punctuation"),
         pytest.param("seized seizing seizes", ["seiz", "seiz", "seiz"], id="stemming"),
         pytest.param("he said, she says, they say", ["say", "say", "say"], id="irregular-verbs"),
+        pytest.param("Who won the World Series?", ["win", "world", "seri"], id="won-is-a-verb-not-a-stopword"),
+        pytest.param("Jack Ma and Don King", ["jack", "ma", "don", "king"], id="contraction-stubs-are-names"),
+        pytest.param("they won't, don't", [], id="whole-contractions-stay-stopwords"),
+        pytest.param("AT&T, S&P and P&G", ["at&t", "s&p", "p&g"], id="ampersand-names"),
     ],
 )
 def test_analyze(text, expected):
