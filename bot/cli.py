@@ -154,7 +154,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 "question": answer.question,
                 "answered": answer.answered,
                 "quotes": [
-                    _span_json(q.text, q.start, q.end, score=q.score, article=_article_json(q.article))
+                    _span_json(
+                        q.text,
+                        q.start,
+                        q.end,
+                        score=q.score,
+                        article=_article_json(q.article),
+                        **({"context": _context_json(q)} if args.context else {}),
+                    )
                     for q in answer.quotes
                 ],
                 "suggestions": list(answer.suggestions),
@@ -169,10 +176,20 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for n, quote in enumerate(answer.quotes, 1):
         source = quote.article.url or quote.article.source
-        print(f"{n}. “{quote.text}”")
+        if args.context:
+            start, end = index.paragraph_around(quote.article.text, quote.start, quote.end)
+            text = quote.article.text
+            print(f"{n}. {text[start : quote.start]}**{quote.text}**{text[quote.end : end]}")
+        else:
+            print(f"{n}. “{quote.text}”")
         print(f"   — {quote.article.title}, {index.date_text(quote.article.date)}" + (f" <{source}>" if source else ""))
         print()
     return 0
+
+
+def _context_json(quote: index.Quote) -> dict[str, Any]:
+    start, end = index.paragraph_around(quote.article.text, quote.start, quote.end)
+    return {"text": quote.article.text[start:end], "start": start, "end": end}
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -263,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
     p.add_argument("question")
     p.add_argument("-n", type=int, default=3, help="at most N quotes (default 3)")
+    p.add_argument("--context", action="store_true", help="show each quote inside its paragraph (**marked**)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("search", parents=[where], help="list the passages that best match a query")

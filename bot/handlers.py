@@ -68,7 +68,10 @@ async def gate(update: Update, context: BotContext) -> None:
 
 
 def _buttons(key: str, page: int, more: bool) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("Why these quotes?", callback_data=f"w:{key}:{page}")]
+    row = [
+        InlineKeyboardButton("Context", callback_data=f"c:{key}:{page}"),
+        InlineKeyboardButton("Why these quotes?", callback_data=f"w:{key}:{page}"),
+    ]
     if more:
         row.insert(0, InlineKeyboardButton("More", callback_data=f"m:{key}:{page + 1}"))
     return InlineKeyboardMarkup([row])
@@ -158,10 +161,10 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def button(update: Update, context: BotContext) -> None:
-    """The "More" and "Why" buttons under an answer."""
+    """The "More", "Context" and "Why" buttons under an answer."""
     query = update.callback_query
     svc = context.services
-    match = re.fullmatch(r"([mw]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
+    match = re.fullmatch(r"([mwc]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
     chat_id = query.message.chat.id if query.message else None
     question = svc.pages.recall(match.group(2), chat_id=chat_id) if match and chat_id is not None else None
     if question is None:
@@ -170,9 +173,9 @@ async def button(update: Update, context: BotContext) -> None:
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
     result = await asyncio.to_thread(index.answer, svc.library.index, question, limit=limit, skip=page * limit)
-    if kind == "w":
+    if kind in "wc":
         await query.answer()
-        await query.message.reply_text(render.why(result), do_quote=False)
+        await query.message.reply_text(render.why(result) if kind == "w" else render.context(result), do_quote=False)
         return
     if not result.quotes:
         await query.answer("No more quotes for this question.")

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_MESSAGE",
     "answer",
     "briefing",
+    "context",
     "duration",
     "echo",
     "fit",
@@ -116,6 +117,28 @@ def answer(result: index.Answer, *, page: int = 0) -> str:
         first = result.quotes[0].article
         return f"The best passage is too long for one Telegram message; it is in {source_line(first)}."
     return text
+
+
+def context(result: index.Answer) -> str:
+    """Each quote inside its paragraph, the quote in bold and the paragraph verbatim, with its (linked) source.
+
+    A paragraph too long for one message is shown around the quote, cut at word boundaries with "…".
+    """
+    blocks = []
+    budget = MAX_MESSAGE // max(1, len(result.quotes)) - 200
+    for quote in result.quotes:
+        text = quote.article.text
+        start, end = index.paragraph_around(text, quote.start, quote.end)
+        before, after = text[start : quote.start], text[quote.end : end]
+        room = max(0, budget - len(quote.text)) // 2
+        if len(before) > room:
+            before = "…" + before[len(before) - room :].split(" ", 1)[-1]
+        if len(after) > room:
+            after = after[:room].rsplit(" ", 1)[0] + "…"
+        blocks.append(
+            f"{escape(before)}<b>{escape(quote.text)}</b>{escape(after)}\n{source_line(quote.article)}"
+        )
+    return fit("<b>In context</b>", blocks) if blocks else "No quotes to show in context."
 
 
 def why(result: index.Answer) -> str:

@@ -18,6 +18,7 @@ from .dates import date_text, naive_utc, parse_date, zone
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
 from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped
+from .passages import paragraph_around
 from .search import search
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "naive_utc",
     "normalize",
     "open_or_build",
+    "paragraph_around",
     "parse_date",
     "search",
     "update",

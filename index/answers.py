@@ -1,66 +1,121 @@
-"""Answers: pick whole sentences from the best passages and quote them verbatim.
+"""Answers: the sentences that answer a question, quoted verbatim, or an honest "the articles don't say".
 
-Passages come from BM25. Inside each, sentences are weighed by the question terms they hold, each term
-counting by its rarity (a smoothed IDF that is positive for every term, so frequent words never weigh
-negative or zero as they can under BM25Okapi's floor). A quote is the best sentence of a passage,
-extended by the next or previous sentence when that one holds question terms the best one lacks.
+The path of a question:
 
-A question is "answered" when the best quote covers enough of the question's rarity mass. Terms the articles
-never contain count at the highest rarity: asking about "France" in a corpus without it must not be answered
-by a sentence that only shares "capital".
+1. **Small talk** ("hi", "thanks!", "how are you?") is recognised before anything is searched (``index.talk``)
+   and gets a friendly line, never quotes.
+2. **Analysis**: the question's terms, each weighed by its rarity (``Index.rarity``); terms the articles never
+   contain weigh the most, so "capital of France" is not answered by a sentence that only shares "capital".
+3. **Candidates**: BM25's best passages (``CANDIDATE_PASSAGES``).
+4. **Sentences**: every sentence of those passages is scored by the question's rarity mass it holds itself
+   (its *coverage*), by the terms it lacks but its neighbours, passage or title hold (at a fraction: *context*),
+   by holding the kind of thing the question asks for (a number for "how many", a date for "when", a name for
+   "who"), and by its passage's BM25 score.
+5. **Meaning** (optional): with a ``judge`` (``index.semantic.Judge``), the best sentences by those scores are
+   embedded with their titles and scored by their cosine similarity to the question; the decision to answer then
+   rests on the meaning too, so a paraphrase ("step in militarily" for "interference") can be answered and a
+   question that merely shares words declined.
+6. **Quotes**: the best sentences, each possibly extended by a neighbour that holds question terms it lacks,
+   never overlapping and never repeating one another (the same sentence from two copies of a wire story is
+   quoted once).
+
+The question counts as answered when the best quote's *confidence* reaches the threshold: its coverage on the
+lexical path, cosine + half its coverage on the semantic path. Both thresholds were fitted on a calibration
+split (bench/quality.py).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .analysis import analyze
+from .analysis import analyze, normalize
 from .model import Answer, Quote
+from .talk import SMALL_TALK_REPLY, is_small_talk
 
 if TYPE_CHECKING:
     from .core import Index
+    from .semantic import Judge
 
-__all__ = ["ANSWER_THRESHOLD", "answer"]
+__all__ = ["ANSWER_THRESHOLD", "SEMANTIC_THRESHOLD", "Weights", "answer", "quote_key"]
 
-# Share of the question's rarity mass the best quote must hold. Chosen on SQuAD dev (see bench/quality.py).
-ANSWER_THRESHOLD = 0.5
+# Confidence the best quote must reach. Fitted on the SQuAD calibration split against off-topic questions
+# (bench/quality.py), one for each path.
+ANSWER_THRESHOLD = 0.55
+SEMANTIC_THRESHOLD = 0.75
 CANDIDATE_PASSAGES = 30
-_PASSAGE_WEIGHT = 0.3  # how much the passage's BM25 score counts next to the sentence's coverage
+JUDGED_SENTENCES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each sentence feature counts (fitted on the calibration split; see bench/quality.py)."""
+
+    context: float = 1.0  # the question's terms found around the sentence, already counted at a fraction
+    neighbour: float = 0.5  # a term in the next or previous sentence of the paragraph counts this much
+    passage: float = 0.25  # ... elsewhere in the passage
+    title: float = 0.25  # ... in the article's title
+    kind: float = 0.1  # holding the kind of thing the question asks for
+    bm25: float = 0.3  # the passage's BM25 score, as a share of the best candidate's
+    cosine: float = 1.0  # meaning, on the semantic path
+    decision_coverage: float = 0.5  # how much the quote's coverage counts in the semantic decision
+
+
+DEFAULT_WEIGHTS = Weights()
+
+_NUMBER_QUESTION = re.compile(
+    r"\bhow (?:many|much|long|far|old|big|large|high|low|often|fast)\b|\bwhat (?:percent(?:age)?|price|amount|"
+    r"number|share|rate|value|total|cost)\b|\bhow much\b",
+    re.IGNORECASE,
+)
+_DATE_QUESTION = re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time)\b", re.IGNORECASE)
+_NAME_QUESTION = re.compile(r"\bwho(?:m|se)?\b|\bwhich (?:company|companies|firm|bank|country|person|group)\b", re.I)
+_PLACE_QUESTION = re.compile(r"\bwhere\b", re.IGNORECASE)
+_HAS_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|[mb]illion)\b")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_HAS_DATE = re.compile(
+    rf"\b(?:1[6-9]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b|\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b|\b(?:today|"
+    r"yesterday|tomorrow)\b"
+)
+_HAS_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-zA-Z]+")  # a capitalised word that does not start the sentence
+
+
+def _asks_for(question: str) -> re.Pattern[str] | None:
+    """The pattern of what the question asks for (a number, a date, a name), or None."""
+    if _NUMBER_QUESTION.search(question):
+        return _HAS_NUMBER
+    if _DATE_QUESTION.search(question):
+        return _HAS_DATE
+    if _NAME_QUESTION.search(question) or _PLACE_QUESTION.search(question):
+        return _HAS_NAME
+    return None
 
 
 @dataclass(slots=True)
-class _Candidate:
+class _Sentence:
     passage: int
+    position: int  # in its passage's sentences
     start: int
     end: int
-    coverage: float
-    score: float
-    terms: tuple[str, ...]
+    terms: frozenset[str]
+    coverage: float = 0.0
+    context: float = 0.0
+    kind: float = 0.0
+    bm25: float = 0.0
+    cosine: float = 0.0
+    score: float = 0.0
 
 
-def _best_span(
-    sentences: Sequence[tuple[int, int]], sentence_terms: list[set[str]], weights: dict[str, float]
-) -> tuple[int, int, set[str]]:
-    """Indices [i, j) of the best sentence, possibly with a neighbour that adds new question terms."""
+def quote_key(text: str) -> str:
+    """What two quotes share when they say the same thing: their words, folded (for spotting repeats)."""
+    return " ".join(re.findall(r"\w+", normalize(text)))
 
-    def mass(terms: set[str]) -> float:
-        return sum(weights.get(t, 0.0) for t in terms)
 
-    best = max(range(len(sentences)), key=lambda i: (mass(sentence_terms[i]), -i))
-    have = sentence_terms[best]
-    first, last = best, best + 1
-    gains = []
-    for neighbour in (best + 1, best - 1):
-        if 0 <= neighbour < len(sentences):
-            gains.append((mass(sentence_terms[neighbour] - have), neighbour))
-    if gains:
-        gain, neighbour = max(gains)
-        if gain > 0:
-            first, last = min(first, neighbour), max(last, neighbour + 1)
-            have = have | sentence_terms[neighbour]
-    return first, last, have
+def _declined(question: str, message: str, **fields: object) -> Answer:
+    return Answer(question=question, answered=False, message=message, confidence=-math.inf, **fields)
 
 
 def answer(
@@ -69,8 +124,9 @@ def answer(
     *,
     limit: int = 3,
     skip: int = 0,
-    threshold: float = ANSWER_THRESHOLD,
-    judge: object = None,
+    threshold: float | None = None,
+    judge: Judge | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
@@ -78,83 +134,197 @@ def answer(
         idx: the index (only its read methods are used: top, rarity, passage_sentences, article_of, titles).
         question: the user's words.
         limit: quotes to return; ``skip`` passes over the first ones, for "More" pages.
-        threshold: share of the question's rarity mass the best quote must hold to count as an answer.
+        threshold: the confidence the best quote must reach; the path's fitted default when None.
+        judge: the semantic judge (an embedding model); None answers lexically.
+        weights: how the sentence features are combined (the fitted defaults unless measuring).
 
     Returns:
-        An ``Answer``; ``answered`` is False (with a one-sentence message and nearby titles) when the articles
-        do not hold the question's informative terms, or when the question has no searchable words.
+        An ``Answer``. ``answered`` is False, with a one-sentence message (and nearby titles when some were
+        found), for small talk (``kind == "small talk"``), a question without searchable words, and a question
+        the articles do not answer.
     """
+    if threshold is None:
+        threshold = SEMANTIC_THRESHOLD if judge is not None else ANSWER_THRESHOLD
+    if is_small_talk(question, judge=judge):
+        return _declined(question, SMALL_TALK_REPLY, kind="small talk")
     terms = analyze(question)
     if not terms:
-        return Answer(
-            question=question,
-            answered=False,
-            message="That question has no words to search for; ask with names, places or topics.",
+        return _declined(
+            question,
+            "That question has no words to search for; ask with names, places or topics.",
             suggestions=idx.recent_titles(3),
         )
     distinct = list(dict.fromkeys(terms))
-    weights = idx.rarity(distinct)
-    total = sum(weights.values())
+    rarity = idx.rarity(distinct)
+    total = sum(rarity.values())
     hits = idx.top(terms, k=max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
     if len(hits.docs) == 0:
-        return Answer(
-            question=question,
-            answered=False,
+        return _declined(
+            question,
+            "The articles do not mention any of the words in that question.",
             terms=tuple(distinct),
-            message="The articles do not mention any of the words in that question.",
             suggestions=idx.recent_titles(3),
         )
-    top_score = float(hits.scores[0]) or 1.0
-    candidates = []
-    for passage, score in zip(hits.docs.tolist(), hits.scores.tolist(), strict=True):
-        sentences = idx.passage_sentences(passage)
-        article = idx.article_of(passage)
-        sentence_terms = [set(analyze(article.text[a:b])) & weights.keys() for a, b in sentences]
-        first, last, have = _best_span(sentences, sentence_terms, weights)
-        coverage = sum(weights[t] for t in have) / total
-        candidates.append(
-            _Candidate(
-                passage=passage,
-                start=sentences[first][0],
-                end=sentences[last - 1][1],
-                coverage=coverage,
-                score=coverage + _PASSAGE_WEIGHT * score / top_score,
-                terms=tuple(t for t in distinct if t in have),
-            )
+    sentences = _sentences(idx, hits.docs.tolist(), hits.scores.tolist(), rarity, total, _asks_for(question), weights)
+    if judge is not None:
+        _judge(idx, question, sentences, judge, weights)
+    quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights)
+    suggestions = idx.titles_for(hits.docs.tolist())[:3]
+    if not quotes or quotes[0][1] < threshold:
+        best, coverage = (quotes[0][1], quotes[0][2]) if quotes else (-math.inf, 0.0)
+        return replace(
+            _declined(question, "The articles do not answer that question.", terms=tuple(distinct)),
+            suggestions=suggestions,
+            confidence=round(best, 4),
+            coverage=round(coverage, 4),
         )
-    candidates.sort(key=lambda c: (-c.score, c.passage))
-    best = candidates[0]
-    if best.coverage < threshold:
-        return Answer(
-            question=question,
-            answered=False,
-            terms=tuple(distinct),
-            message="The articles do not answer that question.",
-            suggestions=idx.titles_for(c.passage for c in candidates)[:3],
-            coverage=round(best.coverage, 4),
-            confidence=round(best.coverage, 4),
-        )
-    # A passage can match through its article's title alone; with no question term in its own sentences it
-    # has nothing to quote, and must neither end the list nor count as a page of "More".
-    quotable = [c for c in candidates if c.coverage > 0]
-    quotes = []
-    for cand in quotable[skip : skip + limit]:
-        article = idx.article_of(cand.passage)
-        quotes.append(
-            Quote(
-                text=article.text[cand.start : cand.end],
-                score=round(cand.score, 4),
-                start=cand.start,
-                end=cand.end,
-                article=article,
-                terms=cand.terms,
-            )
-        )
+    page = [quote for quote, _, _ in quotes[skip : skip + limit]]
     return Answer(
         question=question,
         answered=True,
-        quotes=tuple(quotes),
+        quotes=tuple(page),
         terms=tuple(distinct),
-        coverage=round(best.coverage, 4),
-        confidence=round(best.coverage, 4),
+        coverage=round(quotes[0][2], 4),
+        confidence=round(quotes[0][1], 4),
     )
+
+
+def _sentences(
+    idx: Index,
+    passages: Sequence[int],
+    scores: Sequence[float],
+    rarity: dict[str, float],
+    total: float,
+    asks_for: re.Pattern[str] | None,
+    weights: Weights,
+) -> list[_Sentence]:
+    """Every sentence of the candidate passages, with its lexical features and score."""
+    top_score = scores[0] or 1.0
+    out: list[_Sentence] = []
+    wanted = rarity.keys()
+    for passage, score in zip(passages, scores, strict=True):
+        article = idx.article_of(passage)
+        spans = idx.passage_sentences(passage)
+        texts = [article.text[a:b] for a, b in spans]
+        found = [frozenset(analyze(t)) & wanted for t in texts]
+        in_passage = frozenset().union(*found)
+        in_title = frozenset(analyze(article.title)) & wanted
+        for i, ((start, end), have) in enumerate(zip(spans, found, strict=True)):
+            if not have:
+                continue  # a sentence without a question term is nothing to quote
+            near = set()
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(spans) and "\n\n" not in article.text[min(end, spans[j][1]) : max(start, spans[j][0])]:
+                    near |= found[j]
+            context = 0.0
+            for term in wanted - have:
+                fraction = max(
+                    weights.neighbour if term in near else 0.0,
+                    weights.passage if term in in_passage else 0.0,
+                    weights.title if term in in_title else 0.0,
+                )
+                context += rarity[term] * fraction
+            sentence = _Sentence(
+                passage=passage,
+                position=i,
+                start=start,
+                end=end,
+                terms=have,
+                coverage=sum(rarity[t] for t in have) / total,
+                context=context / total,
+                kind=1.0 if asks_for is not None and asks_for.search(texts[i]) else 0.0,
+                bm25=score / top_score,
+            )
+            sentence.score = _lexical_score(sentence, weights)
+            out.append(sentence)
+    out.sort(key=lambda s: (-s.score, s.passage, s.position))
+    return out
+
+
+def _lexical_score(sentence: _Sentence, weights: Weights) -> float:
+    return (
+        sentence.coverage
+        + weights.context * sentence.context
+        + weights.kind * sentence.kind
+        + weights.bm25 * sentence.bm25
+    )
+
+
+def _judge(idx: Index, question: str, sentences: list[_Sentence], judge: Judge, weights: Weights) -> None:
+    """Re-score the best sentences by meaning: cosine to the question, with their titles for context."""
+    chosen = sentences[:JUDGED_SENTENCES]
+    texts = []
+    for sentence in chosen:
+        article = idx.article_of(sentence.passage)
+        texts.append(f"{article.title}. {article.text[sentence.start : sentence.end]}")
+    cosines = judge.similarities(question, texts)
+    for sentence, cosine in zip(chosen, cosines, strict=True):
+        sentence.cosine = float(cosine)
+        sentence.score = weights.cosine * sentence.cosine + _lexical_score(sentence, weights)
+    for sentence in sentences[JUDGED_SENTENCES:]:
+        sentence.score = -math.inf  # not judged: never above a judged one
+    sentences.sort(key=lambda s: (-s.score, s.passage, s.position))
+
+
+def _quotes(
+    idx: Index,
+    sentences: list[_Sentence],
+    rarity: dict[str, float],
+    total: float,
+    semantic: bool,
+    weights: Weights,
+) -> list[tuple[Quote, float, float]]:
+    """Quotes best first, each with its confidence and coverage; none overlapping, none repeating another's words."""
+    chosen: list[tuple[Quote, float, float]] = []
+    taken: list[tuple[str, int, int]] = []  # article id, start, end
+    seen: set[str] = set()
+    for sentence in sentences:
+        if sentence.score == -math.inf:
+            break
+        article = idx.article_of(sentence.passage)
+        if any(a == article.id and s < sentence.end and sentence.start < e for a, s, e in taken):
+            continue
+        start, end, have = _extend(idx, sentence, rarity)
+        if any(a == article.id and s < end and start < e for a, s, e in taken):
+            start, end, have = sentence.start, sentence.end, sentence.terms
+        text = article.text[start:end]
+        key = quote_key(text)
+        if key in seen:
+            continue  # the same words from another copy of the story
+        seen.add(key)
+        taken.append((article.id, start, end))
+        coverage = sum(rarity[t] for t in have) / total
+        confidence = sentence.cosine + weights.decision_coverage * coverage if semantic else coverage
+        chosen.append(
+            (
+                Quote(
+                    text=text,
+                    score=round(sentence.score, 4),
+                    start=start,
+                    end=end,
+                    article=article,
+                    terms=tuple(t for t in rarity if t in have),
+                ),
+                confidence,
+                coverage,
+            )
+        )
+    return chosen
+
+
+def _extend(idx: Index, sentence: _Sentence, rarity: dict[str, float]) -> tuple[int, int, frozenset[str]]:
+    """The sentence, joined by the neighbour in its paragraph that adds the most question terms it lacks."""
+    article = idx.article_of(sentence.passage)
+    spans = idx.passage_sentences(sentence.passage)
+    best_gain, best = 0.0, None
+    for j in (sentence.position + 1, sentence.position - 1):
+        if not 0 <= j < len(spans):
+            continue
+        a, b = spans[j]
+        if "\n\n" in article.text[min(sentence.end, b) : max(sentence.start, a)]:
+            continue  # never across a paragraph
+        extra = (frozenset(analyze(article.text[a:b])) & rarity.keys()) - sentence.terms
+        gain = sum(rarity[t] for t in extra)
+        if gain > best_gain:
+            best_gain, best = gain, (min(sentence.start, a), max(sentence.end, b), sentence.terms | extra)
+    return best if best is not None else (sentence.start, sentence.end, sentence.terms)

@@ -8,6 +8,7 @@ out. Two stories are near-duplicates when the Jaccard similarity of their 3-word
 words. Both thresholds were read off Reuters-21578 with ``bench/dedup.py``: long pairs above 0.6 are
 corrections and rewritten wire copy of one story, while short templated stories (dividend notices, daily
 prices) of different companies or days reach 0.6 to 0.8 and differ only in the names and numbers that matter.
+A truncated wire copy (the same title, its paragraphs opening the longer copy) is the same story too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ from .model import Article, Quote
 if TYPE_CHECKING:
     from .core import Index
 
-__all__ = ["NEAR_DUPLICATE", "Briefing", "Story", "brief", "near_duplicates", "shingles", "similarity"]
+__all__ = [
+    "NEAR_DUPLICATE",
+    "Briefing",
+    "Story",
+    "brief",
+    "near_duplicates",
+    "shingles",
+    "similarity",
+    "truncated_copy",
+]
 
 NEAR_DUPLICATE = 0.6
 SHORT_NEAR_DUPLICATE = 0.9
@@ -75,6 +85,19 @@ def near_duplicates(a: str, b: str, *, sets: tuple[frozenset[str], frozenset[str
     first, second = sets or (shingles(a), shingles(b))
     short = min(len(a.split()), len(b.split())) < SHORT_WORDS
     return similarity(first, second) >= (SHORT_NEAR_DUPLICATE if short else NEAR_DUPLICATE)
+
+
+def truncated_copy(a: Article, b: Article) -> bool:
+    """Whether one article is a cut-short copy of the other: the same title, and its paragraphs open the other.
+
+    Wire services send a story, then a longer version; their shingles differ too much for ``near_duplicates``
+    when the first copy is a fraction of the second, yet a reader sees one story.
+    """
+    if " ".join(normalize(a.title).split()) != " ".join(normalize(b.title).split()):
+        return False
+    short, long = sorted((a, b), key=lambda article: len(article.text))
+    lead = [p.strip() for p in short.text.split("\n\n") if p.strip()][:2]
+    return bool(lead) and long.text.startswith("\n\n".join(lead))
 
 
 def _same_paragraph(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
@@ -178,7 +201,10 @@ def brief(
         if len(stories) >= n:
             break
         fingerprint = shingles(article.text)
-        if any(near_duplicates(article.text, other.text, sets=(fingerprint, fp)) for other, fp in kept):
+        if any(
+            near_duplicates(article.text, other.text, sets=(fingerprint, fp)) or truncated_copy(article, other)
+            for other, fp in kept
+        ):
             duplicates += 1
             continue
         quotes = _quote(article, spans, score)

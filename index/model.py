@@ -71,6 +71,7 @@ class Answer:
     message: str = ""  # why there is no answer, in one sentence, when answered is False
     coverage: float = 0.0  # share of the question's rarity mass that the best quote holds (0 to 1)
     confidence: float = 0.0  # what the answer threshold is compared with (the coverage, on the lexical path)
+    kind: str = "answer"  # or "small talk": a greeting, thanks... answered with a friendly line, never quotes
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import re
 
 from .analysis import SentenceSplitter
 
-__all__ = ["MAX_WORDS", "MIN_WORDS", "paragraph_spans", "split_passages"]
+__all__ = ["MAX_WORDS", "MIN_WORDS", "paragraph_around", "paragraph_spans", "split_passages"]
 
 MIN_WORDS = 40
 MAX_WORDS = 120
@@ -29,6 +29,19 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
         if end > start:
             spans.append((start, end))
     return spans
+
+
+def paragraph_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets of the paragraph of ``text`` that holds ``text[start:end]`` (a quote never crosses paragraphs)."""
+    before = text.rfind("\n\n", 0, start)
+    after = text.find("\n\n", end)
+    first = 0 if before < 0 else before + 2
+    last = len(text) if after < 0 else after
+    while first < start and text[first].isspace():
+        first += 1
+    while last > end and text[last - 1].isspace():
+        last -= 1
+    return first, last
 
 
 def split_passages(text: str, splitter: SentenceSplitter) -> tuple[list[tuple[int, int]], list[tuple[int, int, int]]]:

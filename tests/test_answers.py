@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -132,3 +133,63 @@ def test_title_only_matches_do_not_hide_later_quotes(tmp_path):
     assert [q.article.id for q in answer.quotes] == ["b", "c"]
     assert all(q.terms for q in answer.quotes)
     assert [q.article.id for q in index.answer(idx, "volcano eruption Iceland lava", limit=1, skip=1).quotes] == ["c"]
+
+
+def test_two_copies_of_a_wire_story_are_quoted_once(tmp_path):
+    from .conftest import write
+
+    story = (
+        "Comsat said on Tuesday it formed a unit called Hi-Net to sell satellite links to hotels.\n\n"
+        "The unit will start service in June, the company said."
+    )
+    write(tmp_path, "a.txt", f"COMSAT FORMS UNIT\n\n{story}\n")
+    write(tmp_path, "b.txt", f"COMSAT FORMS HOTEL UNIT\n\n{story}\n\nComsat shares rose 50 cts.\n")
+    answer = index.answer(index.build(tmp_path), "Which unit did Comsat form to sell satellite links to hotels?")
+    texts = [index.answers.quote_key(q.text) for q in answer.quotes]
+    assert answer.answered
+    assert len(texts) == len(set(texts)), "the same sentence from two copies is quoted once"
+
+
+def test_the_sentence_with_the_asked_for_number_wins(tmp_path):
+    from .conftest import write
+
+    write(
+        tmp_path,
+        "drug.txt",
+        "GENENTECH DRUG SUPPLY\n\n"
+        "Genentech Inc said its new heart drug TPA won approval from federal regulators for heart attack patients.\n"
+        " The company said it only has enough supply of the drug to treat 15,000 patients this year. "
+        "Genentech said it expects to expand production of the heart drug next year.\n",
+    )
+    answer = index.answer(index.build(tmp_path), "How many heart attack patients can Genentech treat with the drug?")
+    assert answer.answered
+    assert "15,000 patients" in answer.quotes[0].text
+
+
+@pytest.mark.parametrize("message", ["hi", "Hi!", "thanks!", "how are you?", "lol", "👍", "good morning bot"])
+def test_small_talk_gets_a_friendly_line_not_quotes(tmp_path, message):
+    from .conftest import write
+
+    write(tmp_path, "hinet.txt", "COMSAT UNIT\n\nComsat formed Hi-Net; thanks to ample liquidity, lol, it grew.\n")
+    answer = index.answer(index.build(tmp_path), message)
+    assert not answer.answered
+    assert answer.kind == "small talk"
+    assert answer.quotes == ()
+    assert "I answer questions about the news" in answer.message
+
+
+def test_two_quotes_may_come_from_one_passage(tmp_path):
+    from .conftest import write
+
+    write(
+        tmp_path,
+        "one.txt",
+        "FIRE AT REFINERY\n\n"
+        "A fire broke out at the Pernis refinery near Rotterdam on Monday, the operator said. "
+        "Nobody was hurt and trading in the port went on as usual. "
+        "Firefighters put out the Pernis refinery fire by the evening, a spokesman said.\n",
+    )
+    answer = index.answer(index.build(tmp_path), "fire at the Pernis refinery", limit=3)
+    assert len(answer.quotes) >= 2
+    spans = sorted((q.start, q.end) for q in answer.quotes)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "quotes never overlap"

@@ -9,7 +9,7 @@ import pytest
 
 from .bot_harness import ADMIN, USER, make_settings, running
 from .cli_harness import run_bot
-from .conftest import SEED_TITLE, write
+from .conftest import SEED_TITLE, SEEDS, write
 from .fake_telegram import BOT, TOKEN, Chat, TelegramError
 
 GROUP = -100123
@@ -38,7 +38,7 @@ async def test_private_question_gets_quotes_sources_and_buttons(private, telegra
     assert "Al-Watiya Air Base" in reply.text
     assert f"— {SEED_TITLE}, 23 May 2020" in reply.text
     assert reply.reply_to == question["message_id"]
-    assert [b["text"] for b in reply.buttons] == ["More", "Why these quotes?"]
+    assert [b["text"] for b in reply.buttons] == ["More", "Context", "Why these quotes?"]
     assert ("sendChatAction", {"chat_id": USER, "action": "typing"}) in [
         (m, {k: p[k] for k in ("chat_id", "action")}) for m, p in telegram.calls if m == "sendChatAction"
     ]
@@ -57,6 +57,21 @@ async def test_why_and_more_buttons(private):
     assert "<blockquote>" in more.html
     quotes = {line for line in answer.text.split("\n") if not line.startswith("— ")}
     assert not quotes & set(more.text.split("\n")), "More shows the next quotes, not the same ones"
+
+
+async def test_context_button_shows_each_quote_in_its_paragraph(private):
+    await private.send(QUESTION)
+    answer = await private.next_reply()
+    await private.press(answer, "Context")
+    shown = await private.next_reply()
+    assert shown.text.startswith("In context")
+    assert "<b>Last week, the army of Libya’s UN-recognized Government of National Accord" in shown.html
+    seed = (SEEDS / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
+    paragraphs = [line for line in shown.text.split("\n")[1:] if line and not line.startswith("— ")]
+    assert paragraphs
+    for paragraph in paragraphs:
+        assert paragraph.strip("…") in seed, "each paragraph is verbatim"
+    assert len(shown.text) <= 4096
 
 
 async def test_expired_button_gets_a_toast(private, telegram):
@@ -230,13 +245,13 @@ async def test_one_user_flooding_while_another_is_served(telegram, private):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("<b>Which air base</b> did the <u>GNA</u> seize &amp; take it?", "Al-Watiya", id="html-tags"),
+        pytest.param("<b>Which air base</b> did the <u>GNA</u> &amp; seize?", "Al-Watiya", id="html-tags"),
         pytest.param("<script>alert('x')</script> & <img src=x>", "do not", id="html-script"),
         pytest.param("*Which* _air_ base did the `GNA` seize?", "Al-Watiya", id="markdown"),
         pytest.param("[click](http://evil.example) **now**", "do not", id="markdown-link"),
         pytest.param(("GNA seize air base " * 300)[:4096], "Al-Watiya", id="4096-characters"),
         pytest.param("Which air\u200b base did the G\u200dNA\u200f seize\u202e?", "Al-Watiya", id="zero-width-rtl"),
-        pytest.param("🔥🔥🔥", "no words to search for", id="emoji-only"),
+        pytest.param("🔥🔥🔥", "I answer questions about the news", id="emoji-only-is-small-talk"),
         pytest.param("what is the and of it", "no words to search for", id="stopwords-only"),
         pytest.param("/start <b>junk</b> &amp; ../../etc/passwd", "quoting them word for word", id="command-junk"),
         pytest.param("/nosuchcommand", "I don't know that command", id="unknown-command"),

@@ -201,3 +201,17 @@ def test_newest_first_compares_aware_and_naive_dates_as_utc(tmp_path):
     assert [a.id for a in idx.newest_first] == ["aware-1pm", "naive-noon", "aware-11am", "undated"]
     assert idx.recent_titles(2) == ("Aware 13:00 UTC", "Naive noon")
     assert [s.article.id for s in index.brief(idx, n=4).stories] == ["aware-1pm", "naive-noon", "aware-11am", "undated"]
+
+
+def test_a_truncated_wire_copy_is_the_same_story(tmp_path):
+    from .conftest import write
+
+    lead = "Opec ministers agreed on Monday to cut output by a million barrels a day, delegates said."
+    second = "The cut takes effect next month and will be reviewed in June, the delegates added."
+    rest = " ".join(f"Further detail number {i} about quotas and prices in the Gulf." for i in range(30))
+    write(tmp_path, "a.txt", f"OPEC AGREES TO CUT OUTPUT\n1987-06-01\n\n{lead}\n\n{second}\n")
+    write(tmp_path, "b.txt", f"OPEC AGREES TO CUT OUTPUT\n1987-06-01\n\n{lead}\n\n{second}\n\n{rest}\n")
+    idx = index.build(tmp_path)
+    briefing = index.brief(idx, "opec output cut", n=5)
+    assert len(briefing.stories) == 1
+    assert briefing.duplicates == 1

@@ -141,3 +141,14 @@ def test_a_closed_pipe_ends_quietly(workdir):
     assert proc.returncode == 0
     assert "BrokenPipe" not in proc.stderr
     assert "unexpected error" not in proc.stderr
+
+
+def test_ask_with_context(workdir, cli):
+    out = cli("ask", "--context", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.code == 0, out.stderr
+    assert "**Last week, the army of Libya’s UN-recognized" in out.stdout
+    data = json.loads(cli("ask", "--json", "--context", "Which air base did the GNA seize?", cwd=workdir).stdout)
+    quote = data["quotes"][0]
+    text = (workdir / "seeds" / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
+    assert quote["context"]["text"] in text
+    assert quote["text"] in quote["context"]["text"]

@@ -1,0 +1,89 @@
+"""The semantic judge: meaning-based scores from the offline embedding model, for answers, search and small talk.
+
+A ``Judge`` wraps an ``index.embedding.Embedder`` with a bounded cache of vectors by text: the same popular
+passages and sentences come back question after question, and an embedding costs milliseconds. It is safe to
+use from several threads (the bot answers in worker threads). ``load_judge`` raises ``ModelUnavailable`` with a
+one-line reason when the model cannot be used; callers then say so and answer lexically.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from .embedding import Embedder, ModelUnavailable, load_embedder
+
+__all__ = ["SMALL_TALK_COSINE", "Judge", "ModelUnavailable", "load_judge"]
+
+# How close in meaning a short message must be to a known small-talk phrase to count as one. Read off
+# bench/questions/smalltalk.txt against short news questions (bench/quality.py prints both rates).
+SMALL_TALK_COSINE = 0.8
+
+
+class Judge:
+    """Cosine similarities between a query and texts, with the texts' vectors cached.
+
+    Args:
+        embedder: the loaded model.
+        cache_size: how many text vectors to keep (384 float32 each: 20,000 is about 30 MB).
+    """
+
+    def __init__(self, embedder: Embedder, *, cache_size: int = 20_000) -> None:
+        self.embedder = embedder
+        self.cache_size = cache_size
+        self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._small_talk: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"<Judge {self.embedder!r}, {len(self._cache)} cached vectors>"
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` (shape ``(len(texts), dim)``), from the cache where possible."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            computed = self.embedder.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, computed, strict=True):
+                    found[text] = vector
+                    self._cache[text] = vector
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([found[t] for t in texts])
+
+    def similarities(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """The cosine similarity of ``query`` to each of ``texts`` (the query itself is not cached)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        query_vector = self.embedder.embed([query])[0]
+        return self.vectors(texts) @ query_vector
+
+    def is_small_talk(self, folded: str) -> bool:
+        """Whether a short, folded message means what one of ``index.talk.PHRASES`` means."""
+        from .talk import PHRASES  # the phrases live with the rule that uses them
+
+        if self._small_talk is None:
+            self._small_talk = self.embedder.embed(sorted(PHRASES))
+        vector = self.embedder.embed([folded])[0]
+        return float(np.max(self._small_talk @ vector)) >= SMALL_TALK_COSINE
+
+
+def load_judge(*, intra_op_threads: int = 1) -> Judge:
+    """Load the embedding model (checked by size and sha256) and wrap it in a Judge.
+
+    Raises:
+        ModelUnavailable: the model cannot be used here; the message says why in one line.
+    """
+    return Judge(load_embedder(intra_op_threads=intra_op_threads))
