@@ -62,7 +62,7 @@ DIMENSION = 384
 # our vectors equal to its vectors; news sentences are far shorter than either limit.
 MAX_SEQ_LENGTH = 256
 MAX_INPUT_CHARS_PER_WORD = 100
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 4
 
 CLS, SEP, UNK, PAD_ID = "[CLS]", "[SEP]", "[UNK]", 0
 _SPECIAL_TOKENS = re.compile(r"(\[(?:PAD|UNK|CLS|SEP|MASK)\])")
@@ -269,8 +269,9 @@ class Embedder:
 
         Args:
             texts: the texts, e.g. ``["Title. A sentence."]``; an empty sequence gives an empty array.
-            batch_size: at most this many texts go through the model at once; small batches of texts of similar
-                length waste little work on padding (8 was fastest for 21 and for 100 news sentences).
+            batch_size: at most this many texts go through the model at once. Small batches of texts of similar
+                length waste little work on padding; 4 was as fast as any for 21 and for 100 news sentences
+                (bench/results/embedding.md).
 
         Returns:
             float32 array of shape ``(len(texts), 384)``, one unit-length row per text, in the order given.
@@ -288,8 +289,8 @@ class Embedder:
                 raise InvalidOption(f"embed() takes strings; got {type(text).__name__} {text!r:.60}")
         ids = [self.tokenizer.encode(text) for text in texts]
         vectors = np.empty((len(ids), DIMENSION), dtype=np.float32)
-        # Sorted by length, a batch holds texts of similar length, so little work goes into padding: one 256-token
-        # text padded into a batch of 100 short ones made the call 3 times slower.
+        # Sorted by length, a batch holds texts of similar length, so little work goes into padding: 100 texts in
+        # one batch padded to the longest took 3 times as long.
         order = sorted(range(len(ids)), key=lambda row: len(ids[row]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
@@ -349,8 +350,8 @@ def load_embedder(*, model_path: Path | None = None, intra_op_threads: int = 1) 
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     # Idle pool threads would otherwise spin on a core the other worker threads need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # Without these, onnxruntime keeps the largest batch's buffers for the life of the process (3 GB after a
-    # 100-text batch of long texts); measured no slower without them (bench/results/embedding.md).
+    # With onnxruntime's memory arena, the largest batch's buffers stay for the life of the process (+970 MB
+    # after two 100-text batches); without it, +1 MB and no slower (bench/results/embedding.md).
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     options.log_severity_level = 3  # errors only: the bot logs its own one-line reason
