@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -219,6 +220,7 @@ _BOUNDS = {
     "through": lambda span: (None, span[1]),
     "up to": lambda span: (None, span[1]),
 }
+_BETWEEN_TWO = re.compile(r" ?(?:,|and|or|, and|, or)? ?", re.IGNORECASE)
 _JOINER = re.compile(r"\s*(?:and|to|until|till|through|-|–|—)\s*", re.IGNORECASE)
 # A period or a calendar unit followed by these is part of a longer phrase ("the last week of March").
 _PART_OF_LONGER = re.compile(r"\s+(?:of|before|after|in)\b", re.IGNORECASE)
@@ -319,6 +321,8 @@ def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
     case_tells = _case_tells(words)
     found = _time_expressions(words, now, quoted=quoted, case_tells=case_tells)
     taken = [(f.start, f.end) for f in found]
+    # "in March and April": the "and" between two expressions goes with them.
+    taken += [(a.end, b.start) for a, b in itertools.pairwise(found) if _BETWEEN_TWO.fullmatch(words, a.end, b.start)]
     recency = [
         m.span()
         for m in _RECENCY.finditer(words)
@@ -335,7 +339,7 @@ def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
     text = _tidy(_remove(words, taken + recency + fillers))
     empty = all(_is_function_word(w) for w in _WORD.findall(text))
     since, until = _combine([(f.since, f.until) for f in found])
-    if until is not None and until > now:
+    if until is not None and _instant(until) > _instant(now):
         until = None
     phrase = ", ".join(f.phrase for f in found) if found else words[recency[0][0] : recency[0][1]]
     return TimeQuery(
@@ -508,28 +512,32 @@ def _tidy(text: str) -> str:
 
 def _range(match: re.Match[str], now: dt.datetime) -> _Range | None:
     """The local range ``[start, end)`` a date expression stands for, or None when it names no real date."""
+    try:
+        return _range_of(match, now)
+    except (ValueError, OverflowError):
+        return None  # 31 February, month 13, 29 February in a common year, or a year outside 1-9999
+
+
+def _range_of(match: re.Match[str], now: dt.datetime) -> _Range | None:
     kind, g = match.lastgroup, match.group
     today = now.date()
-    try:
-        if kind == "iso":
-            return _days(dt.date(int(g("iso_y")), int(g("iso_m")), int(g("iso_d"))), 1, now)
-        if kind == "numeric":
-            first, second = int(g("num_a")), int(g("num_b"))
-            day, month = (second, first) if g("num_sep") == "/" and second > 12 >= first else (first, second)
-            return _days(dt.date(int(g("num_y")), month, day), 1, now)
-        if kind == "day_month_year":
-            return _days(dt.date(int(g("dmy_y")), _month_number(g("dmy_m")), int(g("dmy_d"))), 1, now)
-        if kind == "month_day_year":
-            return _days(dt.date(int(g("mdy_y")), _month_number(g("mdy_m")), int(g("mdy_d"))), 1, now)
-        if kind == "month_year":
-            return _months(int(g("my_y")), _month_number(g("my_m")), 1, now)
-        if kind in {"day_month", "month_day"}:
-            prefix = "dm" if kind == "day_month" else "md"
-            month, day = _month_number(g(f"{prefix}_m")), int(g(f"{prefix}_d"))
-            date = dt.date(today.year, month, day)
-            return _days(date if date <= today else dt.date(today.year - 1, month, day), 1, now)
-    except ValueError:
-        return None  # 31 February, month 13, 29 February in a common year
+    if kind == "iso":
+        return _days(dt.date(int(g("iso_y")), int(g("iso_m")), int(g("iso_d"))), 1, now)
+    if kind == "numeric":
+        first, second = int(g("num_a")), int(g("num_b"))
+        day, month = (second, first) if g("num_sep") == "/" and second > 12 >= first else (first, second)
+        return _days(dt.date(int(g("num_y")), month, day), 1, now)
+    if kind == "day_month_year":
+        return _days(dt.date(int(g("dmy_y")), _month_number(g("dmy_m")), int(g("dmy_d"))), 1, now)
+    if kind == "month_day_year":
+        return _days(dt.date(int(g("mdy_y")), _month_number(g("mdy_m")), int(g("mdy_d"))), 1, now)
+    if kind == "month_year":
+        return _months(int(g("my_y")), _month_number(g("my_m")), 1, now)
+    if kind in {"day_month", "month_day"}:
+        prefix = "dm" if kind == "day_month" else "md"
+        month, day = _month_number(g(f"{prefix}_m")), int(g(f"{prefix}_d"))
+        date = dt.date(today.year, month, day)
+        return _days(date if date <= today else dt.date(today.year - 1, month, day), 1, now)
     if kind == "relative_day":
         first, after = _RELATIVE_DAYS[" ".join(g().lower().removesuffix("'s").removesuffix("’s").split())]
         return _days(today + dt.timedelta(days=first), after - first, now)
@@ -571,8 +579,9 @@ def _number(words: str) -> int:
 
 def _midnight(day: dt.date, now: dt.datetime) -> dt.datetime:
     # fold=0: where a DST change skips midnight, this is the instant the day began; where midnight comes twice,
-    # the first one.
-    return dt.datetime.combine(day, dt.time(), tzinfo=now.tzinfo)
+    # the first one. The round trip through UTC turns a skipped midnight into the wall time that exists at that
+    # instant (a time in a gap never compares equal to a time in another zone).
+    return dt.datetime.combine(day, dt.time(), tzinfo=now.tzinfo).astimezone(dt.UTC).astimezone(now.tzinfo)
 
 
 def _days(first: dt.date, count: int, now: dt.datetime) -> _Range:
@@ -635,9 +644,14 @@ def _combine(
         return None, None
     starts = [s for s, _ in ranges if s is not None]
     ends = [u for _, u in ranges if u is not None]
-    since = max(starts) if starts else None
-    until = min(ends) if ends else None
-    if since is not None and until is not None and since >= until:
-        since = None if len(starts) < len(ranges) else min(starts)
-        until = None if len(ends) < len(ranges) else max(ends)
+    since = max(starts, key=_instant) if starts else None
+    until = min(ends, key=_instant) if ends else None
+    if since is not None and until is not None and _instant(since) >= _instant(until):
+        since = None if len(starts) < len(ranges) else min(starts, key=_instant)
+        until = None if len(ends) < len(ranges) else max(ends, key=_instant)
     return since, until
+
+
+def _instant(when: dt.datetime) -> dt.datetime:
+    # Datetimes sharing a zone compare by wall clock, which is wrong for the hour a DST change repeats.
+    return when.astimezone(dt.UTC)
