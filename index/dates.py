@@ -220,6 +220,7 @@ _BOUNDS = {
     "through": lambda span: (None, span[1]),
     "up to": lambda span: (None, span[1]),
 }
+_POSSESSIVE_BEFORE = re.compile(r"(?<![\w'’-])(?:its|his|her|their|our|my|your|whose) $", re.IGNORECASE)
 _BETWEEN_TWO = re.compile(r" ?(?:,|and|or|, and|, or)? ?", re.IGNORECASE)
 _JOINER = re.compile(r"\s*(?:and|to|until|till|through|-|–|—)\s*", re.IGNORECASE)
 # A period or a calendar unit followed by these is part of a longer phrase ("the last week of March").
@@ -391,6 +392,7 @@ def _time_expressions(
     """The date expressions of a question that read as time, with their prepositions, in order."""
     candidates = [m for m in _EXPRESSION.finditer(words) if not _overlaps(m.span(), quoted)]
     found: list[_Found] = []
+    list_from = -1  # where a plain expression ended: "in 1979 and 1983" reads the second year as the first
     index = 0
     while index < len(candidates):
         match = candidates[index]
@@ -398,7 +400,8 @@ def _time_expressions(
         preposition = _PREPOSITION.search(words, max(0, match.start() - 12), match.start())
         word = " ".join(preposition["word"].lower().split()) if preposition else ""
         start = preposition.start() if preposition else match.start()
-        if not _reads_as_time(words, match, word, case_tells=case_tells):
+        in_list = not preposition and list_from >= 0 and bool(_BETWEEN_TWO.fullmatch(words, list_from, match.start()))
+        if not _reads_as_time(words, match, word, case_tells=case_tells, in_list=in_list):
             continue
         if word in {"between", "from"} and index < len(candidates):
             joiner = _JOINER.match(words, match.end())
@@ -417,18 +420,25 @@ def _time_expressions(
         since, until = _BOUNDS[word](span) if word in _BOUNDS else span
         shown_from = start if word in _BOUNDS else match.start()
         found.append(_Found(start, match.end(), words[shown_from : match.end()], since, until))
+        list_from = -1 if word in _BOUNDS else match.end()
     return found
 
 
-def _reads_as_time(words: str, match: re.Match[str], preposition: str, *, case_tells: bool) -> bool:
+def _reads_as_time(
+    words: str, match: re.Match[str], preposition: str, *, case_tells: bool, in_list: bool = False
+) -> bool:
     """Whether a date-looking match is a time here, not a name, a modal verb, a count or part of a longer phrase."""
     kind = match.lastgroup or ""
     if kind in {"calendar", "rolling"} and _PART_OF_LONGER.match(words, match.end()):
-        return False
+        return False  # "the last week of March"
+    if kind == "rolling" and not match["roll_n"] and match["roll_u"].lower().endswith("s"):
+        return False  # "over the past years": no length given
+    if _POSSESSIVE_BEFORE.search(words, max(0, match.start() - 8), match.start()):
+        return False  # "its last year", "their last week": a final one, not a date
     if case_tells and match.group()[0].isupper() and _after_name(words, match.start()):
         return False
     qualified = match["wd_which"] or match["mo_which"]
-    if kind not in _NEED_PREPOSITION or qualified:
+    if kind not in _NEED_PREPOSITION or qualified or in_list:
         return True
     if not preposition:
         return False

@@ -127,6 +127,10 @@ READ = [
         "OPEC in March 1987 and April 1987",
         TimeQuery("OPEC", local(1987, 3, 1), local(1987, 5, 1), phrase="March 1987, April 1987"),
     ),
+    case(
+        "What did the visits in 1979 and 1983 encourage?",
+        TimeQuery("What did the visits encourage?", local(1979, 1, 1), local(1984, 1, 1), phrase="1979, 1983"),
+    ),
     # Recency, alone and with a range.
     case("Latest News about OPEC", TimeQuery("about OPEC", newest_first=True, phrase="Latest")),
     case("Latest OPEC news", TimeQuery("OPEC", newest_first=True, phrase="Latest")),
@@ -182,6 +186,8 @@ NOT_TIME = [
     "in March Madness",
     "the last week of March",
     "the past 3 days of fighting",
+    "What has been built over the past years?",
+    "Which company was in its last year of sponsoring the show?",
     "talks will resume tomorrow",
     "plans for next week",
     "what happened in the past",
