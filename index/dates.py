@@ -223,8 +223,11 @@ _BOUNDS = {
 _POSSESSIVE_BEFORE = re.compile(r"(?<![\w'’-])(?:its|his|her|their|our|my|your|whose) $", re.IGNORECASE)
 _BETWEEN_TWO = re.compile(r" ?(?:,|and|or|, and|, or)? ?", re.IGNORECASE)
 _JOINER = re.compile(r"\s*(?:and|to|until|till|through|-|–|—)\s*", re.IGNORECASE)
-# A period or a calendar unit followed by these is part of a longer phrase ("the last week of March").
-_PART_OF_LONGER = re.compile(r"\s+(?:of|before|after|in)\b", re.IGNORECASE)
+# "last week of March" and "the last week before the vote" are parts of something else, not periods up to now.
+_PART_OF_LONGER = {
+    "calendar": re.compile(r" of\b", re.IGNORECASE),
+    "rolling": re.compile(r" (?:of|before|after)\b", re.IGNORECASE),
+}
 
 _RECENCY = re.compile(
     r"""(?<![\w'’-])(?:
@@ -429,8 +432,8 @@ def _reads_as_time(
 ) -> bool:
     """Whether a date-looking match is a time here, not a name, a modal verb, a count or part of a longer phrase."""
     kind = match.lastgroup or ""
-    if kind in {"calendar", "rolling"} and _PART_OF_LONGER.match(words, match.end()):
-        return False  # "the last week of March"
+    if kind in _PART_OF_LONGER and _PART_OF_LONGER[kind].match(words, match.end()):
+        return False
     if kind == "rolling" and not match["roll_n"] and match["roll_u"].lower().endswith("s"):
         return False  # "over the past years": no length given
     if _POSSESSIVE_BEFORE.search(words, max(0, match.start() - 8), match.start()):
@@ -529,6 +532,7 @@ def _range(match: re.Match[str], now: dt.datetime) -> _Range | None:
 
 
 def _range_of(match: re.Match[str], now: dt.datetime) -> _Range | None:
+    """``_range`` without the guard: raises ValueError for a date the calendar does not have."""
     kind, g = match.lastgroup, match.group
     today = now.date()
     if kind == "iso":
