@@ -413,9 +413,10 @@ def _time_expressions(
                 first_range, second_range = _range(match, now), _range(second, now)
                 if first_range and second_range:
                     index += 1
-                    since = min(first_range[0], second_range[0])
-                    until = max(first_range[1], second_range[1])
+                    since = min(first_range[0], second_range[0], key=_instant)
+                    until = max(first_range[1], second_range[1], key=_instant)
                     found.append(_Found(start, second.end(), words[start : second.end()], since, until))
+                    list_from = -1
                     continue
         span = _range(match, now)
         if span is None:
