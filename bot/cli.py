@@ -195,7 +195,7 @@ def _context_json(quote: index.Quote) -> dict[str, Any]:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot search``: the best passages by BM25, with scores."""
     idx = _open(settings, quiet=args.json)
-    hits = idx.search(args.query, k=args.k)
+    hits = index.search(idx, args.query, k=args.k)
     if args.json:
         return _print_json(
             {

@@ -5,19 +5,20 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
     import index
     idx = index.build("seeds/")
     idx.save("var/index"); idx = index.load("var/index")
-    hits = idx.search("air base", k=10)
+    hits = index.search(idx, "air base", k=10)
     ans = index.answer(idx, "Which air base did the GNA seize?")
 """
 
 from .analysis import analyze, normalize
 from .answers import answer
 from .bm25 import VARIANTS, Settings
-from .briefs import Briefing, Story, brief
+from .briefs import brief
 from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build, update
-from .dates import date_text, naive_utc, parse_date, zone
+from .dates import TimeQuery, date_text, naive_utc, parse_date, read_since, read_time, within, zone
+from .embedding import ModelUnavailable
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
-from .model import Answer, Article, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped
+from .model import Answer, Article, Briefing, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped, Story
 from .passages import paragraph_around
 from .search import search
 
@@ -37,12 +38,14 @@ __all__ = [
     "IndexWriteError",
     "IngestReport",
     "InvalidOption",
+    "ModelUnavailable",
     "NewsbotError",
     "Passage",
     "Quote",
     "Settings",
     "Skipped",
     "Story",
+    "TimeQuery",
     "analyze",
     "answer",
     "brief",
@@ -56,7 +59,10 @@ __all__ = [
     "open_or_build",
     "paragraph_around",
     "parse_date",
+    "read_since",
+    "read_time",
     "search",
     "update",
+    "within",
     "zone",
 ]

@@ -3,7 +3,10 @@
 The path of a question:
 
 1. **Small talk** ("hi", "thanks!", "how are you?") is recognised before anything is searched (``index.talk``)
-   and gets a friendly line, never quotes.
+   and gets a friendly line, never quotes. **Time** is read next (``index.dates.read_time``): "yesterday",
+   "in March 1987", "since May 2020" restrict the candidates to articles of that range; "latest" and "what's
+   new" order the relevant quotes newest first; a question with nothing but time ("What happened yesterday?")
+   gets a briefing of that range instead.
 2. **Analysis**: the question's terms, each weighed by its rarity (``Index.rarity``); terms the articles never
    contain weigh the most, so "capital of France" is not answered by a sentence that only shares "capital".
 3. **Candidates**: BM25's best passages (``CANDIDATE_PASSAGES``).
@@ -26,6 +29,7 @@ split (bench/quality.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -33,6 +37,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
+from .briefs import brief
+from .dates import TimeQuery, date_text, read_time
 from .model import Answer, Quote
 from .talk import SMALL_TALK_REPLY, is_small_talk
 
@@ -127,6 +133,7 @@ def answer(
     threshold: float | None = None,
     judge: Judge | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    now: dt.datetime | None = None,
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
@@ -137,6 +144,7 @@ def answer(
         threshold: the confidence the best quote must reach; the path's fitted default when None.
         judge: the semantic judge (an embedding model); None answers lexically.
         weights: how the sentence features are combined (the fitted defaults unless measuring).
+        now: the asker's present, aware, in their time zone ("yesterday" is their yesterday); now in UTC if None.
 
     Returns:
         An ``Answer``. ``answered`` is False, with a one-sentence message (and nearby titles when some were
@@ -147,7 +155,10 @@ def answer(
         threshold = SEMANTIC_THRESHOLD if judge is not None else ANSWER_THRESHOLD
     if is_small_talk(question, judge=judge):
         return _declined(question, SMALL_TALK_REPLY, kind="small talk")
-    terms = analyze(question)
+    when = read_time(question, now=now or dt.datetime.now(dt.UTC))
+    if when.empty:
+        return _briefing(idx, question, when, limit)
+    terms = analyze(when.text)
     if not terms:
         return _declined(
             question,
@@ -157,19 +168,22 @@ def answer(
     distinct = list(dict.fromkeys(terms))
     rarity = idx.rarity(distinct)
     total = sum(rarity.values())
-    hits = idx.top(terms, k=max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
-    if len(hits.docs) == 0:
-        return _declined(
-            question,
-            "The articles do not mention any of the words in that question.",
-            terms=tuple(distinct),
-            suggestions=idx.recent_titles(3),
-        )
-    sentences = _sentences(idx, hits.docs.tolist(), hits.scores.tolist(), rarity, total, _asks_for(question), weights)
+    passages, scores = _candidates(idx, terms, when, max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
+    if not passages:
+        message = "The articles do not mention any of the words in that question."
+        if when.since is not None or when.until is not None:
+            message = f"No articles from {when.phrase} mention that.{_newest(idx)}"
+        return _declined(question, message, terms=tuple(distinct), suggestions=idx.recent_titles(3))
+    sentences = _sentences(idx, passages, scores, rarity, total, _asks_for(question), weights)
     if judge is not None:
-        _judge(idx, question, sentences, judge, weights)
+        _judge(idx, when.text, sentences, judge, weights)
     quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights)
-    suggestions = idx.titles_for(hits.docs.tolist())[:3]
+    if when.newest_first:
+        # Among the quotes that answer, the newest story first; the rest keep their order after them.
+        relevant = [q for q in quotes if q[1] >= threshold]
+        relevant.sort(key=lambda q: _newest_key(q[0].article.date))
+        quotes = relevant + [q for q in quotes if q[1] < threshold]
+    suggestions = idx.titles_for(passages)[:3]
     if not quotes or quotes[0][1] < threshold:
         best, coverage = (quotes[0][1], quotes[0][2]) if quotes else (-math.inf, 0.0)
         return replace(
@@ -187,6 +201,41 @@ def answer(
         coverage=round(quotes[0][2], 4),
         confidence=round(quotes[0][1], 4),
     )
+
+
+def _newest_key(when: dt.datetime | None) -> tuple[int, float]:
+    if when is None:
+        return (1, 0.0)
+    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return (0, -aware.timestamp())
+
+
+def _newest(idx: Index) -> str:
+    newest = idx.newest_first[0].date if idx.newest_first else None
+    return f" The newest articles are from {date_text(newest)}." if newest else ""
+
+
+def _briefing(idx: Index, question: str, when: TimeQuery, limit: int) -> Answer:
+    """A question with nothing but time ("What happened yesterday?"): the stories of that range, newest first."""
+    briefing = brief(idx, None, since=when.since, until=when.until, n=max(limit, 5))
+    if not briefing.stories:
+        return _declined(question, f"There are no stories from {when.phrase}.{_newest(idx)}", kind="briefing")
+    return Answer(question=question, answered=True, kind="briefing", briefing=briefing, confidence=math.inf)
+
+
+def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[list[int], list[float]]:
+    """BM25's best ``k`` passages, of articles in the question's time range when it names one."""
+    if when.since is None and when.until is None:
+        top = idx.top(terms, k)
+        return top.docs.tolist(), top.scores.tolist()
+    wanted = k
+    while True:
+        top = idx.top(terms, wanted)
+        kept = [(d, s) for d, s in zip(top.docs.tolist(), top.scores.tolist(), strict=True)
+                if when.covers(idx.article_of(d).date)]
+        if len(kept) >= k or len(top.docs) < wanted:
+            return [d for d, _ in kept[:k]], [s for _, s in kept[:k]]
+        wanted *= 8  # most candidates were out of range: look further down the ranking
 
 
 def _sentences(

@@ -17,12 +17,12 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
-from .dates import date_text, naive_utc
-from .model import Article, Quote
+from .dates import date_text, within
+from .model import Article, Briefing, Quote, Story
+from .search import search
 
 if TYPE_CHECKING:
     from .core import Index
@@ -43,26 +43,6 @@ SHORT_NEAR_DUPLICATE = 0.9
 SHORT_WORDS = 60
 LEAD_WORDS = 25  # a lead sentence shorter than this is followed by the next one
 _WORD = re.compile(r"\w+")
-
-
-@dataclass(frozen=True, slots=True)
-class Story:
-    """One item of a briefing: an article and one or two consecutive sentences quoted from it."""
-
-    article: Article
-    quotes: tuple[Quote, ...]
-    score: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Briefing:
-    """The stories of a briefing, best or newest first, and what was asked."""
-
-    topic: str | None
-    since: dt.datetime | None
-    stories: tuple[Story, ...]
-    duplicates: int = 0  # near-duplicate stories left out
-    message: str = ""  # why there are no stories, when there are none
 
 
 def shingles(text: str, size: int = 3) -> frozenset[str]:
@@ -147,6 +127,7 @@ def brief(
     topic: str | None = None,
     *,
     since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     n: int = 5,
     exclude: Iterable[str] = (),
     only: Iterable[str] | None = None,
@@ -156,7 +137,9 @@ def brief(
     Args:
         idx: the index.
         topic: what the stories should be about; None or empty for the latest stories.
-        since: only stories published after this date (undated stories are left out then).
+        since: only stories published at or after this date (undated stories are left out then); a naive
+            date is taken as UTC against aware article dates, an aware one by the wall clock against naive ones.
+        until: only stories published before this date.
         n: how many stories at most.
         exclude: article ids to leave out (already sent).
         only: when given, only these article ids may appear (e.g. stories new since a previous briefing).
@@ -164,15 +147,13 @@ def brief(
     Returns:
         The briefing; ``stories`` is empty (with a ``message``) when nothing matches.
     """
-    since = naive_utc(since)
     excluded = set(exclude)
     allowed = set(only) if only is not None else None
 
     def eligible(article: Article) -> bool:
         if article.id in excluded or (allowed is not None and article.id not in allowed):
             return False
-        date = naive_utc(article.date)
-        return since is None or (date is not None and date > since)
+        return within(article.date, since, until)
 
     topic = (topic or "").strip() or None
     candidates: list[tuple[Article, float, tuple[tuple[int, int], ...]]] = []
@@ -182,7 +163,7 @@ def brief(
             return Briefing(topic, since, (), message="That topic has no words to search for.")
         weights = idx.rarity(terms)
         seen: set[str] = set()
-        for hit in idx.search(topic, k=max(200, 20 * n)):
+        for hit in search(idx, topic, k=max(200, 20 * n)):
             article = hit.article
             if article.id in seen or not eligible(article):
                 continue
@@ -213,7 +194,14 @@ def brief(
             stories.append(Story(article=article, quotes=quotes, score=score))
     message = ""
     if not stories:
-        message = "No stories match that topic." if topic else "No stories to brief."
-        if since is not None:
-            message = message[:-1] + f" published after {date_text(since)}."
-    return Briefing(topic, since, tuple(stories), duplicates, message)
+        message = "No stories match that topic" if topic else "No stories to brief"
+        if since is not None and until is not None:
+            message += f" published from {date_text(since)} to before {date_text(until)}"
+        elif since is not None:
+            message += f" published since {date_text(since)}"
+        elif until is not None:
+            message += f" published before {date_text(until)}"
+        message += "."
+        if (since is not None or until is not None) and idx.newest_first and idx.newest_first[0].date:
+            message += f" The newest articles are from {date_text(idx.newest_first[0].date)}."
+    return Briefing(topic, since, tuple(stories), duplicates, message, until=until)

@@ -21,9 +21,9 @@ from . import store
 from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
 from .bm25 import Postings, Scored, Settings, build_postings
 from .dates import naive_utc
-from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, InvalidOption
+from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound
 from .ingest import ingest, list_sources
-from .model import Article, BuildInfo, Changes, Hit, IngestReport, Passage
+from .model import Article, BuildInfo, Changes, IngestReport, Passage
 from .passages import split_passages
 
 __all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build", "update"]
@@ -136,20 +136,6 @@ class Index:
         first = int(self._passages[begin, 3])
         last = int(self._passages[after, 3]) if after < len(self) else len(self._sentences)
         return [(int(a), int(b)) for a, b in self._sentences[first:last]]
-
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The ``k`` passages that best match ``query`` by BM25, best first (none when no term matches).
-
-        Raises:
-            InvalidOption: k is not positive.
-        """
-        if k <= 0:
-            raise InvalidOption(f"k must be a positive number of results; got {k}")
-        top = self.postings.top(analyze(query), k)
-        return [
-            Hit(passage=self.passage(d), score=float(s), article=self.article_of(d))
-            for d, s in zip(top.docs.tolist(), top.scores.tolist(), strict=True)
-        ]
 
     def top(self, terms: list[str], k: int) -> Scored:
         """The ``k`` passages with the best BM25 scores for analysed ``terms`` (numbers and scores, best first)."""

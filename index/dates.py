@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import InvalidOption
 from .wordlists import STOPWORDS
 
-__all__ = ["TimeQuery", "date_text", "naive_utc", "parse_date", "read_since", "read_time", "zone"]
+__all__ = ["TimeQuery", "date_text", "naive_utc", "parse_date", "read_since", "read_time", "within", "zone"]
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _MON = rf"(?:{_MONTHS}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
@@ -79,6 +79,25 @@ def _month_number(name: str) -> int:
     return [m[:3].lower() for m in _MONTHS.split("|")].index(prefix) + 1
 
 
+def within(when: dt.datetime | None, since: dt.datetime | None, until: dt.datetime | None) -> bool:
+    """Whether a date lies in ``[since, until)`` (open ends when None); see ``TimeQuery.covers`` for the rules.
+
+    A naive date is compared by the wall clock of aware bounds; an aware date with naive bounds takes them as UTC.
+    An undated article lies only in an unbounded range.
+    """
+    if since is None and until is None:
+        return True
+    if when is None:
+        return False
+    if when.tzinfo is None:
+        since = since and since.replace(tzinfo=None)
+        until = until and until.replace(tzinfo=None)
+    else:
+        since = since and (since if since.tzinfo else since.replace(tzinfo=dt.UTC))
+        until = until and (until if until.tzinfo else until.replace(tzinfo=dt.UTC))
+    return (since is None or when >= since) and (until is None or when < until)
+
+
 def date_text(when: dt.date | None, *, time: bool = False) -> str:
     """``23 May 2020`` (``23 May 2020 12:30`` with ``time``), or ``undated``; the same on every platform."""
     if when is None:
@@ -134,16 +153,7 @@ class TimeQuery:
         "24 November" is in "yesterday" on 25 November in New York as well as in Istanbul. An undated article is
         covered only when there is no bound.
         """
-        if self.since is None and self.until is None:
-            return True
-        if when is None:
-            return False
-        if when.tzinfo is None:
-            since = self.since and self.since.replace(tzinfo=None)
-            until = self.until and self.until.replace(tzinfo=None)
-        else:
-            since, until = self.since, self.until
-        return (since is None or when >= since) and (until is None or when < until)
+        return within(when, self.since, self.until)
 
 
 _Range = tuple[dt.datetime, dt.datetime]

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 
 from .bm25 import Settings
 
-__all__ = ["Answer", "Article", "BuildInfo", "Changes", "Hit", "IngestReport", "Passage", "Quote", "Skipped"]
+__all__ = [
+    "Answer",
+    "Article",
+    "Briefing",
+    "BuildInfo",
+    "Changes",
+    "Hit",
+    "IngestReport",
+    "Passage",
+    "Quote",
+    "Skipped",
+    "Story",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,27 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class Story:
+    """One item of a briefing: an article and one or two consecutive sentences quoted from it."""
+
+    article: Article
+    quotes: tuple[Quote, ...]
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Briefing:
+    """The stories of a briefing, best or newest first, and what was asked."""
+
+    topic: str | None
+    since: dt.datetime | None
+    stories: tuple[Story, ...]
+    duplicates: int = 0  # near-duplicate stories left out
+    message: str = ""  # why there are no stories, when there are none
+    until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The reply to a question: quotes best first, or ``answered=False`` with nearby titles."""
 
@@ -71,7 +104,8 @@ class Answer:
     message: str = ""  # why there is no answer, in one sentence, when answered is False
     coverage: float = 0.0  # share of the question's rarity mass that the best quote holds (0 to 1)
     confidence: float = 0.0  # what the answer threshold is compared with (the coverage, on the lexical path)
-    kind: str = "answer"  # or "small talk": a greeting, thanks... answered with a friendly line, never quotes
+    kind: str = "answer"  # "small talk" (a friendly line, never quotes) or "briefing" (a time-only question)
+    briefing: Briefing | None = None  # the stories of the range, for kind == "briefing"
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,10 +109,10 @@ def test_every_quote_is_a_substring_of_its_article(seed_index, words):
 
 
 def test_search_hits(seed_index):
-    hits = seed_index.search("Pantsir air defense", k=3)
+    hits = index.search(seed_index, "Pantsir air defense", k=3)
     assert hits[0].passage.text.startswith("Libyan GNA forces")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert seed_index.search("zzzz unknown", k=3) == []
+    assert index.search(seed_index, "zzzz unknown", k=3) == []
 
 
 def test_title_only_matches_do_not_hide_later_quotes(tmp_path):
@@ -128,7 +128,8 @@ def test_title_only_matches_do_not_hide_later_quotes(tmp_path):
     )
     write(tmp_path, "c.txt", "Weather\n\nAsh from the volcano reached Norway by the evening.\n")
     idx = index.build(tmp_path)
-    assert idx.search("volcano eruption Iceland lava", k=1)[0].article.id == "a", "the title-only match ranks high"
+    first = index.search(idx, "volcano eruption Iceland lava", k=1)[0]
+    assert first.article.id == "a", "the title-only match ranks high"
     answer = index.answer(idx, "volcano eruption Iceland lava", limit=5)
     assert [q.article.id for q in answer.quotes] == ["b", "c"]
     assert all(q.terms for q in answer.quotes)

@@ -43,7 +43,9 @@ async def test_brief_on_demand(group):
     topical = await group.next_reply()
     assert topical.text.startswith("Briefing: libya")
     await group.send("/brief libya since 2021-01-01")
-    assert "No stories match that topic published after 1 January 2021." in (await group.next_reply()).text
+    reply = (await group.next_reply()).text
+    assert "No stories match that topic published since 1 January 2021." in reply
+    assert "The newest articles are from 23 May 2020." in reply
     await group.send("/brief since yesterday-ish")
     assert "can't read" in (await group.next_reply()).text
 

@@ -129,7 +129,9 @@ def test_since_filters_by_publication_date(corpus):
     assert [s.article.title for s in briefing.stories] == ["Volcano erupts in Iceland", "Harbour strike ends"]
     nothing = index.brief(corpus, "volcano", since=dt.datetime(2030, 1, 1))
     assert nothing.stories == ()
-    assert nothing.message == "No stories match that topic published after 1 January 2030."
+    assert nothing.message == (
+        "No stories match that topic published since 1 January 2030. The newest articles are from 7 March 2024."
+    )
 
 
 def test_only_and_exclude(corpus):

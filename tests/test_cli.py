@@ -107,7 +107,8 @@ def test_brief_command(workdir, cli):
     human = cli("brief", cwd=workdir)
     assert f"1. {SEED_TITLE} (23 May 2020)" in human.stdout
     later = cli("brief", "--since", "2021-01-01", cwd=workdir)
-    assert "No stories to brief published after 1 January 2021." in later.stdout
+    assert "No stories to brief published since 1 January 2021." in later.stdout
+    assert "The newest articles are from 23 May 2020." in later.stdout
     bad = cli("brief", "--since", "someday", cwd=workdir)
     assert bad.code == 2
     assert "is not a date" in bad.stderr

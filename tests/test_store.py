@@ -23,7 +23,8 @@ def test_round_trip(tmp_path, seed_index):
     assert loaded.articles == seed_index.articles
     question = "Which air base did the GNA seize?"
     assert index.answer(loaded, question) == index.answer(seed_index, question)
-    assert [h.score for h in loaded.search("Haftar")] == pytest.approx([h.score for h in seed_index.search("Haftar")])
+    reloaded = [h.score for h in index.search(loaded, "Haftar")]
+    assert reloaded == pytest.approx([h.score for h in index.search(seed_index, "Haftar")])
     files = {p.name for p in next((tmp_path / "ix").glob("gen-*")).iterdir()}
     assert not any(f.endswith((".pkl", ".pickle")) for f in files)
 
@@ -92,10 +93,10 @@ def test_build_killed_midway_keeps_previous_index(tmp_path, seeds_dir):
     assert len(list(ix.glob("gen-*"))) == 2, "the killed build left its partial generation behind"
     survivor = index.load(ix)
     assert index.answer(survivor, "Which air base did the GNA seize?").answered
-    assert not survivor.search("volcanoes")
+    assert not index.search(survivor, "volcanoes")
     index.build(other).save(ix)
     assert len(list(ix.glob("gen-*"))) == 1, "the next save removes stale generations"
-    assert index.load(ix).search("volcanoes")
+    assert index.search(index.load(ix), "volcanoes")
 
 
 def test_changes_are_detected(tmp_path):
@@ -188,7 +189,7 @@ def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp
     assert index.answer(index.load(ix), "Which air base did the GNA seize?").answered
     filler.unlink()
     bigger.save(ix)
-    assert index.load(ix).search("harbour cargo")
+    assert index.search(index.load(ix), "harbour cargo")
 
 
 def test_disk_filling_up_during_a_save(small_disk, tmp_path, seed_index):
