@@ -1,59 +1,69 @@
-"""Sentence boundaries with character offsets: NLTK's Punkt, trained on the corpus, fast and reproducible.
+"""Sentence boundaries with character offsets: Punkt, trained on the corpus, fast and reproducible.
 
 A ``SentenceSplitter`` learns Punkt's parameters (abbreviations, collocations, frequent sentence starters and
-the orthographic context of every word) from a sample of the corpus, adds common news abbreviations, and then
-finds sentence boundaries exactly where ``nltk.tokenize.punkt.PunktSentenceTokenizer.span_tokenize`` finds
-them with the same parameters. Its parameters are plain JSON (``parameters()``), so an index can save them
-and a later process splits new articles exactly as the first did (``SentenceSplitter.from_parameters``),
-whatever nltk version is installed then: splitting uses no nltk code at all, only Punkt's patterns and
-decision rules, pinned here. Training uses nltk's own ``PunktTrainer``.
+the orthographic context of every word) from a sample of the corpus, adds common news abbreviations, and
+finds sentence boundaries exactly where nltk's ``PunktSentenceTokenizer.span_tokenize`` finds them with the
+same parameters. Its parameters are plain JSON (``parameters()``), so an index can save them and a later
+process splits new articles exactly as the first did (``SentenceSplitter.from_parameters``), whatever nltk
+version is installed then: neither training nor splitting runs nltk code. Punkt's patterns (nltk 3.10's,
+which treat curly quotes and guillemets as closing punctuation) and its decision rules and training
+statistics (Kiss & Strunk 2006, as nltk.tokenize.punkt implements them, Apache License 2.0) are pinned here;
+the tests compare both with nltk's own tokenizer and trainer. A splitter may be shared between threads: its
+caches only memoise pure functions of the text.
 
-Why not nltk's tokenizer itself. nltk 3.10 compiles every Punkt pattern with ``nltk.redos``: the third-party
-``regex`` engine, run with ``timeout=5.0`` behind a Python wrapper (``TimedPattern``). Punkt makes several
-regex calls per word, and each costs: the wrapper's Python frames (about 0.5 to 1 µs a call), ``regex``
-being slower than ``re`` on these small patterns (1.3 to 2.3 times), and above all the timeout. ``regex``
-implements it by reading ``clock()``, that is ``clock_gettime(CLOCK_PROCESS_CPUTIME_ID)``, a real system call
-with no vDSO shortcut, at the start of every match attempt: once per call for ``match`` and ``sub``, once per
-found token for ``findall`` and ``finditer``. About 1.4 µs each on our virtual machines; 86 such calls to split
-one three-sentence paragraph. (bench/results/sentences.md has the measurements.)
+Why not nltk's own Punkt. nltk 3.10 compiles every Punkt pattern with ``nltk.redos``: the third-party
+``regex`` engine, run with ``timeout=5.0`` behind a Python wrapper (``TimedPattern``), and Punkt makes
+several regex calls per word. Each call pays the wrapper's Python frames (0.5 to 2 µs), ``regex`` being
+slower than ``re`` on these small patterns (1.3 to 2.5 times), and above all the timeout: ``regex`` reads
+``clock()``, that is ``clock_gettime(CLOCK_PROCESS_CPUTIME_ID)``, a real system call without a vDSO shortcut
+(about 1.4 µs on our virtual machines), when the call starts and again at every match attempt, so once per
+token found by ``findall`` or ``finditer``: 86 such system calls to split one three-sentence paragraph.
+bench/results/sentences.md has the measurements. Splitting here also skips nltk's per-token objects and
+decides each candidate boundary once per distinct context.
 
 Why the standard ``re`` module is sound here. The timeout guards against catastrophic backtracking in
 caller-supplied patterns. These are not: they are Punkt's fixed patterns, below, applied to one paragraph or
-one short candidate context at a time, and none of them can backtrack more than linearly:
+one short candidate context at a time, and none can backtrack more than linearly in how it is used:
 
-- the word pattern is an alternation whose branches start with disjoint or O(1) tests; its one loop, a lazy
-  ``\\S+?``, extends one character at a time under a lookahead made of single-character tests and runs of one
-  repeated character (``-{2,}``, ``.{2,}``, ``(?:.\\s){2,}.``) that stop at the first success, and it can
-  never fail once started (the end of a non-space run always satisfies ``\\s|$``), so every match costs at
-  most the length of its token plus the run after it, and matches do not overlap;
-- the candidate-boundary pattern starts with one of ``.?!`` and looks ahead at one punctuation character or
-  ``\\s+\\S+``, two disjoint classes, so each whitespace-and-word run is scanned by at most the one candidate
-  just before it;
-- the realignment pattern is anchored (``match``), a lazy run of closing quotes followed by ``\\s+``, a
-  two-character lookahead or ``$``, again disjoint classes;
-- the token patterns are anchored runs of one class with an optional final dot.
+- the word pattern (``findall``) is an alternation of a run of one repeated character, a lazy ``\\S+?``, or
+  one ``\\S``. The lazy loop extends one character at a time under a lookahead of single-character tests
+  and repeated-character runs (``-{2,}``, ``.{2,}``, ``(?:.\\s){2,}.``) that stop at their first success,
+  and it cannot fail after its first character (the end of a non-space run always satisfies ``\\s|$``), so
+  each match costs its token's length plus the run after it, and matches do not overlap;
+- the candidate pattern (``finditer``) starts with one of ``.?!`` and looks ahead at one punctuation
+  character or ``\\s+\\S+``, two disjoint classes, so a whitespace-and-word run is scanned only by the
+  candidate right before it;
+- the realignment pattern is only used anchored (``match``): a lazy run of closing quotes, then ``\\s+``,
+  a two-character lookahead or ``$``;
+- the token patterns are anchored (``match``, or ``^`` for the number pattern's ``sub``) runs of one class
+  with an optional final period, or a single character class (``search``).
 
-This was checked three ways: by that reading; by two ReDoS analysers, recheck 4.5.0 (automaton-based, run
-with ``npx recheck``) and regexploit 1.0.0, which report every pattern safe (linear); and by timing adversarial
-inputs of 10 to 320 thousand characters built from the patterns' own metacharacters, whose time grows
-linearly (``python bench/sentences.py --redos``).
+Checked three ways: by that reading; by two ReDoS analysers, recheck 4.5.0 (``npx recheck``: its automaton
+checker proves the token patterns linear when anchored as used, and its fuzzer finds no super-linear input
+for the word, candidate and realignment patterns, whose lookaheads the automaton checker cannot model) and
+regexploit 1.0.0 (no cubic or exponential backtracking); and by timing adversarial paragraphs of 40,000 and
+640,000 characters made of the patterns' own metacharacters, whose time grows linearly
+(``python bench/sentences.py --sections redos``).
 
-``re`` and ``regex`` read a few character classes differently: ``\\s`` includes U+001C to U+001F for ``re``
-(as for ``str.isspace``, which Punkt's own ``rstrip`` and our paragraph splitting use, so ``re`` is the
-consistent one) but not for ``regex``; letters (``[^\\W\\d]``) include superscript and fraction digits (``²``)
-for ``re`` and combining marks for ``regex``. Splitting can differ only where such a character stands alone
-before a period (an "initial") or a separator character U+001C-U+001F is in the text; on all of Reuters,
-SQuAD and SciFact the spans are identical to nltk 3.10's (bench/sentences.py counts them).
+``re`` and ``regex`` read a few character classes differently. ``\\s`` includes U+001C to U+001F for ``re``,
+as ``str.isspace`` does (which Punkt's own ``rstrip`` and our paragraph splitting use, so ``re`` is the
+consistent reading), but not for ``regex``. Letters (``[^\\W\\d]``) include superscript and fraction digits
+(``²``, ``½``) for ``re``, combining marks and a few newer letters for ``regex``. So splitting can differ
+from nltk 3.10's only where such a character stands alone before a period (as an "initial") or a U+001C to
+U+001F separator is in the text; on all of Reuters, SQuAD and SciFact the spans are identical to nltk
+3.10's (``python bench/sentences.py --sections corpora``).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from nltk.tokenize.punkt import PunktLanguageVars, PunktParameters, PunktToken, PunktTrainer
+from nltk.tokenize.punkt import PunktParameters
 
 from .analysis import _ABBREVIATIONS, _TRAINING_CHARS
 from .errors import InvalidOption, NewsbotError
@@ -127,7 +137,7 @@ _ORTHO_ALL = _ORTHO_UC | _ORTHO_LC
 _PLAIN, _SENTBREAK, _ABBREVIATION, _ELLIPSIS_MARK = 0, 1, 2, 3
 
 # Caches keyed by token or context text; cleared when they grow past this, since news repeats what is common.
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 100_000
 _TYPES: dict[str, str] = {}
 
 
@@ -141,54 +151,6 @@ def _type_of(token: str) -> str:
     return found
 
 
-class _LanguageVars(PunktLanguageVars):
-    """Punkt's English language variables with the patterns above, for nltk's trainer."""
-
-    __slots__ = ()
-    sent_end_chars = _SENT_END_CHARS
-    internal_punctuation = _INTERNAL_PUNCTUATION
-    re_boundary_realignment = _REALIGN
-
-    def word_tokenize(self, s: str) -> list[str]:
-        return _WORD.findall(s)
-
-    def _word_tokenizer_re(self) -> re.Pattern[str]:
-        return _WORD
-
-    def period_context_re(self) -> re.Pattern[str]:
-        return _PERIOD_CONTEXT
-
-
-class _Token(PunktToken):
-    """Punkt's token with the patterns above and a cached type, for nltk's trainer."""
-
-    __slots__ = ()
-
-    def __init__(self, tok: str, parastart: bool | None = None, linestart: bool | None = None) -> None:
-        self.tok = tok
-        self.type = _type_of(tok)
-        self.period_final = tok.endswith(".")
-        self.parastart = parastart
-        self.linestart = linestart
-        self.sentbreak = self.abbr = self.ellipsis = None
-
-    @property
-    def is_ellipsis(self) -> bool:
-        return _ELLIPSIS.match(self.tok) is not None
-
-    @property
-    def is_initial(self) -> bool:
-        return _INITIAL.match(self.tok) is not None
-
-    @property
-    def is_alpha(self) -> bool:
-        return _ALPHA.match(self.tok) is not None
-
-    @property
-    def is_non_punct(self) -> bool:
-        return _NON_PUNCT.search(self.type) is not None
-
-
 def _training_text(sample: Iterable[str]) -> str:
     """The first ``_TRAINING_CHARS`` characters of the sample, texts joined by blank lines."""
     chunks, size = [], 0
@@ -200,14 +162,215 @@ def _training_text(sample: Iterable[str]) -> str:
     return "\n\n".join(chunks)[:_TRAINING_CHARS]
 
 
-def _train(sample: Iterable[str]) -> PunktParameters:
-    trainer = PunktTrainer(lang_vars=_LanguageVars(), token_cls=_Token)
-    # One call on the joined sample: training text by text costs more than the learning itself.
-    trainer.train(_training_text(sample), finalize=False)
-    trainer.finalize_training()
-    params: PunktParameters = trainer.get_params()
-    params.abbrev_types |= _ABBREVIATIONS
-    return params
+# PunktTrainer's settings (nltk's defaults, which index.analysis used).
+_ABBREV = 0.3  # least score of an abbreviation
+_ABBREV_BACKOFF = 5  # a word seen fewer times may be a "rare abbreviation"
+_COLLOCATION = 7.88  # least log-likelihood of a collocation
+_SENT_STARTER = 30  # least log-likelihood of a frequent sentence starter
+_MIN_COLLOC_FREQ = 1
+_INITIAL_CONTEXT, _INTERNAL_CONTEXT, _UNKNOWN_CONTEXT = 0, 1, 2
+_ORTHO_FLAGS = {  # (position in the sentence, case of the first letter) -> orthographic flag
+    (_INITIAL_CONTEXT, "upper"): _ORTHO_BEG_UC,
+    (_INTERNAL_CONTEXT, "upper"): _ORTHO_MID_UC,
+    (_UNKNOWN_CONTEXT, "upper"): _ORTHO_UNK_UC,
+    (_INITIAL_CONTEXT, "lower"): _ORTHO_BEG_LC,
+    (_INTERNAL_CONTEXT, "lower"): _ORTHO_MID_LC,
+    (_UNKNOWN_CONTEXT, "lower"): _ORTHO_UNK_LC,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Learned:
+    """Punkt's parameters, as its trainer leaves them."""
+
+    abbreviations: frozenset[str]
+    collocations: frozenset[tuple[str, str]]
+    starters: frozenset[str]
+    ortho_context: dict[str, int]
+
+
+def _dunning_log_likelihood(count_a: int, count_b: int, count_ab: int, total: int) -> float:
+    """Punkt's modified Dunning log-likelihood of an abbreviation candidate (nltk's formula, term for term)."""
+    p1 = count_b / total
+    p2 = 0.99
+    null_hypo = count_ab * math.log(p1 + 1e-8) + (count_a - count_ab) * math.log(1.0 - p1 + 1e-8)
+    alt_hypo = count_ab * math.log(p2) + (count_a - count_ab) * math.log(1.0 - p2)
+    return -2.0 * (null_hypo - alt_hypo)
+
+
+def _col_log_likelihood(count_a: int, count_b: int, count_ab: int, total: int) -> float:
+    """Dunning's log-likelihood of a collocation or sentence starter (nltk's formula, term for term)."""
+    p = count_b / total
+    p1 = count_ab / count_a
+    try:
+        p2 = (count_b - count_ab) / (total - count_a)
+    except ZeroDivisionError:
+        p2 = 1
+    try:
+        summand1 = count_ab * math.log(p) + (count_a - count_ab) * math.log(1.0 - p)
+    except ValueError:
+        summand1 = 0
+    try:
+        summand2 = (count_b - count_ab) * math.log(p) + (total - count_a - count_b + count_ab) * math.log(1.0 - p)
+    except ValueError:
+        summand2 = 0
+    if count_a == count_ab or p1 <= 0 or p1 >= 1:
+        summand3 = 0
+    else:
+        summand3 = count_ab * math.log(p1) + (count_a - count_ab) * math.log(1.0 - p1)
+    if count_b == count_ab or p2 <= 0 or p2 >= 1:
+        summand4 = 0
+    else:
+        summand4 = (count_b - count_ab) * math.log(p2) + (total - count_a - count_b + count_ab) * math.log(1.0 - p2)
+    return -2.0 * (summand1 + summand2 - summand3 - summand4)
+
+
+def _first_pass(token: str, abbreviations: frozenset[str] | set[str]) -> int:
+    """Punkt's first, type-based annotation of one token."""
+    if token in _SENT_END_CHARS:
+        return _SENTBREAK
+    if _ELLIPSIS.match(token):
+        return _ELLIPSIS_MARK
+    if token.endswith(".") and not token.endswith(".."):
+        bare = token[:-1].lower()
+        return _ABBREVIATION if bare in abbreviations or bare.split("-")[-1] in abbreviations else _SENTBREAK
+    return _PLAIN
+
+
+def _without_period(typ: str) -> str:
+    return typ[:-1] if len(typ) > 1 and typ[-1] == "." else typ
+
+
+def _learn(text: str) -> _Learned:
+    """Punkt's parameters for ``text``: what a new nltk ``PunktTrainer`` learns from ``train(text)``.
+
+    The same statistics, in the same order, as nltk's trainer with its default settings, computed per distinct
+    token rather than per token object.
+    """
+    # Lines of tokens, each with whether it starts a paragraph.
+    lines: list[tuple[bool, list[str]]] = []
+    paragraph = False
+    for line in text.split("\n"):
+        if line.strip():
+            words = _WORD.findall(line)
+            if words:
+                lines.append((paragraph, words))
+                paragraph = False
+        else:
+            paragraph = True
+    token_counts = Counter(token for _, words in lines for token in words)
+    types = {token: _type_of(token) for token in token_counts}
+    type_counts: Counter[str] = Counter()
+    for token, count in token_counts.items():
+        type_counts[types[token]] += count
+    total = sum(token_counts.values())
+    period_tokens = sum(count for token, count in token_counts.items() if token.endswith("."))
+
+    # Abbreviations: period-final types whose period looks like part of the word.
+    abbreviations: set[str] = set()
+    for typ in set(types.values()):
+        if not _NON_PUNCT.search(typ) or typ == "##number##" or not typ.endswith("."):
+            continue
+        if typ in abbreviations:
+            continue
+        typ = typ[:-1]
+        periods = typ.count(".") + 1
+        nonperiods = len(typ) - periods + 1
+        with_period, without_period = type_counts[typ + "."], type_counts[typ]
+        likelihood = _dunning_log_likelihood(with_period + without_period, period_tokens, with_period, total)
+        if likelihood * math.exp(-nonperiods) * periods * math.pow(nonperiods, -without_period) >= _ABBREV:
+            abbreviations.add(typ)
+
+    # First pass, then the orthographic context of every type: the case it appears in at sentence starts,
+    # inside sentences, and where Punkt cannot tell. Per distinct token: its type as a sentence's last word,
+    # its flag in each context, and the context it leaves for the next token.
+    first = {token: _first_pass(token, abbreviations) for token in types}
+    sentence_type = {
+        token: _without_period(typ) if first[token] == _SENTBREAK else typ for token, typ in types.items()
+    }
+    sentbreaks = sum(count for token, count in token_counts.items() if first[token] == _SENTBREAK)
+    effects: dict[str, tuple[str, tuple[int, int, int], int]] = {}
+    for token, typ in types.items():
+        head = token[0]
+        case = "lower" if head.islower() else "upper" if head.isupper() else "none"
+        flags = tuple(_ORTHO_FLAGS.get((context, case), 0) for context in range(3))
+        annotation = first[token]
+        if annotation == _SENTBREAK:
+            ordinal_or_initial = typ.startswith("##number##") or _INITIAL.match(token) is not None
+            after = _UNKNOWN_CONTEXT if ordinal_or_initial else _INITIAL_CONTEXT
+        elif annotation in (_ELLIPSIS_MARK, _ABBREVIATION):
+            after = _UNKNOWN_CONTEXT
+        else:
+            after = _INTERNAL_CONTEXT
+        effects[token] = (sentence_type[token], flags, after)  # type: ignore[assignment]
+    ortho_context: dict[str, int] = {}
+    context = _INTERNAL_CONTEXT
+    for starts_paragraph, words in lines:
+        if starts_paragraph and context != _UNKNOWN_CONTEXT:
+            context = _INITIAL_CONTEXT
+        if context == _INTERNAL_CONTEXT:
+            context = _UNKNOWN_CONTEXT
+        for token in words:
+            typ, flags, after = effects[token]
+            flag = flags[context]
+            if flag:
+                ortho_context[typ] = ortho_context.get(typ, 0) | flag
+            context = after
+
+    # Pairs whose first token is a period-final sentence break: rare abbreviations, sentence starters,
+    # collocations (initials and ordinals before a word).
+    tokens = [token for _, words in lines for token in words]
+    starter_counts: Counter[str] = Counter()
+    collocation_counts: Counter[tuple[str, str]] = Counter()
+    for number in range(len(tokens) - 1):
+        token = tokens[number]
+        if first[token] != _SENTBREAK or not token.endswith("."):
+            continue
+        following = tokens[number + 1]
+        typ = sentence_type[token]
+        if (
+            typ not in abbreviations
+            and type_counts[typ] + type_counts[typ[:-1]] < _ABBREV_BACKOFF
+            and (
+                following[:1] in _INTERNAL_PUNCTUATION
+                or (
+                    following[0].islower()
+                    and (ortho_context.get(sentence_type[following], 0) & _ORTHO_BEG_UC)
+                    and not (ortho_context.get(sentence_type[following], 0) & _ORTHO_MID_UC)
+                )
+            )
+        ):
+            abbreviations.add(_without_period(types[token]))
+        ordinal_or_initial = types[token].startswith("##number##") or _INITIAL.match(token) is not None
+        if not ordinal_or_initial and _ALPHA.match(following):
+            starter_counts[types[following]] += 1
+        if ordinal_or_initial and _NON_PUNCT.search(types[token]) and _NON_PUNCT.search(types[following]):
+            collocation_counts[(_without_period(types[token]), sentence_type[following])] += 1
+
+    starters = set()
+    for typ, at_break in starter_counts.items():
+        count = type_counts[typ] + type_counts[typ + "."]
+        if count < at_break:
+            continue
+        likelihood = _col_log_likelihood(sentbreaks, count, at_break, total)
+        if likelihood >= _SENT_STARTER and total / sentbreaks > count / at_break:
+            starters.add(typ)
+    collocations = set()
+    for (typ1, typ2), together in collocation_counts.items():
+        if typ2 in starters:
+            continue
+        count1 = type_counts[typ1] + type_counts[typ1 + "."]
+        count2 = type_counts[typ2] + type_counts[typ2 + "."]
+        if count1 > 1 and count2 > 1 and _MIN_COLLOC_FREQ < together <= min(count1, count2):
+            likelihood = _col_log_likelihood(count1, count2, together, total)
+            if likelihood >= _COLLOCATION and total / count1 > count2 / together:
+                collocations.add((typ1, typ2))
+    return _Learned(
+        abbreviations=frozenset(abbreviations),
+        collocations=frozenset(collocations),
+        starters=frozenset(starters),
+        ortho_context=ortho_context,
+    )
 
 
 class SentenceSplitter:
@@ -221,12 +384,12 @@ class SentenceSplitter:
     __slots__ = ("_abbreviations", "_collocations", "_decisions", "_first_pass", "_ortho_context", "_starters")
 
     def __init__(self, sample: Iterable[str] = ()) -> None:
-        params = _train(sample)
+        learned = _learn(_training_text(sample))
         self._adopt(
-            abbreviations=params.abbrev_types,
-            collocations=params.collocations,
-            starters=params.sent_starters,
-            ortho_context=params.ortho_context,
+            abbreviations=learned.abbreviations | _ABBREVIATIONS,
+            collocations=learned.collocations,
+            starters=learned.starters,
+            ortho_context=learned.ortho_context,
         )
 
     def _adopt(
@@ -381,23 +544,12 @@ class SentenceSplitter:
         return any(self._is_break(tokens[i], tokens[i + 1]) for i in range(len(tokens) - 1))
 
     def _first(self, token: str) -> int:
-        """Punkt's first, type-based pass over one token."""
+        """Punkt's first, type-based pass over one token (cached: it depends only on the token)."""
         found = self._first_pass.get(token)
-        if found is not None:
-            return found
-        if token in _SENT_END_CHARS:
-            found = _SENTBREAK
-        elif _ELLIPSIS.match(token):
-            found = _ELLIPSIS_MARK
-        elif token.endswith(".") and not token.endswith(".."):
-            bare = token[:-1].lower()
-            abbreviations = self._abbreviations
-            found = _ABBREVIATION if bare in abbreviations or bare.split("-")[-1] in abbreviations else _SENTBREAK
-        else:
-            found = _PLAIN
-        if len(self._first_pass) > _CACHE_LIMIT:
-            self._first_pass.clear()
-        self._first_pass[token] = found
+        if found is None:
+            if len(self._first_pass) > _CACHE_LIMIT:
+                self._first_pass.clear()
+            found = self._first_pass[token] = _first_pass(token, self._abbreviations)
         return found
 
     def _is_break(self, token: str, following: str) -> bool:
@@ -405,12 +557,10 @@ class SentenceSplitter:
         first = self._first(token)
         if not token.endswith("."):
             return first == _SENTBREAK
-        typ = _type_of(token)
-        if len(typ) > 1 and typ[-1] == ".":
-            typ = typ[:-1]
+        typ = _without_period(_type_of(token))
         next_typ = _type_of(following)
-        if self._first(following) == _SENTBREAK and len(next_typ) > 1 and next_typ[-1] == ".":
-            next_typ = next_typ[:-1]
+        if self._first(following) == _SENTBREAK:
+            next_typ = _without_period(next_typ)
         initial = _INITIAL.match(token) is not None
         # Collocation heuristic: a known pair around the period is no break.
         if (typ, next_typ) in self._collocations:
