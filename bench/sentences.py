@@ -206,7 +206,7 @@ def section_stages(runs: int) -> None:
             lap("Punkt training")
             split = [split_passages(a.text, splitter) for a in articles]  # type: ignore[arg-type]
             lap("sentence splitting")
-            tokens = []
+            tokens: list[list[str]] = []
             for article, (_, passages) in zip(articles, split, strict=True):
                 title = analyze(article.title)
                 tokens.extend(analyze(article.text[start:end]) + title for start, end, _ in passages)

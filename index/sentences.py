@@ -118,8 +118,9 @@ _NUMERIC = re.compile(r"^-?[\.,]?\d[\d,\.-]*\.?$")
 _INITIAL = re.compile(r"[^\W\d]\.$")
 _ALPHA = re.compile(r"[^\W\d]+$")
 _NON_PUNCT = re.compile(r"[^\W\d]")
-# Punkt's _get_last_whitespace_index looks for string.whitespace only (ASCII), not for every \s.
-_ASCII_SPACE_NOT_BLANK = re.compile("[\t\n\r\x0b\x0c]")
+# Punkt's _get_last_whitespace_index looks for string.whitespace (ASCII) only, not for every \s; these
+# are its characters other than the blank, which paragraphs seldom hold.
+_OTHER_ASCII_SPACE = re.compile("[\t\n\r\x0b\x0c]")
 _PUNCTUATION = frozenset(";:,.!?")
 
 # Orthographic context flags, as nltk.tokenize.punkt defines them.
@@ -205,21 +206,21 @@ def _col_log_likelihood(count_a: int, count_b: int, count_ab: int, total: int) -
     try:
         p2 = (count_b - count_ab) / (total - count_a)
     except ZeroDivisionError:
-        p2 = 1
+        p2 = 1.0
     try:
         summand1 = count_ab * math.log(p) + (count_a - count_ab) * math.log(1.0 - p)
     except ValueError:
-        summand1 = 0
+        summand1 = 0.0
     try:
         summand2 = (count_b - count_ab) * math.log(p) + (total - count_a - count_b + count_ab) * math.log(1.0 - p)
     except ValueError:
-        summand2 = 0
+        summand2 = 0.0
     if count_a == count_ab or p1 <= 0 or p1 >= 1:
-        summand3 = 0
+        summand3 = 0.0
     else:
         summand3 = count_ab * math.log(p1) + (count_a - count_ab) * math.log(1.0 - p1)
     if count_b == count_ab or p2 <= 0 or p2 >= 1:
-        summand4 = 0
+        summand4 = 0.0
     else:
         summand4 = (count_b - count_ab) * math.log(p2) + (total - count_a - count_b + count_ab) * math.log(1.0 - p2)
     return -2.0 * (summand1 + summand2 - summand3 - summand4)
@@ -293,7 +294,11 @@ def _learn(text: str) -> _Learned:
     for token, typ in types.items():
         head = token[0]
         case = "lower" if head.islower() else "upper" if head.isupper() else "none"
-        flags = tuple(_ORTHO_FLAGS.get((context, case), 0) for context in range(3))
+        flags = (
+            _ORTHO_FLAGS.get((_INITIAL_CONTEXT, case), 0),
+            _ORTHO_FLAGS.get((_INTERNAL_CONTEXT, case), 0),
+            _ORTHO_FLAGS.get((_UNKNOWN_CONTEXT, case), 0),
+        )
         annotation = first[token]
         if annotation == _SENTBREAK:
             ordinal_or_initial = typ.startswith("##number##") or _INITIAL.match(token) is not None
@@ -302,7 +307,7 @@ def _learn(text: str) -> _Learned:
             after = _UNKNOWN_CONTEXT
         else:
             after = _INTERNAL_CONTEXT
-        effects[token] = (sentence_type[token], flags, after)  # type: ignore[assignment]
+        effects[token] = (sentence_type[token], flags, after)
     ortho_context: dict[str, int] = {}
     context = _INTERNAL_CONTEXT
     for starts_paragraph, words in lines:
@@ -507,7 +512,7 @@ class SentenceSplitter:
             # as in nltk, whitespace right at the previous candidate counts as none and the word extends back.
             space = text.rfind(" ", previous_start, candidate)
             if other_spaces is None:
-                other_spaces = _ASCII_SPACE_NOT_BLANK.search(text, start, end) is not None
+                other_spaces = _OTHER_ASCII_SPACE.search(text, start, end) is not None
             if other_spaces:
                 for char in "\t\n\r\x0b\x0c":
                     space = max(space, text.rfind(char, max(space + 1, previous_start), candidate))
