@@ -474,8 +474,9 @@ class SentenceSplitter:
     def spans(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
         """Sentence spans in ``text[start:end]``, as offsets into ``text``, whitespace trimmed.
 
-        The spans are Punkt's for the range with its surrounding whitespace removed: exactly those of
-        ``PunktSentenceTokenizer(self.punkt_parameters()).span_tokenize`` on that trimmed text.
+        The spans are Punkt's for the range with its surrounding whitespace removed: those of nltk 3.10's
+        ``PunktSentenceTokenizer(self.punkt_parameters()).span_tokenize`` on that trimmed text (but for the
+        few characters its ``regex`` engine classifies differently, see the module docstring).
 
         Args:
             text: the whole text (an article).
@@ -508,8 +509,9 @@ class SentenceSplitter:
         previous_word = start  # where the word before it starts
         for match in _PERIOD_CONTEXT.finditer(text, start, end):
             candidate = match.start()
-            # The word before a candidate starts after the last ASCII whitespace since the previous candidate;
-            # as in nltk, whitespace right at the previous candidate counts as none and the word extends back.
+            # The word before a candidate starts after the last ASCII whitespace since the previous candidate,
+            # else where the previous candidate's word starts (nltk would also take whitespace right at the
+            # previous candidate for none, but a candidate or a trimmed start is never whitespace).
             space = text.rfind(" ", previous_start, candidate)
             if other_spaces is None:
                 other_spaces = _OTHER_ASCII_SPACE.search(text, start, end) is not None

@@ -52,13 +52,13 @@ class PinnedLanguageVars(PunktLanguageVars):
     internal_punctuation = ",:;"
     re_boundary_realignment = _REALIGN
 
-    def word_tokenize(self, s):
+    def word_tokenize(self, s: str) -> list[str]:
         return _WORD.findall(s)
 
-    def _word_tokenizer_re(self):
+    def _word_tokenizer_re(self) -> re.Pattern[str]:
         return _WORD
 
-    def period_context_re(self):
+    def period_context_re(self) -> re.Pattern[str]:
         return _PERIOD_CONTEXT
 
 
@@ -72,7 +72,7 @@ class PinnedToken(PunktToken):
     _RE_ALPHA = _ALPHA
 
     @property
-    def is_non_punct(self):
+    def is_non_punct(self) -> re.Match[str] | None:
         return _NON_PUNCT.search(self.type)
 
 
