@@ -50,6 +50,7 @@ import io
 import itertools
 import json
 import math
+import operator
 import os
 import shutil
 import threading
@@ -62,7 +63,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from .bm25 import Scored, Settings, tf_l, tf_okapi, tf_plus
+from .bm25 import Scored, Settings, tf_l
 from .errors import IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
 
 __all__ = [
@@ -415,17 +416,17 @@ def _segment_problem(info: SegmentInfo, vocabulary: Any, arrays: dict[str, np.nd
     """What is wrong with a segment whose checksums matched (a writer bug or a rewritten file), or None."""
     n_docs, n_terms = info.documents, info.terms
     offsets, docs, tf, lengths, rows = (arrays[key] for key in _ARRAYS)
-    if (
-        not isinstance(vocabulary, list)
-        or len(vocabulary) != n_terms
-        or not all(isinstance(t, str) for t in vocabulary)
-    ):
+    if not isinstance(vocabulary, list) or len(vocabulary) != n_terms:
         return "vocabulary"
-    if any(a >= b for a, b in itertools.pairwise(vocabulary)):
+    try:
+        "".join(vocabulary)  # a TypeError unless every term is a string
+    except TypeError:
+        return "vocabulary"
+    if not all(map(operator.lt, vocabulary, itertools.islice(vocabulary, 1, None))):
         return "vocabulary not sorted"
     if offsets.shape != (n_terms + 1,) or offsets.dtype.kind != "i" or offsets[0] != 0:
         return "offsets"
-    if offsets[-1] != info.postings or np.any(np.diff(offsets) <= 0):
+    if offsets[-1] != info.postings or np.any(offsets[1:] <= offsets[:-1]):
         return "offsets"
     if docs.shape != (info.postings,) or docs.dtype != np.int32 or tf.shape != (info.postings,):
         return "postings"
@@ -434,12 +435,13 @@ def _segment_problem(info: SegmentInfo, vocabulary: Any, arrays: dict[str, np.nd
     if info.postings:
         if docs.min() < 0 or docs.max() >= n_docs or tf.dtype.kind != "u" or tf.min() == 0:
             return "doc ids or term frequencies out of range"
-        step = np.diff(docs.astype(np.int64))
-        starts = offsets[1:-1] - 1  # a term's first posting may be lower than the previous term's last one
-        step[starts] = 1
-        if np.any(step <= 0):
+        ascending = docs[1:] > docs[:-1]
+        ascending[offsets[1:-1] - 1] = True  # a term's first posting may be below the previous term's last
+        if not ascending.all():
             return "doc ids not ascending within a term"
-    if not np.array_equal(np.bincount(docs, weights=tf, minlength=n_docs), lengths):
+    # The exact per-passage check (a weighted bincount) costs more than the rest of a load; the totals catch
+    # a lengths file that does not belong to these postings.
+    if (len(lengths) and lengths.min() < 0) or int(tf.sum(dtype=np.int64)) != int(lengths.sum(dtype=np.int64)):
         return "passage lengths do not match the postings"
     return None
 
@@ -578,6 +580,7 @@ class _Live:
     segment: _Segment
     tombstones: np.ndarray
     deleted_mask: np.ndarray | None  # bool per passage, None when nothing is deleted
+    dead_postings: np.ndarray | None  # positions of the deleted passages' postings, None when none
     live_df: np.ndarray
     live_count: int
     live_length: int
@@ -586,17 +589,14 @@ class _Live:
     def of(segment: _Segment, tombstones: np.ndarray) -> _Live:
         lengths = segment.lengths
         if len(tombstones) == 0:
-            return _Live(segment, tombstones, None, segment.df, len(lengths), int(lengths.sum(dtype=np.int64)))
+            return _Live(segment, tombstones, None, None, segment.df, len(lengths), int(lengths.sum(dtype=np.int64)))
         mask = np.zeros(len(lengths), dtype=np.bool_)
         mask[tombstones] = True
-        dead = mask[segment.docs]
-        if len(dead):
-            dead_df = np.add.reduceat(dead.astype(np.int64), segment.offsets[:-1]) if segment.info.terms else dead
-        else:
-            dead_df = np.zeros(segment.info.terms, dtype=np.int64)
-        live_df = segment.df - dead_df
+        dead = np.flatnonzero(mask[segment.docs])
+        dead_terms = np.searchsorted(segment.offsets, dead, side="right") - 1
+        live_df = segment.df - np.bincount(dead_terms, minlength=segment.info.terms)
         live_length = int(lengths.sum(dtype=np.int64) - lengths[tombstones].sum(dtype=np.int64))
-        return _Live(segment, tombstones, mask, live_df, len(lengths) - len(tombstones), live_length)
+        return _Live(segment, tombstones, mask, dead, live_df, len(lengths) - len(tombstones), live_length)
 
 
 class _TermUnion:
@@ -910,28 +910,56 @@ class Searcher:
             rest[i] = running * _BOUND_SLACK
         if prunable and rest[0] < theta:
             return None  # no passage here can reach the k-th score found so far
-        found: list[np.ndarray] = []
-        n_found = 0
+        # When every term adds a positive amount, a passage was seen exactly when its accumulator is non-zero,
+        # which saves a gather and a scatter on the seen array per walk. (Deleted passages weigh 0.)
+        positive = all(scale > 0 for _, _, scale in terms)
+        deleted = self._lives[position].deleted_mask
+        found: list[np.ndarray] = []  # every passage touched, to clean the scratch arrays afterwards
+        cand: np.ndarray | None = None  # set once no unseen passage can reach the top k
+        walked = 0.0  # bound of the terms walked so far: no partial score exceeds it
         try:
-            for i, (_, t, scale) in enumerate(terms):
+            for i, (bound, t, scale) in enumerate(terms):
                 s, e = offsets[t], offsets[t + 1]
                 docs = all_docs[s:e]
-                weights = part[s:e] * np.float32(scale)
-                if i == 0 or not prunable or not _can_skip(acc, found, n_found, k, theta, rest[i]):
-                    new = docs[~seen[docs]]
-                    seen[new] = True
-                    found.append(new)
-                    n_found += len(new)
-                    acc[docs] += weights
-                else:
-                    # No passage outside the candidates can reach the top k any more: only look the candidates
-                    # up in this term's postings instead of walking all of them.
-                    cand = found[0]
+                # Worth asking only when the rest could fall below the k-th partial score (itself <= walked).
+                if cand is None and i > 0 and prunable and rest[i] < max(theta, walked * _BOUND_SLACK):
+                    if len(found) > 1:
+                        found[:] = [np.concatenate(found)]
+                    if rest[i] < _threshold(acc, found[0], k, theta):
+                        cand = found[0]
+                if cand is None:
+                    weights = part[s:e] * np.float32(scale)
+                    if positive:
+                        current = acc[docs]
+                        fresh = docs[current == 0]
+                        if deleted is not None and len(fresh):
+                            fresh = fresh[~deleted[fresh]]
+                        current += weights
+                        acc[docs] = current
+                    else:
+                        fresh = docs[~seen[docs]]
+                        seen[fresh] = True
+                        acc[docs] += weights
+                    found.append(fresh)
+                    walked += bound
+                    continue
+                # MaxScore's second phase: only the candidates can still reach the top k. Drop those that
+                # cannot even with every remaining term's bound, then look the rest up in this term's postings.
+                cand = cand[acc[cand] + rest[i] >= _threshold(acc, cand, k, theta)]
+                if len(cand) == 0:
+                    break
+                if len(cand) * 16 < len(docs):
                     where = np.searchsorted(docs, cand)
                     where[where == len(docs)] = 0
                     hit = docs[where] == cand
-                    acc[cand[hit]] += weights[where[hit]]
-            cand = np.concatenate(found) if len(found) > 1 else found[0]
+                    acc[cand[hit]] += part[s:e][where[hit]] * np.float32(scale)
+                else:
+                    # Many candidates: one pass over the postings, adding where a passage was seen, is cheaper
+                    # than a binary search each (dropped candidates gain nothing that counts).
+                    hit = acc[docs] != 0 if positive else seen[docs]
+                    acc[docs[hit]] += part[s:e][hit] * np.float32(scale)
+            if cand is None:
+                cand = np.concatenate(found) if len(found) > 1 else found[0]
             scores = acc[cand]
             if theta > -np.inf:
                 keep = scores >= theta
@@ -947,33 +975,31 @@ class Searcher:
                 seen[part_found] = False
 
 
-def _can_skip(acc: np.ndarray, found: list[np.ndarray], n_found: int, k: int, theta: float, rest_bound: float) -> bool:
-    """True when passages not yet seen, gaining at most ``rest_bound``, cannot reach the top k."""
-    threshold = theta
-    if len(found) > 1:
-        found[:] = [np.concatenate(found)]
-    if n_found >= k:
-        scores = acc[found[0]]
-        threshold = max(threshold, float(np.partition(scores, len(scores) - k)[len(scores) - k]))
-    return rest_bound < threshold
+def _threshold(acc: np.ndarray, cand: np.ndarray, k: int, theta: float) -> float:
+    """A lower bound of the final k-th score: ``theta`` or the k-th best partial score so far, the higher."""
+    if len(cand) < k:
+        return theta
+    scores = acc[cand]
+    return max(theta, float(np.partition(scores, len(scores) - k)[len(scores) - k]))
 
 
 def _term_parts(live: _Live, settings: Settings, average_length: float) -> tuple[np.ndarray, np.ndarray]:
     """Each posting's term-frequency part of the score (float32, 0 for deleted passages) and each term's maximum."""
     segment = live.segment
-    norm = (1 - settings.b + settings.b * segment.lengths / average_length).astype(np.float32)
-    per_posting = norm[segment.docs]
-    tf = segment.tf.astype(np.float32)
     k1 = np.float32(settings.k1)
-    if settings.variant == "okapi":
-        part = tf_okapi(tf, per_posting, k1)
-    elif settings.variant == "l":
-        part = tf_l(tf, per_posting, k1, np.float32(settings.effective_delta))
+    norm = (1 - settings.b + settings.b * segment.lengths / average_length).astype(np.float32)
+    if settings.variant == "l":
+        part = tf_l(segment.tf.astype(np.float32), norm[segment.docs], k1, np.float32(settings.effective_delta))
     else:
-        part = tf_plus(tf, per_posting, k1)
+        # tf (k1 + 1) / (tf + k1 norm): index.bm25's tf_okapi and tf_plus (the same formula), computed in
+        # place because this pass over every posting is most of a commit's and a load's time.
+        part = (k1 * norm)[segment.docs]
+        part += segment.tf
+        np.divide(segment.tf, part, out=part)
+        part *= k1 + 1
     part = part.astype(np.float32, copy=False)
-    if live.deleted_mask is not None:
-        part[live.deleted_mask[segment.docs]] = 0
+    if live.dead_postings is not None:
+        part[live.dead_postings] = 0
     empty = np.zeros(0, dtype=np.float32)
     return part, (np.maximum.reduceat(part, segment.offsets[:-1]) if segment.info.terms else empty)
 
