@@ -1303,9 +1303,14 @@ class SegmentedIndex:
         )
         if self._lock_file is None:
             raise InvalidOption("this index was closed; open it again to write")
+        try:
+            json.dumps(manifest.metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidOption(f"metadata must be JSON-serialisable (dicts, lists, strings, numbers): {exc}") from None
+        # The new searcher first: a segment that fails verification is never committed.
+        searcher = self._make_searcher(manifest, self._searcher)
         _commit_manifest(self.root, manifest, self._progress)
-        self._manifest = manifest
-        self._searcher = self._make_searcher(manifest, self._searcher)
+        self._manifest, self._searcher = manifest, searcher
         if self._progress:
             self._progress("cleanup")
         # In-process searchers hold their data in memory; another process reading the old manifest retries.

@@ -489,3 +489,17 @@ def test_files_of_replaced_manifests_are_removed(tmp_path):
         searcher = writer.merge([e.segment.name for e in writer.searcher.segments])
         assert {p.name for p in tmp_path.iterdir()} == searcher.manifest.files() | {"CURRENT", "LOCK"}
     assert os.path.exists(tmp_path / "CURRENT")
+
+
+def test_a_damaged_new_segment_is_never_committed(tmp_path):
+    with SegmentedIndex.open(tmp_path) as writer:
+        writer.add([["a"]])
+        info = write_segment(tmp_path, [["b", "c"], ["c"]])
+        _flip(tmp_path / info.name / "docs.npy")
+        with pytest.raises(IndexCorrupt):
+            writer.add_segment(info)
+        assert writer.manifest.generation == 1
+        assert open_searcher(tmp_path).document_frequency("c") == 0
+        with pytest.raises(InvalidOption, match="JSON-serialisable"):
+            writer.update_metadata({"when": object()})
+        assert writer.update_metadata({"punkt": [1, 2]}).metadata == {"punkt": [1, 2]}
