@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
+from index import segments as segments_module
 from index.bm25 import Settings
 from index.errors import IndexCorrupt, IndexNotFound, InvalidOption
 from index.segments import (
@@ -80,9 +81,21 @@ def check_against_oracles(searcher, live_docs, numbers, query, k, variant, fresh
         assert searcher.document_frequency(term) == sum(term in doc for doc in live_docs)
 
 
-@settings(max_examples=60, deadline=None)
-@given(ops=operations, query_list=st.lists(queries, min_size=1, max_size=3), variant=st.sampled_from(sorted(ORACLES)))
-def test_any_history_scores_like_a_fresh_build_and_rank_bm25(ops, query_list, variant):
+@settings(max_examples=80, deadline=None)
+@given(
+    ops=operations,
+    query_list=st.lists(queries, min_size=1, max_size=3),
+    variant=st.sampled_from(sorted(ORACLES)),
+    small_segment=st.sampled_from([0, 4096]),
+)
+def test_any_history_scores_like_a_fresh_build_and_rank_bm25(ops, query_list, variant, small_segment):
+    # small_segment 0 sends every segment through MaxScore; 4096 scores these small ones whole.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segments_module, "_SMALL_SEGMENT", small_segment)
+        replay(ops, query_list, variant)
+
+
+def replay(ops, query_list, variant) -> None:
     bm25 = Settings(variant=variant)
     corpus: dict[int, list[str]] = {}
     expected_live: list[int] = []
@@ -120,8 +133,10 @@ def test_any_history_scores_like_a_fresh_build_and_rank_bm25(ops, query_list, va
                     check_against_oracles(searcher, live_docs, numbers, query, k, variant, fresh)
 
 
+@pytest.mark.parametrize("small_segment", [0, 4096])
 @pytest.mark.parametrize("variant", sorted(ORACLES))
-def test_ties_go_to_the_lower_global_number_across_segments(tmp_path, variant):
+def test_ties_go_to_the_lower_global_number_across_segments(tmp_path, variant, small_segment, monkeypatch):
+    monkeypatch.setattr(segments_module, "_SMALL_SEGMENT", small_segment)
     with SegmentedIndex.open(tmp_path, settings=Settings(variant=variant)) as writer:
         for _ in range(3):
             writer.add([["a", "b"], ["c"], ["a", "b"]])
@@ -129,7 +144,9 @@ def test_ties_go_to_the_lower_global_number_across_segments(tmp_path, variant):
         assert writer.delete([0, 3]).top(["a"], 3).docs.tolist() == [2, 5, 6]
 
 
-def test_a_small_segment_is_skipped_only_when_it_cannot_compete(tmp_path):
+@pytest.mark.parametrize("small_segment", [0, 4096])
+def test_a_small_segment_is_skipped_only_when_it_cannot_compete(tmp_path, small_segment, monkeypatch):
+    monkeypatch.setattr(segments_module, "_SMALL_SEGMENT", small_segment)
     big = [["common", f"x{i}"] for i in range(300)] + [["rare", "rare", "common"]]
     with SegmentedIndex.open(tmp_path, settings=Settings(variant="plus")) as writer:
         writer.add(big)
