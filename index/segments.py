@@ -1364,6 +1364,7 @@ class SegmentedIndex:
         documents: Sequence[Sequence[str]],
         *,
         rows: np.ndarray | None = None,
+        delete_where: tuple[int, Iterable[int]] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Searcher:
         """Add passages as a new segment at the end (they get the next global numbers) and commit.
@@ -1371,6 +1372,9 @@ class SegmentedIndex:
         Args:
             documents: analysed passages (see ``write_segment``).
             rows: the caller's int64 rows, shape (n, m), with the same m as the index's other segments.
+            delete_where: ``(column, values)``: live passages whose ``rows[:, column]`` is one of ``values`` are
+                deleted in the same commit, so replacing an article is atomic (no reader sees it twice or
+                missing).
             metadata: replaces the manifest's metadata in the same commit when given.
 
         Returns:
@@ -1381,20 +1385,52 @@ class SegmentedIndex:
         """
         self._check_rows_width(0 if rows is None else np.asarray(rows).shape[-1])
         info = write_segment(self.root, documents, rows=rows, progress=self._progress)
-        return self.add_segment(info, metadata=metadata)
+        return self.add_segment(info, delete_where=delete_where, metadata=metadata)
 
     def _check_rows_width(self, width: int) -> None:
         existing = {e.segment.rows_width for e in self._manifest.segments}
         if existing and width not in existing:
             raise InvalidOption(f"rows must have {existing.pop()} columns like the index's other segments; got {width}")
 
-    def add_segment(self, info: SegmentInfo, *, metadata: dict[str, Any] | None = None) -> Searcher:
-        """Commit a segment written by ``write_segment`` into this directory (appended at the end)."""
+    def add_segment(
+        self,
+        info: SegmentInfo,
+        *,
+        delete_where: tuple[int, Iterable[int]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Searcher:
+        """Commit a segment written by ``write_segment`` into this directory (appended at the end).
+
+        ``delete_where`` and ``metadata`` as for ``add``.
+        """
         with self._mutex:
             self._check_rows_width(info.rows_width)
             if any(e.segment.name == info.name for e in self._manifest.segments):
                 raise InvalidOption(f"segment {info.name} is already in the index")
-            return self._commit([*self._manifest.segments, SegmentEntry(info)], metadata)
+            entries = list(self._manifest.segments)
+            if delete_where is not None:
+                entries = self._tombstoned(self._searcher.numbers_where(*delete_where))
+            return self._commit([*entries, SegmentEntry(info)], metadata)
+
+    def _tombstoned(self, numbers: np.ndarray) -> list[SegmentEntry]:
+        """The current entries with these global numbers (of the current searcher) added to their tombstones."""
+        wanted = np.unique(numbers.astype(np.int64))
+        searcher = self._searcher
+        if len(wanted) and (wanted[0] < 0 or wanted[-1] >= searcher.n_numbers):
+            bad = wanted[0] if wanted[0] < 0 else wanted[-1]
+            raise InvalidOption(f"passage number {bad} is outside 0..{searcher.n_numbers - 1}")
+        generation = self._manifest.generation + 1
+        entries = list(self._manifest.segments)
+        for position, entry in enumerate(entries):
+            base, end = searcher._bases[position], searcher._bases[position + 1]
+            mine = wanted[(wanted >= base) & (wanted < end)] - base
+            if len(mine) == 0:
+                continue
+            current = self._tombstones(entry)
+            merged = np.union1d(current, mine).astype(np.int32)
+            if len(merged) > len(current):
+                entries[position] = self._write_tombstones(entry, merged, generation)
+        return entries
 
     def delete(self, numbers: Iterable[int], *, metadata: dict[str, Any] | None = None) -> Searcher:
         """Delete passages by their global numbers in the current ``searcher`` and commit.
@@ -1407,27 +1443,9 @@ class SegmentedIndex:
             InvalidOption: a number outside 0..n_numbers-1.
         """
         with self._mutex:
-            wanted = np.unique(np.fromiter((int(n) for n in numbers), dtype=np.int64))
-            searcher = self._searcher
-            if len(wanted) and (wanted[0] < 0 or wanted[-1] >= searcher.n_numbers):
-                bad = wanted[0] if wanted[0] < 0 else wanted[-1]
-                raise InvalidOption(f"passage number {bad} is outside 0..{searcher.n_numbers - 1}")
-            generation = self._manifest.generation + 1
-            entries = list(self._manifest.segments)
-            changed = False
-            for position, entry in enumerate(entries):
-                base, end = searcher._bases[position], searcher._bases[position + 1]
-                mine = wanted[(wanted >= base) & (wanted < end)] - base
-                if len(mine) == 0:
-                    continue
-                current = self._tombstones(entry)
-                merged = np.union1d(current, mine).astype(np.int32)
-                if len(merged) == len(current):
-                    continue
-                entries[position] = self._write_tombstones(entry, merged, generation)
-                changed = True
-            if not changed and metadata is None:
-                return searcher
+            entries = self._tombstoned(np.fromiter((int(n) for n in numbers), dtype=np.int64))
+            if entries == list(self._manifest.segments) and metadata is None:
+                return self._searcher
             return self._commit(entries, metadata)
 
     def delete_where(self, column: int, values: Iterable[int], *, metadata: dict[str, Any] | None = None) -> Searcher:

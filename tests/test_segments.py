@@ -520,3 +520,14 @@ def test_a_damaged_new_segment_is_never_committed(tmp_path):
         with pytest.raises(InvalidOption, match="JSON-serialisable"):
             writer.update_metadata({"when": object()})
         assert writer.update_metadata({"punkt": [1, 2]}).metadata == {"punkt": [1, 2]}
+
+
+def test_replacing_an_article_is_one_commit(tmp_path):
+    with SegmentedIndex.open(tmp_path, settings=Settings(variant="plus")) as writer:
+        writer.add([["old", "text"], ["more", "old"], ["other"]], rows=np.array([[0], [0], [1]]))
+        generation = writer.manifest.generation
+        searcher = writer.add([["new", "text"]], rows=np.array([[0]]), delete_where=(0, [0]))
+        assert writer.manifest.generation == generation + 1
+        assert searcher.live_numbers().tolist() == [2, 3]
+        assert (searcher.document_frequency("old"), searcher.document_frequency("new")) == (0, 1)
+        check_against_oracles(searcher, [["other"], ["new", "text"]], np.array([2, 3]), ["text", "other"], 3, "plus")
