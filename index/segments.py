@@ -930,8 +930,15 @@ class Searcher:
                 if cand is None and i > 0 and prunable and rest[i] < max(theta, walked * _BOUND_SLACK):
                     if len(found) > 1:
                         found[:] = [np.concatenate(found)]
-                    if rest[i] < _threshold(acc, found[0], k, theta):
-                        cand = found[0]
+                    scores = acc[found[0]]
+                    threshold = _threshold(scores, k, theta)
+                    if rest[i] < threshold:
+                        cand = found[0][scores + rest[i] >= threshold]
+                elif cand is not None:
+                    # MaxScore's second phase: only the candidates can still reach the top k. Drop those that
+                    # cannot even with every remaining term's bound, then look the rest up in this term's list.
+                    scores = acc[cand]
+                    cand = cand[scores + rest[i] >= _threshold(scores, k, theta)]
                 if cand is None:
                     weights = part[s:e] * np.float32(scale)
                     if positive:
@@ -948,9 +955,6 @@ class Searcher:
                     found.append(fresh)
                     walked += bound
                     continue
-                # MaxScore's second phase: only the candidates can still reach the top k. Drop those that
-                # cannot even with every remaining term's bound, then look the rest up in this term's postings.
-                cand = cand[acc[cand] + rest[i] >= _threshold(acc, cand, k, theta)]
                 if len(cand) == 0:
                     break
                 if len(cand) * 16 < len(docs):
@@ -977,7 +981,8 @@ class Searcher:
         finally:
             for part_found in found:
                 acc[part_found] = 0
-                seen[part_found] = False
+                if not positive:  # the positive path never marks the seen array
+                    seen[part_found] = False
 
 
 def _dense_top(
@@ -1005,11 +1010,10 @@ def _dense_top(
     return cand.astype(np.int64), scores
 
 
-def _threshold(acc: np.ndarray, cand: np.ndarray, k: int, theta: float) -> float:
-    """A lower bound of the final k-th score: ``theta`` or the k-th best partial score so far, the higher."""
-    if len(cand) < k:
+def _threshold(scores: np.ndarray, k: int, theta: float) -> float:
+    """A lower bound of the final k-th score: ``theta`` or the k-th best of these partial scores, the higher."""
+    if len(scores) < k:
         return theta
-    scores = acc[cand]
     return max(theta, float(np.partition(scores, len(scores) - k)[len(scores) - k]))
 
 
