@@ -780,7 +780,7 @@ class Searcher:
                     size = max((int(m.max()) + 1 for m in maps if len(m)), default=0)
                     df = np.zeros(size, dtype=np.int64)
                     for live, ids in zip(self._lives, maps, strict=True):
-                        np.add.at(df, ids, live.live_df)
+                        df += np.bincount(ids, weights=live.live_df, minlength=size).astype(np.int64)
                 df = df[df > 0]
                 n = self.n_live
                 idf = np.log(n - df + 0.5) - np.log(df + 0.5)
