@@ -32,7 +32,13 @@ the global document frequency, at query time. So a commit costs one pass over th
 vocabularies (BM25Okapi's IDF floor needs one; it is built on first use and reused by later searchers).
 
 Top-k is MaxScore per segment, largest first, carrying the k-th score into the next segment, whose terms'
-bounds may then skip it entirely. Results are exact: ties go to the lower global passage number.
+bounds may then skip it entirely; in its second phase the candidates that cannot reach the k-th score even with
+every remaining term are dropped, and segments of at most 4,096 passages are scored whole. Results are exact:
+ties go to the lower global passage number.
+
+Concurrency: one writer per directory (``LOCK``); commits are serialised; a searcher is immutable and safe to
+share between threads. A merge may run in a background thread; deletions that reach its segments meanwhile are
+carried onto the merged segment when it commits (``SegmentedIndex.commit_merge``).
 
 Errors::
 
