@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.analysis import SentenceSplitter, analyze  # noqa: E402
+from index.analysis import analyze  # noqa: E402
 from index.model import Article  # noqa: E402
 from index.passages import split_passages  # noqa: E402
+from index.sentences import SentenceSplitter  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RARE = 50

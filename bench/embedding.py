@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import read_jsonl, require_data  # also puts the repository root on sys.path
 
-from index.analysis import SentenceSplitter
 from index.embedding import DEFAULT_BATCH_SIZE
+from index.sentences import SentenceSplitter
 
 BATCHES = (1, 21, 50, 100)  # 21: a question and the 20 best candidate sentences, one answer's call
 REPEATS = {1: 30, 21: 10, 50: 4, 100: 3}

@@ -173,8 +173,33 @@ def _clear_caches() -> None:
     sentences._TYPES.clear()
 
 
+
+class Old:
+    """The splitter newsbot used before index.sentences: nltk's own Punkt trainer and tokenizer (for comparison)."""
+
+    def __init__(self, sample=()) -> None:
+        from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
+
+        from index.wordlists import NEWS_ABBREVIATIONS
+
+        chunks, size = [], 0
+        for text in sample:
+            if size >= 1_000_000:
+                break
+            chunks.append(text)
+            size += len(text)
+        trainer = PunktTrainer()
+        trainer.train("\n\n".join(chunks)[:1_000_000], finalize=False)
+        trainer.finalize_training()
+        params = trainer.get_params()
+        params.abbrev_types |= NEWS_ABBREVIATIONS
+        self._tokenizer = PunktSentenceTokenizer(params)
+
+    def spans(self, text, start=0, end=None):
+        end = len(text) if end is None else end
+        return [(start + a, start + b) for a, b in self._tokenizer.span_tokenize(text[start:end])]
+
 def section_stages(runs: int) -> None:
-    from index.analysis import SentenceSplitter as Old
     from index.analysis import analyze
     from index.bm25 import build_postings
     from index.core import DEFAULT_SETTINGS
@@ -185,7 +210,7 @@ def section_stages(runs: int) -> None:
 
     path = DATA / CORPORA["Reuters"]
     print(f"## index.build's stages on Reuters, seconds (min / median of {runs})\n")
-    print("| stage | index.analysis.SentenceSplitter | index.sentences.SentenceSplitter |")
+    print("| stage | nltk Punkt (the old splitter) | index.sentences.SentenceSplitter |")
     print("|---|---:|---:|")
     results: dict[str, dict[str, list[float]]] = {}
     for label, splitter_class in (("old", Old), ("new", New)):
@@ -235,7 +260,6 @@ def _paragraph_spans_of(texts: list[str]) -> list[list[tuple[int, int]]]:
 def section_corpora(corpora: dict[str, list[Any]], runs: int) -> None:
     from nltk.tokenize.punkt import PunktSentenceTokenizer
 
-    from index.analysis import SentenceSplitter as Old
     from index.sentences import SentenceSplitter as New
 
     print(f"## Training and splitting, seconds (min / median of {runs}); articles whose spans differ\n")

@@ -1,23 +1,21 @@
-"""Text analysis: one analyzer for passages and questions, and sentence splitting.
+"""Text analysis: one analyzer for passages and questions (sentences are split by ``index.sentences``).
 
 Everything here works on a machine with no NLTK data downloaded: the word lists (NLTK's English stopwords,
 irregular verbs, news abbreviations) are data in ``index.wordlists``, and the Snowball stemmer is pure code.
-Sentences come from NLTK's Punkt, trained on the articles themselves and seeded with common news abbreviations.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
-from .wordlists import IRREGULAR_VERBS, NEWS_ABBREVIATIONS, STOPWORDS
+from .wordlists import IRREGULAR_VERBS, STOPWORDS
 
-__all__ = ["ANALYZER_VERSION", "STOPWORDS", "SentenceSplitter", "analyze", "normalize"]
+__all__ = ["ANALYZER_VERSION", "STOPWORDS", "analyze", "normalize"]
 
 # Bump when analyze() would give different tokens for the same text: saved indexes record it.
 ANALYZER_VERSION = 3
@@ -162,35 +160,3 @@ def _match_terms(match: str) -> tuple[str, ...]:
         _MATCH_TERMS.clear()  # bound the memory; it refills with what is common
     _MATCH_TERMS[match] = terms
     return terms
-
-
-# Abbreviations that end with a dot but rarely end a sentence in news text, lower case without the final dot.
-_TRAINING_CHARS = 1_000_000
-
-
-class SentenceSplitter:
-    """Punkt sentence boundaries, with character offsets, for one corpus.
-
-    Args:
-        sample: text to learn the corpus's abbreviations and sentence starters from (optional; a few MB is plenty).
-    """
-
-    def __init__(self, sample: Iterable[str] = ()) -> None:
-        trainer = PunktTrainer()
-        chunks, size = [], 0
-        for text in sample:
-            if size >= _TRAINING_CHARS:
-                break
-            chunks.append(text)
-            size += len(text)
-        # One call on the joined sample: training text by text costs more than the learning itself.
-        trainer.train("\n\n".join(chunks)[:_TRAINING_CHARS], finalize=False)
-        trainer.finalize_training()
-        params: PunktParameters = trainer.get_params()
-        params.abbrev_types |= NEWS_ABBREVIATIONS
-        self._tokenizer = PunktSentenceTokenizer(params)
-
-    def spans(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-        """Sentence spans in ``text[start:end]``, as offsets into ``text``, whitespace trimmed."""
-        end = len(text) if end is None else end
-        return [(start + a, start + b) for a, b in self._tokenizer.span_tokenize(text[start:end])]

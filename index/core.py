@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .analysis import ANALYZER_VERSION, SentenceSplitter, analyze
+from .analysis import ANALYZER_VERSION, analyze
 from .bm25 import Postings, Scored, Settings, build_postings
 from .dates import naive_utc
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound
 from .ingest import ingest, list_sources
 from .model import Article, BuildInfo, Changes, IngestReport, Passage
 from .passages import split_passages
+from .sentences import SentenceSplitter
 
 __all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build", "update"]
 

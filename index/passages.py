@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .analysis import SentenceSplitter
+from .sentences import SentenceSplitter
 
 __all__ = ["MAX_WORDS", "MIN_WORDS", "paragraph_around", "paragraph_spans", "split_passages"]
 

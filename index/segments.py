@@ -140,6 +140,7 @@ class SegmentEntry:
 
     @property
     def live(self) -> int:
+        """Passages in the segment that are not deleted."""
         return self.segment.documents - self.deleted
 
 
@@ -154,6 +155,7 @@ class Manifest:
 
     @property
     def file_name(self) -> str:
+        """The manifest's file name."""
         return f"manifest-{self.generation:010d}.json"
 
     def files(self) -> set[str]:
@@ -703,10 +705,12 @@ class Searcher:
 
     @property
     def segments(self) -> tuple[SegmentEntry, ...]:
+        """The manifest's segments, in order."""
         return self.manifest.segments
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """The caller's metadata of this manifest."""
         return self.manifest.metadata
 
     def document_frequency(self, term: str) -> int:
@@ -1066,6 +1070,7 @@ class MergePolicy:
             raise InvalidOption(f"deleted_ratio must be within (0, 1]; got {self.deleted_ratio}")
 
     def tier(self, live: int) -> int:
+        """The size tier of a segment with ``live`` passages."""
         if live <= self.floor:
             return 0
         return 1 + int(math.log(live / self.floor) / math.log(self.segments_per_tier) + 1e-9)
@@ -1297,6 +1302,7 @@ class SegmentedIndex:
 
     @property
     def manifest(self) -> Manifest:
+        """The latest committed manifest."""
         return self._manifest
 
     # -- internals

@@ -65,8 +65,10 @@ from typing import Any
 
 from nltk.tokenize.punkt import PunktParameters
 
-from .analysis import _ABBREVIATIONS, _TRAINING_CHARS
 from .errors import InvalidOption, NewsbotError
+from .wordlists import NEWS_ABBREVIATIONS as _ABBREVIATIONS
+
+_TRAINING_CHARS = 1_000_000  # Punkt learns a corpus's abbreviations from its first million characters
 
 __all__ = ["PARAMETERS_VERSION", "InvalidSentenceParameters", "SentenceSplitter"]
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.analysis import SentenceSplitter, analyze, normalize
+from index.analysis import analyze, normalize
+from index.sentences import SentenceSplitter
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.analysis import SentenceSplitter
 from index.passages import MAX_WORDS, paragraph_spans, split_passages
+from index.sentences import SentenceSplitter
 
 SPLITTER = SentenceSplitter()
 

@@ -261,8 +261,8 @@ def sentence_warnings(questions: Iterable[NewsQuestion], *, indexed: dict[str, s
     Returns:
         One warning per answer that crosses a sentence boundary (or is missing from the indexed text).
     """
-    from index.analysis import SentenceSplitter
     from index.passages import split_passages
+    from index.sentences import SentenceSplitter
 
     splitter = SentenceSplitter(indexed.values())
     warnings = []
