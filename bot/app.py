@@ -38,6 +38,7 @@ from telegram.ext import (
 )
 
 import index
+import index.semantic
 from bot import briefings, handlers, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 USER_COMMANDS = [
     BotCommand("ask", "Ask a question about the articles"),
-    BotCommand("brief", "A briefing: /brief [topic] [since YYYY-MM-DD]"),
+    BotCommand("brief", "A briefing: /brief [topic] [since DATE or yesterday]"),
     BotCommand("subscribe", "Daily briefing: /subscribe HH:MM [topic]"),
     BotCommand("subscriptions", "This chat's daily briefings"),
     BotCommand("unsubscribe", "Stop a briefing: /unsubscribe ID or all"),
@@ -111,6 +112,13 @@ async def _post_init(application: Application) -> None:
         log.info("removed %d partial upload(s) left by an interrupted /add", len(removed))
     idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
     log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
+    if settings.semantic_answers and svc.judge is None:
+        # Loaded now rather than at the first question, which would otherwise wait a second for it.
+        try:
+            svc.judge = await asyncio.to_thread(_load_judge)
+            log.info("semantic answers on (%s)", svc.judge.embedder)
+        except index.ModelUnavailable as exc:
+            log.warning("semantic answers off: %s; answering by words alone", exc)
     if svc.subscriptions is None:
         svc.subscriptions = await asyncio.to_thread(open_store, settings)
     await _backup(svc)
@@ -130,6 +138,12 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
             log.info("admin commands not registered for %s: %s", admin, exc.message)
+
+
+def _load_judge() -> index.semantic.Judge:
+    judge = index.semantic.load_judge()
+    judge.similarities("warm up", ["the first call allocates what later calls reuse"])
+    return judge
 
 
 BACKUP_EVERY = 86_400.0  # seconds between backups of the bot's database (one is also made at every start)

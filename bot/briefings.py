@@ -32,7 +32,10 @@ MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, 
 STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
-USAGE_BRIEF = "Usage: /brief [topic] [since YYYY-MM-DD], for example /brief libya since 2020-05-01"
+USAGE_BRIEF = (
+    "Usage: /brief [topic] [since DATE], for example /brief libya since 2020-05-01, /brief since yesterday or "
+    "/brief oil since last week"
+)
 
 
 def _job_name(subscription_id: int) -> str:
@@ -135,29 +138,31 @@ async def send_scheduled(context: BotContext) -> None:
     await asyncio.to_thread(svc.subscriptions.mark_sent, subscription.id, started)
 
 
-def _parse_brief_args(args: list[str]) -> tuple[str | None, dt.datetime | None, str | None]:
-    """``(topic, since, error)`` from ``/brief`` arguments such as ``libya since 2020-05-01``."""
+def _parse_brief_args(
+    args: list[str], now: dt.datetime
+) -> tuple[str | None, dt.datetime | None, str | None]:
+    """``(topic, since, error)`` from ``/brief`` arguments such as ``libya since yesterday``.
+
+    Everything after "since" is the date: ``2020-05-01``, ``1 May 2020``, ``yesterday``, ``last week``, ``May``...
+    """
     words = list(args)
-    since = None
     lowered = [w.lower() for w in words]
-    if "since" in lowered:
-        at = lowered.index("since")
-        value = " ".join(words[at + 1 : at + 4]) if at + 1 < len(words) else ""
-        for take in (1, 3):  # "2020-05-01" or "1 May 2020"
-            since = index.parse_date(" ".join(words[at + 1 : at + 1 + take]))
-            if since:
-                del words[at : at + 1 + take]
-                break
-        if since is None:
-            return None, None, f"I can't read {render.echo(value) or 'an empty date'} as a date. {USAGE_BRIEF}"
-    return " ".join(words).strip() or None, since, None
+    if "since" not in lowered:
+        return " ".join(words).strip() or None, None, None
+    at = lowered.index("since")
+    value = " ".join(words[at + 1 :])
+    since = index.read_since(value, now=now) if value else None
+    if since is None:
+        return None, None, f"I can't read {render.echo(value) or 'an empty date'} as a date. {USAGE_BRIEF}"
+    return " ".join(words[:at]).strip() or None, since, None
 
 
 async def brief(update: Update, context: BotContext) -> None:
     """/brief [topic] [since DATE]: the most relevant (or the latest) stories, quoted with sources."""
     message = update.effective_message
     svc = context.services
-    topic, since, problem = _parse_brief_args(context.args or [])
+    now = dt.datetime.now(zone(await asyncio.to_thread(svc.subscriptions.timezone, message.chat_id)) or dt.UTC)
+    topic, since, problem = _parse_brief_args(context.args or [], now)
     if problem:
         await message.reply_text(problem)
         return

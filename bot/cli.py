@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import index
+import index.semantic
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from index import store
@@ -147,7 +149,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
     idx = _open(settings, quiet=args.json)
-    answer = index.answer(idx, args.question, limit=args.n)
+    answer = index.answer(idx, args.question, limit=args.n, judge=_judge(settings, args), now=_now(settings))
+    if answer.briefing is not None:
+        return _print_briefing(answer.briefing, as_json=args.json, question=answer.question)
     if args.json:
         return _print_json(
             {
@@ -195,7 +199,7 @@ def _context_json(quote: index.Quote) -> dict[str, Any]:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot search``: the best passages by BM25, with scores."""
     idx = _open(settings, quiet=args.json)
-    hits = index.search(idx, args.query, k=args.k)
+    hits = index.search(idx, args.query, k=args.k, judge=_judge(settings, args))
     if args.json:
         return _print_json(
             {
@@ -221,20 +225,30 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot brief``: a digest of stories on a topic or the latest."""
     since = None
     if args.since:
-        since = index.parse_date(args.since)
+        since = index.read_since(args.since, now=_now(settings))
         if since is None:
-            print(f"newsbot: --since {args.since!r} is not a date (example: --since 2020-05-01)", file=sys.stderr)
+            print(
+                f"newsbot: --since {args.since!r} is not a date (examples: --since 2020-05-01, --since yesterday)",
+                file=sys.stderr,
+            )
             return 2
     if args.n < 1:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
     idx = _open(settings, quiet=args.json)
     briefing = index.brief(idx, args.topic, since=since, n=args.n)
-    if args.json:
+    return _print_briefing(briefing, as_json=args.json)
+
+
+def _print_briefing(briefing: index.Briefing, *, as_json: bool, question: str | None = None) -> int:
+    if as_json:
+        data: dict[str, Any] = {"question": question} if question is not None else {}
         return _print_json(
             {
+                **data,
                 "topic": briefing.topic,
-                "since": since.isoformat() if since else None,
+                "since": briefing.since.isoformat() if briefing.since else None,
+                "until": briefing.until.isoformat() if briefing.until else None,
                 "duplicates_left_out": briefing.duplicates,
                 "stories": [
                     {
@@ -256,6 +270,22 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
     if briefing.duplicates:
         print(f"({briefing.duplicates} near-duplicate stories left out)")
     return 0
+
+
+def _now(settings: Settings) -> dt.datetime:
+    """The present in DEFAULT_TIMEZONE, so "yesterday" in a question is that zone's yesterday."""
+    return dt.datetime.now(index.zone(settings.default_timezone) or dt.UTC)
+
+
+def _judge(settings: Settings, args: argparse.Namespace) -> index.semantic.Judge | None:
+    """The meaning model, unless turned off; when it cannot load, one line says so and answers are lexical."""
+    if not settings.semantic_answers or getattr(args, "lexical", False):
+        return None
+    try:
+        return index.semantic.load_judge()
+    except index.ModelUnavailable as exc:
+        print(f"newsbot: semantic answers off: {exc}; answering by words alone", file=sys.stderr)
+        return None
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -281,16 +311,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-n", type=int, default=3, help="at most N quotes (default 3)")
     p.add_argument("--context", action="store_true", help="show each quote inside its paragraph (**marked**)")
+    p.add_argument("--lexical", action="store_true", help="answer by words alone, without the meaning model")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("search", parents=[where], help="list the passages that best match a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    p.add_argument("--lexical", action="store_true", help="BM25 alone, without re-ranking by meaning")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("brief", parents=[where], help="a digest of stories, on a topic or the latest")
     p.add_argument("topic", nargs="?", help="what the stories should be about (default: the latest stories)")
-    p.add_argument("--since", metavar="DATE", help="only stories published after DATE (e.g. 2020-05-01)")
+    p.add_argument(
+        "--since", metavar="DATE", help="only stories published since DATE (2020-05-01, yesterday, last week, May)"
+    )
     p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_brief)

@@ -38,6 +38,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     default_timezone: str = "UTC"
     reindex_on_start: bool = True
+    semantic_answers: bool = True
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -143,6 +144,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         webhook_secret=secret,
         default_timezone=timezone,
         reindex_on_start=_flag("REINDEX_ON_START", get("REINDEX_ON_START"), True, problems),
+        semantic_answers=_flag("SEMANTIC_ANSWERS", get("SEMANTIC_ANSWERS"), True, problems),
     )
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))

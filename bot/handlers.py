@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import re
 import time
@@ -100,12 +101,26 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     log.debug("question from %s: %r", user.id if user else None, question)
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
-    result = await asyncio.to_thread(index.answer, svc.library.index, question)
+    now = await _now(context, message.chat_id)
+    result = await asyncio.to_thread(index.answer, svc.library.index, question, judge=svc.judge, now=now)
     svc.stats.record(time.monotonic() - started)
+    if result.briefing is not None:
+        for n, text in enumerate(render.briefing(result.briefing)):
+            await message.reply_text(text, do_quote=n == 0)
+        return
     markup = None
     if result.answered:
         markup = _buttons(svc.pages.remember(question, chat_id=message.chat_id), 0, more=len(result.quotes) >= 3)
     await message.reply_text(render.answer(result), reply_markup=markup, do_quote=True)
+
+
+async def _now(context: BotContext, chat_id: int | None) -> dt.datetime:
+    """The present in the chat's time zone (set with /timezone), so "yesterday" is the chat's yesterday."""
+    svc = context.services
+    name = svc.settings.default_timezone
+    if chat_id is not None and svc.subscriptions is not None:
+        name = await asyncio.to_thread(svc.subscriptions.timezone, chat_id)
+    return dt.datetime.now(index.zone(name) or dt.UTC)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -172,7 +187,10 @@ async def button(update: Update, context: BotContext) -> None:
         return
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
-    result = await asyncio.to_thread(index.answer, svc.library.index, question, limit=limit, skip=page * limit)
+    now = await _now(context, chat_id)
+    result = await asyncio.to_thread(
+        index.answer, svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
+    )
     if kind in "wc":
         await query.answer()
         await query.message.reply_text(render.why(result) if kind == "w" else render.context(result), do_quote=False)
@@ -195,7 +213,8 @@ async def inline_query(update: Update, context: BotContext) -> None:
     if not text or svc.inline_limiter.check(query.from_user.id) != "ok":
         await query.answer([], cache_time=5, is_personal=True)
         return
-    result = await asyncio.to_thread(index.answer, svc.library.index, text, limit=10)
+    now = await _now(context, None)
+    result = await asyncio.to_thread(index.answer, svc.library.index, text, limit=10, judge=svc.judge, now=now)
     results = [
         InlineQueryResultArticle(
             id=f"{n}",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import index
+import index.semantic
 from bot.config import Settings
 from bot.errors import ReindexRunning
 from bot.subscriptions import SubscriptionStore
@@ -227,6 +228,7 @@ class Services:
     refused_chats: set[int] = field(default_factory=set)
     subscriptions: SubscriptionStore | None = None  # opened in post_init
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
+    judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:

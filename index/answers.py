@@ -46,12 +46,21 @@ if TYPE_CHECKING:
     from .core import Index
     from .semantic import Judge
 
-__all__ = ["ANSWER_THRESHOLD", "SEMANTIC_THRESHOLD", "Weights", "answer", "quote_key"]
+__all__ = [
+    "ANSWER_THRESHOLD",
+    "LEXICAL_WEIGHTS",
+    "SEMANTIC_THRESHOLD",
+    "SEMANTIC_WEIGHTS",
+    "Weights",
+    "answer",
+    "judged_passages",
+    "quote_key",
+]
 
-# Confidence the best quote must reach. Fitted on the SQuAD calibration split against off-topic questions
-# (bench/quality.py), one for each path.
-ANSWER_THRESHOLD = 0.55
-SEMANTIC_THRESHOLD = 0.75
+# Confidence the best quote must reach, one for each path: the lowest that keeps calibration off-topic questions
+# answered at 3 % or less (bench/fit.py).
+ANSWER_THRESHOLD = 0.59
+SEMANTIC_THRESHOLD = 0.95
 CANDIDATE_PASSAGES = 30
 JUDGED_SENTENCES = 20
 
@@ -70,7 +79,10 @@ class Weights:
     decision_coverage: float = 0.5  # how much the quote's coverage counts in the semantic decision
 
 
-DEFAULT_WEIGHTS = Weights()
+# Fitted on the calibration sets by bench/fit.py (the best of a grid; the whole table is in bench/results/fit.md).
+LEXICAL_WEIGHTS = Weights(context=0.5, kind=0.2, bm25=0.5)
+SEMANTIC_WEIGHTS = Weights(cosine=1.5, context=0.5, kind=0.2, bm25=0.3, decision_coverage=1.0)
+DEFAULT_WEIGHTS = LEXICAL_WEIGHTS
 
 _NUMBER_QUESTION = re.compile(
     r"\bhow (?:many|much|long|far|old|big|large|high|low|often|fast)\b|\bwhat (?:percent(?:age)?|price|amount|"
@@ -132,7 +144,7 @@ def answer(
     skip: int = 0,
     threshold: float | None = None,
     judge: Judge | None = None,
-    weights: Weights = DEFAULT_WEIGHTS,
+    weights: Weights | None = None,
     now: dt.datetime | None = None,
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
@@ -143,7 +155,7 @@ def answer(
         limit: quotes to return; ``skip`` passes over the first ones, for "More" pages.
         threshold: the confidence the best quote must reach; the path's fitted default when None.
         judge: the semantic judge (an embedding model); None answers lexically.
-        weights: how the sentence features are combined (the fitted defaults unless measuring).
+        weights: how the sentence features are combined; the path's fitted defaults when None.
         now: the asker's present, aware, in their time zone ("yesterday" is their yesterday); now in UTC if None.
 
     Returns:
@@ -153,6 +165,8 @@ def answer(
     """
     if threshold is None:
         threshold = SEMANTIC_THRESHOLD if judge is not None else ANSWER_THRESHOLD
+    if weights is None:
+        weights = SEMANTIC_WEIGHTS if judge is not None else LEXICAL_WEIGHTS
     if is_small_talk(question, judge=judge):
         return _declined(question, SMALL_TALK_REPLY, kind="small talk")
     when = read_time(question, now=now or dt.datetime.now(dt.UTC))
@@ -177,7 +191,9 @@ def answer(
     sentences = _sentences(idx, passages, scores, rarity, total, _asks_for(question), weights)
     if judge is not None:
         _judge(idx, when.text, sentences, judge, weights)
-    quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights)
+    # Quotes are built lazily: past the page asked for (and a margin for recency ordering), none is needed.
+    wanted = skip + limit + (CANDIDATE_PASSAGES if when.newest_first else 3)
+    quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights, wanted)
     if when.newest_first:
         # Among the quotes that answer, the newest story first; the rest keep their order after them.
         relevant = [q for q in quotes if q[1] >= threshold]
@@ -236,6 +252,25 @@ def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[
         if len(kept) >= k or len(top.docs) < wanted:
             return [d for d, _ in kept[:k]], [s for _, s in kept[:k]]
         wanted *= 8  # most candidates were out of range: look further down the ranking
+
+
+def judged_passages(
+    idx: Index, query: str, passages: Sequence[int], scores: Sequence[float], judge: Judge
+) -> list[tuple[int, float]]:
+    """Candidate passages re-ranked by their best sentence as the semantic answer path scores it.
+
+    Passages without a judged sentence follow, in their BM25 order. Used by search with a judge.
+    """
+    terms = analyze(query)
+    rarity = idx.rarity(terms)
+    sentences = _sentences(idx, passages, scores, rarity, sum(rarity.values()), _asks_for(query), SEMANTIC_WEIGHTS)
+    _judge(idx, query, sentences, judge, SEMANTIC_WEIGHTS)
+    best: dict[int, float] = {}
+    for sentence in sentences:
+        if sentence.score != -math.inf:
+            best.setdefault(sentence.passage, sentence.score)
+    judged = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+    return judged + [(p, -math.inf) for p in passages if p not in best]
 
 
 def _sentences(
@@ -322,13 +357,14 @@ def _quotes(
     total: float,
     semantic: bool,
     weights: Weights,
+    wanted: int,
 ) -> list[tuple[Quote, float, float]]:
     """Quotes best first, each with its confidence and coverage; none overlapping, none repeating another's words."""
     chosen: list[tuple[Quote, float, float]] = []
     taken: list[tuple[str, int, int]] = []  # article id, start, end
     seen: set[str] = set()
     for sentence in sentences:
-        if sentence.score == -math.inf:
+        if sentence.score == -math.inf or len(chosen) >= wanted:
             break
         article = idx.article_of(sentence.passage)
         if any(a == article.id and s < sentence.end and sentence.start < e for a, s, e in taken):

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from .analysis import analyze, normalize
 from .dates import date_text, within
 from .model import Article, Briefing, Quote, Story
-from .search import search
 
 if TYPE_CHECKING:
     from .core import Index
@@ -163,12 +162,13 @@ def brief(
             return Briefing(topic, since, (), message="That topic has no words to search for.")
         weights = idx.rarity(terms)
         seen: set[str] = set()
-        for hit in search(idx, topic, k=max(200, 20 * n)):
-            article = hit.article
+        top = idx.top(terms, max(200, 20 * n))
+        for passage, score in zip(top.docs.tolist(), top.scores.tolist(), strict=True):
+            article = idx.article_of(passage)
             if article.id in seen or not eligible(article):
                 continue
             seen.add(article.id)
-            candidates.append((article, hit.score, _best_sentences(idx, article, weights)))
+            candidates.append((article, score, _best_sentences(idx, article, weights)))
             if len(candidates) >= 4 * n:
                 break
     else:

@@ -1,15 +1,17 @@
 """Search: the passages that best match a query, by BM25, optionally re-ranked by meaning.
 
 ``search(idx, query, k=10)`` is BM25 alone (exactly rank-bm25's scores). With a ``judge`` (the embedding model,
-``index.semantic``), BM25's best ``RERANKED`` candidates are re-ranked by how close their meaning is to the
-query's, with their BM25 score kept as a share (``BM25_SHARE``); a hit's score is then that combination.
+``index.semantic``), BM25's best ``RERANKED`` candidates are re-ranked by their best sentence as the semantic
+answer path scores it (meaning, question terms held, BM25); a hit's score is then that sentence's score.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .analysis import analyze
+from .answers import judged_passages
 from .errors import InvalidOption
 from .model import Hit
 
@@ -17,10 +19,9 @@ if TYPE_CHECKING:
     from .core import Index
     from .semantic import Judge
 
-__all__ = ["BM25_SHARE", "RERANKED", "search"]
+__all__ = ["RERANKED", "search"]
 
 RERANKED = 30  # candidates the judge re-ranks: past these, BM25 rarely holds the answer (bench/quality.py)
-BM25_SHARE = 0.3  # how much a candidate's BM25 score (as a share of the best) counts next to its cosine
 
 
 def search(idx: Index, query: str, *, k: int = 10, judge: Judge | None = None) -> list[Hit]:
@@ -38,11 +39,9 @@ def search(idx: Index, query: str, *, k: int = 10, judge: Judge | None = None) -
     ]
     if judge is None or not hits:
         return hits
-    best = hits[0].score or 1.0
-    cosines = judge.similarities(query, [f"{h.article.title}. {h.passage.text}" for h in hits])
-    scored = [
-        Hit(passage=h.passage, score=float(c) + BM25_SHARE * h.score / best, article=h.article)
-        for h, c in zip(hits, cosines, strict=True)
+    by_number = {h.passage.number: h for h in hits}
+    ranked = judged_passages(idx, query, [h.passage.number for h in hits], [h.score for h in hits], judge)
+    return [
+        Hit(passage=by_number[p].passage, score=score if score != -math.inf else 0.0, article=by_number[p].article)
+        for p, score in ranked[:k]
     ]
-    scored.sort(key=lambda h: (-h.score, h.passage.number))
-    return scored[:k]

@@ -138,3 +138,50 @@ def test_settings_default_reindex_on_start():
     assert load_settings({}).reindex_on_start is True
     assert load_settings({"REINDEX_ON_START": "0"}).reindex_on_start is False
     assert dataclasses.replace(load_settings({}), reindex_on_start=False).reindex_on_start is False
+
+
+async def test_small_talk_gets_a_friendly_line(telegram, app):
+    private = Chat(telegram, chat_id=USER, user_id=USER)
+    await private.send("hi")
+    assert "I answer questions about the news" in (await private.next_reply()).text
+    group = Chat(telegram, chat_id=-100444, user_id=USER, chat_type="supergroup")
+    await group.send("/ask " + QUESTION)
+    answer = await group.next_reply()
+    await group.reply_to(answer, "thanks!")
+    reply = await group.next_reply()
+    assert "I answer questions about the news" in reply.text
+    assert "<blockquote>" not in reply.html
+
+
+async def test_time_only_questions_get_a_briefing_or_the_newest_date(telegram, app):
+    private = Chat(telegram, chat_id=USER, user_id=USER)
+    await private.send("What happened yesterday?")
+    reply = await private.next_reply()
+    assert reply.text == "There are no stories from yesterday. The newest articles are from 23 May 2020."
+    await private.send("/brief since last week")
+    assert "The newest articles are from 23 May 2020." in (await private.next_reply()).text
+
+
+async def test_answers_by_words_when_the_model_is_off(telegram, tmp_path, caplog):
+    settings = make_settings(telegram, tmp_path, semantic_answers=False)
+    async with running(settings) as app:
+        assert services_of(app).judge is None
+        chat = Chat(telegram, chat_id=USER, user_id=USER)
+        await chat.send(QUESTION)
+        assert "Al-Watiya" in (await chat.next_reply()).text
+
+
+async def test_a_model_that_cannot_load_is_logged_once(telegram, tmp_path, caplog, monkeypatch):
+    import index.semantic
+
+    def unavailable(**_options):
+        raise index.ModelUnavailable("the model file is damaged (sha256 mismatch)")
+
+    monkeypatch.setattr(index.semantic, "load_judge", unavailable)  # what a damaged install looks like
+    with caplog.at_level(logging.WARNING):
+        async with running(make_settings(telegram, tmp_path)) as app:
+            assert services_of(app).judge is None
+            chat = Chat(telegram, chat_id=USER, user_id=USER)
+            await chat.send(QUESTION)
+            assert "Al-Watiya" in (await chat.next_reply()).text
+    assert caplog.text.count("semantic answers off: the model file is damaged") == 1

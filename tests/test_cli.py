@@ -153,3 +153,30 @@ def test_ask_with_context(workdir, cli):
     text = (workdir / "seeds" / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8")
     assert quote["context"]["text"] in text
     assert quote["text"] in quote["context"]["text"]
+
+
+def test_semantic_answers_can_be_turned_off(workdir, cli):
+    out = cli("ask", "Which air base did the GNA seize?", cwd=workdir, env={"SEMANTIC_ANSWERS": "0"})
+    assert out.code == 0
+    assert "Al-Watiya Air Base" in out.stdout
+    assert "semantic" not in out.stderr
+
+
+def test_a_model_that_cannot_load_says_so_once_and_answers_by_words(workdir, cli, monkeypatch):
+    import index.semantic
+
+    def unavailable(**_options):
+        raise index.ModelUnavailable("onnxruntime is not installed (pip install 'onnxruntime>=1.20,<2')")
+
+    monkeypatch.setattr(index.semantic, "load_judge", unavailable)  # a platform without onnxruntime
+    out = cli("ask", "Which air base did the GNA seize?", cwd=workdir)
+    assert out.code == 0
+    assert "Al-Watiya Air Base" in out.stdout
+    assert out.stderr.count("semantic answers off: onnxruntime is not installed") == 1
+
+
+def test_brief_since_relative_words(workdir, cli):
+    out = cli("brief", "--since", "last week", cwd=workdir)
+    assert out.code == 0
+    assert "No stories to brief published since" in out.stdout
+    assert "The newest articles are from 23 May 2020." in out.stdout
