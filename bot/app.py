@@ -111,7 +111,7 @@ async def _post_init(application: Application) -> None:
     if removed:
         log.info("removed %d partial upload(s) left by an interrupted /add", len(removed))
     idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
-    log.info("serving %d articles, %d passages%s", len(idx.articles), len(idx), " (index just built)" if built else "")
+    log.info("serving %d articles, %d passages%s", idx.article_count, len(idx), " (index just built)" if built else "")
     if settings.semantic_answers and svc.judge is None:
         # Loaded now rather than at the first question, which would otherwise wait a second for it.
         try:
@@ -171,9 +171,10 @@ async def _backup_job(context: BotContext) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     svc = services_of(application)
-    if svc.startup_reindex is not None and not svc.startup_reindex.done():
-        with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
-            await svc.startup_reindex
+    for task in (svc.startup_reindex, svc.library.merging):
+        if task is not None and not task.done():
+            with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
+                await task
     if svc.subscriptions is not None:
         svc.subscriptions.close()
         svc.subscriptions = None

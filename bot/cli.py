@@ -115,18 +115,20 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        previous = index.load(target)
-    except index.NewsbotError:
-        previous = None  # first build, or a damaged index that this build replaces
-    try:
-        idx = index.update(target, articles, previous=previous, progress=progress)
+        idx = index.update(target, articles, full=args.full, progress=progress)
+        idx = index.maintain(target) or idx
     finally:
         progress.close()
     report = idx.report
+    changed = idx.changed
+    print(
+        f"Changed articles: {len(changed.added)} added, {len(changed.changed)} changed, "
+        f"{len(changed.removed)} removed" + (" (a full rebuild)" if args.full else "")
+    )
     headlines = f" ({report.headlines} headlines only)" if report.headlines else ""
     print(
         f"Indexed {articles} into {target} in {time.perf_counter() - started:.1f} s: "
-        f"{len(idx.articles)} articles{headlines}, {len(idx)} passages, {report.skipped_count} skipped, "
+        f"{idx.article_count} articles{headlines}, {len(idx)} passages, {report.skipped_count} skipped, "
         f"{report.duplicate_count} duplicates."
     )
     if report.skip_counts:
@@ -304,7 +306,8 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--articles", help="folder or file of articles (default: ARTICLES_DIR or seeds)")
     where.add_argument("--index", help="index directory (default: INDEX_DIR or var/index)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("index", parents=[where], help="build the index from the articles folder")
+    p = sub.add_parser("index", parents=[where], help="bring the index up to date with the articles folder")
+    p.add_argument("--full", action="store_true", help="rebuild from every file (else only what changed is read)")
     p.add_argument("--show", type=int, default=10, metavar="N", help="list at most N skipped files (default 10)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
@@ -339,6 +342,7 @@ _HINTS: dict[type[index.NewsbotError], str] = {
     index.IndexNotFound: "build one with `newsbot index`",
     index.IndexCorrupt: "rebuild it with `newsbot index`",
     index.IndexWriteError: "free some space, or point --index (INDEX_DIR) at another disk",
+    index.IndexLocked: "wait for the other update (a running bot's /reindex, say) to finish",
 }
 
 

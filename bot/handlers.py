@@ -228,10 +228,10 @@ async def inline_query(update: Update, context: BotContext) -> None:
     await query.answer(results, cache_time=60)
 
 
-async def _run_reindex(context: BotContext, status: Message, *, done: str = "") -> None:
+async def _run_reindex(context: BotContext, status: Message, *, done: str = "", full: bool = False) -> None:
     """Reindex in the background, editing ``status`` with progress, then with the report (after ``done``)."""
     svc = context.services
-    task = asyncio.create_task(svc.library.reindex())
+    task = asyncio.create_task(svc.library.reindex(full=full))
     shown = status.text_html
     while not task.done():
         await asyncio.wait({task}, timeout=PROGRESS_EVERY)
@@ -263,15 +263,21 @@ async def _run_reindex(context: BotContext, status: Message, *, done: str = "") 
 
 
 async def reindex(update: Update, context: BotContext) -> None:
-    """/reindex (admins): rebuild from ARTICLES_DIR in the background, reporting progress in one message."""
+    """/reindex [full] (admins): update from ARTICLES_DIR in the background, reporting progress in one message."""
     if await _refuse_non_admin(update, context):
+        return
+    args = [a.lower() for a in context.args or []]
+    if args not in ([], ["full"]):
+        await update.effective_message.reply_text(
+            "Usage: /reindex (read the files that changed) or /reindex full (rebuild from every file)."
+        )
         return
     if context.services.library.busy:
         await update.effective_message.reply_text("A reindex is already running; wait for its report.")
         return
     status = await update.effective_message.reply_text("Reindexing… reading articles")
     # A task, not an await: questions keep being answered from the old index meanwhile.
-    context.application.create_task(_run_reindex(context, status), update=update)
+    context.application.create_task(_run_reindex(context, status, full=args == ["full"]), update=update)
 
 
 async def stats(update: Update, context: BotContext) -> None:

@@ -160,7 +160,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None:
         built = index.date_text(idx.built_at, time=True)
-        articles = f"{len(idx.articles)} articles ({len(idx)} passages), indexed {built} UTC"
+        articles = f"{idx.article_count} articles ({len(idx)} passages), indexed {built} UTC"
     else:
         articles = "the articles are still being indexed"
     return (
@@ -232,7 +232,7 @@ def stats(idx: index.Index, counters: Stats) -> str:
     """The /stats message: the index and the bot's counters."""
     median = counters.median_ms
     return (
-        f"<b>Index</b>: {len(idx.articles)} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
+        f"<b>Index</b>: {idx.article_count} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
         f"in {idx.info.build_seconds:.1f} s.\n"
         f"<b>Questions answered</b> since start: {counters.answered}"
         + (f", median {median:.0f} ms" if median is not None else "")

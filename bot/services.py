@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import secrets
 import statistics
 import threading
@@ -21,6 +22,8 @@ import index.semantic
 from bot.config import Settings
 from bot.errors import ReindexRunning
 from bot.subscriptions import SubscriptionStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "Services", "Stats"]
 
@@ -47,6 +50,7 @@ class Library:
         self._index = current
         self._lock = asyncio.Lock()
         self.progress: tuple[str, int, int] = ("starting", 0, 0)
+        self.merging: asyncio.Task[None] | None = None  # the background merge after the latest reindex
 
     @property
     def index(self) -> index.Index:
@@ -75,12 +79,15 @@ class Library:
         self.progress = (stage, done, total)  # read by the event loop; a tuple swap is atomic
 
 
-    async def reindex(self) -> ReindexReport:
-        """Rebuild from the articles folder and swap the new index in.
+    async def reindex(self, *, full: bool = False) -> ReindexReport:
+        """Bring the index up to date with the articles folder (only what changed, unless ``full``) and swap it in.
+
+        Segments are then merged in the background when the merge policy asks for it, and the merged index is
+        swapped in too; questions are answered from the current index all along.
 
         Raises:
             ReindexRunning: another reindex is in progress.
-            index.NewsbotError: the build failed; the old index keeps serving.
+            index.NewsbotError: the update failed; the old index keeps serving.
         """
         if self._lock.locked():
             raise ReindexRunning
@@ -91,17 +98,30 @@ class Library:
                 index.update,
                 self.settings.index_dir,
                 self.settings.articles_dir,
-                previous=self._index,
+                full=full,
                 progress=self._progress,
             )
-            old, self._index = self._index, new
+            unchanged = new is self._index or (self._index is not None and new.info == self._index.info)
+            self._index = new
+            self.merging = asyncio.create_task(self._maintain())
             return ReindexReport(
-                changes=index.compare(old, new),
+                changes=index.Changes() if unchanged else new.changed,
                 report=new.report,
-                articles=len(new.articles),
+                articles=new.article_count,
                 passages=len(new),
                 seconds=time.monotonic() - started,
             )
+
+    async def _maintain(self) -> None:
+        """Merge segments in a worker thread, then serve the merged index (unless a newer one came meanwhile)."""
+        async with self._lock:
+            try:
+                merged = await asyncio.to_thread(index.maintain, self.settings.index_dir)
+            except index.NewsbotError as exc:
+                log.warning("merging the index's segments failed (the index is still served): %s", exc)
+                return
+            if merged is not None:
+                self._index = merged
 
 
 class QuestionLimiter:

@@ -3,8 +3,8 @@
 Synchronous and free of Telegram, asyncio and environment variables; the ``bot`` package builds on it::
 
     import index
-    idx = index.build("seeds/")
-    idx.save("var/index"); idx = index.load("var/index")
+    idx = index.update("var/index", "seeds/")  # build, or bring up to date: only changed files are read
+    idx = index.load("var/index")
     hits = index.search(idx, "air base", k=10)
     ans = index.answer(idx, "Which air base did the GNA seize?")
 """
@@ -13,7 +13,7 @@ from .analysis import analyze, normalize
 from .answers import answer
 from .bm25 import VARIANTS, Settings
 from .briefs import brief
-from .core import DEFAULT_SETTINGS, Index, build, compare, load, open_or_build, update
+from .core import DEFAULT_SETTINGS, Index, build, compare, load, maintain, open_or_build, update
 from .dates import TimeQuery, date_text, naive_utc, parse_date, read_since, read_time, within, zone
 from .embedding import ModelUnavailable
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
@@ -21,6 +21,7 @@ from .ingest import ingest
 from .model import Answer, Article, Briefing, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped, Story
 from .passages import paragraph_around
 from .search import search
+from .segments import IndexLocked
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -34,6 +35,7 @@ __all__ = [
     "Hit",
     "Index",
     "IndexCorrupt",
+    "IndexLocked",
     "IndexNotFound",
     "IndexWriteError",
     "IngestReport",
@@ -54,6 +56,7 @@ __all__ = [
     "date_text",
     "ingest",
     "load",
+    "maintain",
     "naive_utc",
     "normalize",
     "open_or_build",

@@ -1,40 +1,69 @@
-"""The Index: articles, passages and BM25 postings, built from a folder and saved to or loaded from disk.
+"""The Index: articles and their BM25-indexed passages, kept on disk in segments that grow as news arrives.
 
-An ``Index`` is immutable once built; a rebuild makes a new one (callers swap the reference), so a reader
-never sees a half-built index.
+An index directory holds (see ``index.segments`` and ``index.articles`` for their files)::
+
+    CURRENT, LOCK, manifest-<generation>.json, seg-*/, del-*    the segmented postings and tombstones
+    art-<id>/                                                  article batches: texts and fields, memory-mapped
+    info-<id>.json                                             sources (each file's size, time and articles), report
+    splitter-<id>.json                                         the trained sentence-splitter parameters
+
+The manifest's metadata names the current batches, info and splitter files with their checksums, so one atomic
+rename of ``CURRENT`` moves the whole index from one state to the next: a kill at any moment leaves the previous
+state loadable, and the next writer removes what no state needs.
+
+``update`` is the one build recipe. It reads only the article files added, changed or removed since the last
+build (their sizes and times are kept), writes the new articles as a batch and a segment, and tombstones the
+passages of replaced or removed articles, in one commit; ``full=True`` (and any change of analyzer, settings or
+articles root) rebuilds from scratch, also in one commit. The sentence splitter trained by a full build is saved
+and reused for every later segment, so old passages never change their boundaries. ``maintain`` merges segments
+when the tiered policy says so. An ``Index`` is immutable: callers swap the reference.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
+import json
 import math
 import os
+import shutil
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xxhash
 
 from . import store
-from .analysis import ANALYZER_VERSION, analyze
-from .bm25 import Postings, Scored, Settings, build_postings
+from .analysis import ANALYZER_VERSION
+from .articles import ArticleStore, Batch, NewArticle, write_batch
+from .bm25 import Scored, Settings
 from .dates import naive_utc
-from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound
+from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError
 from .ingest import ingest, list_sources
 from .model import Article, BuildInfo, Changes, IngestReport, Passage
-from .passages import split_passages
+from .pipeline import analyse
+from .segments import Searcher, SegmentedIndex, SegmentInfo, open_searcher, write_segment
 from .sentences import SentenceSplitter
 
-__all__ = ["DEFAULT_SETTINGS", "Index", "Progress", "build", "compare", "load", "open_or_build", "update"]
+__all__ = ["DEFAULT_SETTINGS", "FORMAT_VERSION", "Index", "Progress", "build", "load", "maintain", "update"]
 
 Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)`` while building or saving."""
+"""Called as ``progress(stage, done, total)`` while building."""
 
 # Chosen by measurement (bench/quality.py, README "Benchmarks"): BM25Plus has no IDF floor, and k1=0.9, b=0.4
 # ranked best on both SciFact and SQuAD.
 DEFAULT_SETTINGS = Settings(variant="plus", k1=0.9, b=0.4)
+FORMAT_VERSION = 3
+# A passage's row in its segment: article number, start, end, first sentence in the article, sentence count.
+ROW_WIDTH = 5
+SEGMENT_PASSAGES = 250_000  # passages per segment a large build writes: bounds the memory the terms take
+_OURS = ("art-", "info-", "splitter-")
 
 
 def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
@@ -53,98 +82,108 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _checksum(data: bytes) -> str:
+    return xxhash.xxh3_64_hexdigest(data)
 
 
 class Index:
-    """Articles and their BM25-indexed passages. Build with ``index.build``, load with ``index.load``."""
+    """Articles and their BM25-indexed passages, as one committed state of an index directory.
 
-    def __init__(
-        self,
-        *,
-        articles: list[Article],
-        passages: np.ndarray,
-        sentences: np.ndarray,
-        postings: Postings,
-        info: BuildInfo,
-    ) -> None:
-        self.articles = articles
-        self._passages = passages
-        self._sentences = sentences
-        self.postings = postings
+    Build or update with ``index.update`` (or ``index.build`` in memory), load with ``index.load``. Reading is
+    thread-safe; an Index never changes (an update gives a new one).
+    """
+
+    def __init__(self, *, searcher: Searcher, store: ArticleStore, info: BuildInfo, root: Path | None) -> None:
+        self.searcher = searcher
+        self.store = store
         self.info = info
-        self._by_id = {a.id: i for i, a in enumerate(articles)}
+        self.root = root
+        self.changed = Changes()  # what the update that made this index changed (ids)
 
     def __len__(self) -> int:
-        """Number of passages."""
-        return int(self._passages.shape[0])
+        """Number of live passages."""
+        return len(self.searcher)
 
     def __repr__(self) -> str:
-        return f"<Index {len(self.articles)} articles, {len(self)} passages, {self.settings.variant}>"
+        return f"<Index {self.article_count} articles, {len(self)} passages, {self.settings.variant}>"
 
     @property
     def settings(self) -> Settings:
         """The BM25 variant and parameters the index was built with."""
-        return self.info.settings
+        return self.searcher.settings
 
     @property
     def built_at(self) -> dt.datetime:
-        """When the index was built (aware, UTC)."""
+        """When the index was last updated (aware, UTC)."""
         return self.info.built_at
 
     @property
     def report(self) -> IngestReport:
-        """The ingestion report of the build that made this index."""
+        """The ingestion report of the update that made this index (the files it read)."""
         return self.info.report
 
+    @property
+    def article_count(self) -> int:
+        """Number of live articles."""
+        return len(self.store)
+
+    @functools.cached_property
+    def articles(self) -> tuple[Article, ...]:
+        """Every live article, in number order (made on first use: prefer ``article`` and ``newest_first``)."""
+        return tuple(self.store.article(n) for n in self.store.numbers())
+
+    def article(self, article_id: str) -> Article:
+        """The article with this id. Raises KeyError when there is none."""
+        return self.store.article(self.store.number_of(article_id))
+
     def first_seen(self, article_id: str) -> dt.datetime:
-        """When the article first entered an index of this lineage (the build time when unknown), in UTC."""
-        seen = self.info.first_seen.get(article_id)
+        """When the article first entered an index of this lineage, in UTC."""
+        seen = self.store.field(self.store.number_of(article_id), "first_seen")
         return dt.datetime.fromisoformat(seen) if seen else self.info.built_at
 
     def added_since(self, when: dt.datetime) -> list[str]:
         """Ids of the articles that first entered the index after ``when`` (an aware datetime)."""
-        return [a.id for a in self.articles if self.first_seen(a.id) > when]
+        out = []
+        for number in self.store.numbers():
+            seen = self.store.field(number, "first_seen")
+            if seen and dt.datetime.fromisoformat(seen) > when:
+                out.append(self.store.field(number, "id"))
+        return out
 
-    def article(self, article_id: str) -> Article:
-        """The article with this id. Raises KeyError when there is none."""
-        return self.articles[self._by_id[article_id]]
+    def _row(self, passage: int) -> np.ndarray:
+        return self.searcher.rows(passage)
 
     def article_of(self, passage: int) -> Article:
         """The article that passage number ``passage`` belongs to."""
-        return self.articles[int(self._passages[passage, 0])]
+        return self.store.article(int(self._row(passage)[0]))
 
     def passage(self, number: int) -> Passage:
-        """Passage ``number`` (0 <= number < len(self))."""
-        art, start, end, _ = (int(x) for x in self._passages[number])
-        article = self.articles[art]
+        """Passage ``number``."""
+        art, start, end = (int(x) for x in self._row(number)[:3])
+        article = self.store.article(art)
         return Passage(article_id=article.id, start=start, end=end, text=article.text[start:end], number=number)
 
     def passage_sentences(self, number: int) -> list[tuple[int, int]]:
         """Sentence spans (offsets into the article) of passage ``number``."""
-        first = int(self._passages[number, 3])
-        last = int(self._passages[number + 1, 3]) if number + 1 < len(self) else len(self._sentences)
-        return [(int(a), int(b)) for a, b in self._sentences[first:last]]
+        art, _, _, first, count = (int(x) for x in self._row(number))
+        return [(int(a), int(b)) for a, b in self.store.sentences(art)[first : first + count]]
 
     def article_sentences(self, article_id: str) -> list[tuple[int, int]]:
         """Sentence spans of one whole article, in text order."""
-        art = self._by_id[article_id]
-        # Passages are stored article by article, so an article's rows are one contiguous, sorted run.
-        column = self._passages[:, 0]
-        begin, after = np.searchsorted(column, art, "left"), np.searchsorted(column, art, "right")
-        if begin == after:
-            return []
-        first = int(self._passages[begin, 3])
-        last = int(self._passages[after, 3]) if after < len(self) else len(self._sentences)
-        return [(int(a), int(b)) for a, b in self._sentences[first:last]]
+        return [(int(a), int(b)) for a, b in self.store.sentences(self.store.number_of(article_id))]
 
     def top(self, terms: list[str], k: int) -> Scored:
         """The ``k`` passages with the best BM25 scores for analysed ``terms`` (numbers and scores, best first)."""
-        return self.postings.top(terms, k)
+        if k <= 0 or len(self) == 0:
+            return Scored(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        return self.searcher.top(terms, k)
 
     def document_frequency(self, term: str) -> int:
         """How many passages contain the analysed ``term``."""
-        return self.postings.document_frequency(term)
+        return self.searcher.document_frequency(term)
 
     def rarity(self, terms: Iterable[str]) -> dict[str, float]:
         """Each distinct term's rarity: a smoothed IDF, log(1 + (N - df + 0.5) / (df + 0.5)).
@@ -169,19 +208,21 @@ class Index:
     @functools.cached_property
     def newest_first(self) -> tuple[Article, ...]:
         """The articles by publication date, newest first, undated last (computed once: an Index never changes)."""
+        from .dates import parse_date
 
-        def key(article: Article) -> tuple[int, dt.datetime]:
-            date = naive_utc(article.date)
-            return (0, dt.datetime.max - date) if date else (1, dt.timedelta(0))
-
-        return tuple(sorted(self.articles, key=key))
+        keyed = []
+        for number in self.store.numbers():
+            date = naive_utc(parse_date(self.store.field(number, "date") or None))
+            keyed.append(((0, dt.datetime.max - date) if date else (1, dt.timedelta(0)), number))
+        keyed.sort()
+        return tuple(self.store.article(number) for _, number in keyed)
 
     def recent_titles(self, n: int) -> tuple[str, ...]:
         """Titles of the ``n`` most recent articles (undated last)."""
         return tuple(a.title for a in self.newest_first[:n])
 
     def changes(self, articles_path: str | os.PathLike[str]) -> Changes:
-        """Which article files were added, removed or modified since this index was built."""
+        """Which article files were added, changed or removed since this index was built (relative paths)."""
         then = self.info.sources
         now = fingerprint(articles_path)
         return Changes(
@@ -190,25 +231,430 @@ class Index:
             removed=tuple(sorted(set(then) - set(now))),
         )
 
-    def save(self, directory: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
-        """Write the index to ``directory`` atomically: the previous index there stays loadable until the end."""
-        articles = [store.article_record(a) for a in self.articles]
-        arrays = {
-            "passages": np.asarray(self._passages),
-            "sentences": np.asarray(self._sentences),
-            "offsets": np.asarray(self.postings.offsets),
-            "docs": np.asarray(self.postings.docs),
-            "weights": np.asarray(self.postings.weights),
-            "base": np.asarray(self.postings.base),
-        }
-        store.write_generation(
-            directory,
-            meta=store.info_record(self.info),
-            articles=articles,
-            arrays=arrays,
-            vocabulary=list(self.postings.vocabulary),
-            progress=progress,
+
+# ------------------------------------------------------------------------------------------------------ reading
+
+
+def _retire_old_format(root: Path) -> bool:
+    """An index of format 2 or older (``CURRENT`` naming a ``gen-`` folder) is not ours to read: remove it."""
+    try:
+        current = (root / "CURRENT").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not current.startswith("gen-"):
+        return False
+    for entry in root.iterdir():
+        if entry.name.startswith("gen-") and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+    (root / "CURRENT").unlink(missing_ok=True)
+    return True
+
+
+def _read_json(root: Path, reference: dict[str, str], what: str) -> Any:
+    data = (root / reference["file"]).read_bytes()
+    if _checksum(data) != reference["xxh3"]:
+        raise IndexCorrupt(f"{what} {reference['file']} at {str(root)!r} is damaged (checksum mismatch)")
+    return json.loads(data)
+
+
+def _info(record: dict[str, Any], meta: dict[str, Any], settings: Settings) -> BuildInfo:
+    return BuildInfo(
+        analyzer=int(meta["analyzer"]),
+        titles=bool(meta["titles"]),
+        settings=settings,
+        built_at=dt.datetime.fromisoformat(record["built_at"]),
+        build_seconds=float(record["build_seconds"]),
+        articles_path=str(meta["articles_path"]),
+        sources={path: (int(size), int(mtime)) for path, (size, mtime) in record["sources"].items()},
+        files={path: tuple(int(n) for n in numbers) for path, numbers in record["files"].items()},
+        report=store.report_from_record(record["report"]),
+    )
+
+
+def _open_state(root: Path, searcher: Searcher) -> Index:
+    """The Index of a committed state: its searcher, batches and build information."""
+    meta = searcher.metadata
+    if not meta:
+        raise IndexNotFound(f"no index at {str(root)!r}")
+    try:
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexCorrupt(
+                f"index at {str(root)!r} has format {meta.get('format')!r}, this newsbot reads {FORMAT_VERSION}"
+            )
+        if meta["analyzer"] != ANALYZER_VERSION:
+            raise IndexCorrupt(
+                f"index at {str(root)!r} was analysed with analyzer {meta['analyzer']}, this newsbot uses "
+                f"{ANALYZER_VERSION}"
+            )
+        record = _read_json(root, meta["info"], "index information")
+        info = _info(record, meta, searcher.settings)
+        batches = [Batch(root, name, checksum) for name, checksum in meta["batches"]]
+        live = np.array(sorted(n for numbers in info.files.values() for n in numbers), dtype=np.int64)
+        index = Index(searcher=searcher, store=ArticleStore(batches, live), info=info, root=root)
+        index.changed = Changes(**{k: tuple(v) for k, v in record.get("changed", {}).items()})
+        return index
+    except IndexCorrupt:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorrupt(f"index at {str(root)!r} is inconsistent ({exc.__class__.__name__}: {exc})") from None
+
+
+def load(directory: str | os.PathLike[str]) -> Index:
+    """Load the index saved in ``directory`` (read-only: no lock, nothing removed).
+
+    Raises:
+        IndexNotFound: nothing was saved there (or only an index of an older format, which ``update`` replaces).
+        IndexCorrupt: the index is damaged or inconsistent.
+    """
+    root = Path(directory)
+    try:
+        current = (root / "CURRENT").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        current = ""
+    if current.startswith("gen-"):
+        raise IndexNotFound(f"the index at {str(root)!r} has an older format; it is rebuilt by the next update")
+    for attempt in range(3):
+        try:
+            return _open_state(root, open_searcher(root))
+        except FileNotFoundError as exc:  # a writer in another process replaced the state as we read it
+            if attempt == 2:
+                raise IndexCorrupt(f"index at {str(root)!r} is missing {Path(exc.filename or '?').name}") from None
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------------------------------------------ writing
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What an update does: which files to read, which articles die, whether it starts over."""
+
+    full: bool
+    read: set[str] | None  # relative paths to read (None: every file)
+    dead: set[int]  # article numbers replaced or removed
+
+
+def _plan(previous: Index | None, sources: dict[str, list[int]], full: bool) -> _Plan:
+    if full or previous is None:
+        dead = set(previous.store.numbers()) if previous is not None else set()
+        return _Plan(full=True, read=None, dead=dead)
+    then = previous.info.sources
+    changed = {p for p in sources if p not in then or tuple(sources[p]) != tuple(then[p])}
+    removed = set(then) - set(sources)
+    dead = {n for p in changed | removed for n in previous.info.files.get(p, ())}
+    return _Plan(full=False, read=changed, dead=dead)
+
+
+def _relative(source: str, base: Path) -> str:
+    path = Path(source.split("#", 1)[0])
+    for suffix in (":",):  # JSON Lines sources are "file:line"
+        name = path.name
+        if suffix in name and name.rsplit(suffix, 1)[1].isdigit():
+            path = path.with_name(name.rsplit(suffix, 1)[0])
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(base))
+    return str(path)
+
+
+def _write_json(root: Path, prefix: str, data: Any) -> dict[str, str]:
+    payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    name = f"{prefix}-{uuid.uuid4().hex[:16]}.json"
+    fd = os.open(root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return {"file": name, "xxh3": _checksum(payload)}
+
+
+def _clean(root: Path, meta: dict[str, Any]) -> None:
+    """Remove our files (batches, info, splitter) that the committed state does not name."""
+    keep = {name for name, _ in meta.get("batches", [])}
+    keep |= {meta[key]["file"] for key in ("info", "splitter") if key in meta}
+    for entry in root.iterdir():
+        if entry.name.startswith(_OURS) and entry.name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f}" if size < 10e6 else f"{size / 1e6:.0f}"
+
+
+def update(
+    index_dir: str | os.PathLike[str],
+    articles_path: str | os.PathLike[str],
+    *,
+    full: bool = False,
+    settings: Settings | None = None,
+    titles: bool = True,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> Index:
+    """Bring the index in ``index_dir`` up to date with ``articles_path``: the one build recipe.
+
+    Only the files added, changed or removed since the last update are read; their new articles are added and
+    the replaced or removed ones deleted, in one atomic commit. ``full`` (or a different analyzer, settings or
+    articles root, or no index yet) rebuilds from every file, also in one commit. Articles keep the time they
+    first entered the index across updates (for briefings of what is new).
+
+    Args:
+        index_dir: the index directory (created when missing).
+        articles_path: a folder (recursively) or one file of articles.
+        full: rebuild from scratch, retraining the sentence splitter.
+        settings: BM25 variant and parameters of a rebuild; ``DEFAULT_SETTINGS`` when None.
+        titles: add each article's title terms to its passages (a rebuild when it differs).
+        progress: called as ``progress(stage, done, total)``.
+        workers: processes for text analysis (both cores when None; 1 to stay in this process).
+
+    Returns:
+        The new index; ``index.report`` says what the files read held and skipped, ``index.changed`` which
+        article ids were added, changed or removed.
+
+    Raises:
+        ArticlesNotFound: the articles path does not exist, or nothing in it could be read while the index
+            holds articles (an unreadable folder never empties an index).
+        IndexLocked: another process is updating this index.
+        IndexWriteError: no space left (or another write error); nothing of the failed update remains.
+    """
+    started = time.perf_counter()
+    settings = settings or DEFAULT_SETTINGS
+    root = Path(index_dir)
+    articles_root = Path(articles_path)
+    sources = fingerprint(articles_root)  # raises ArticlesNotFound before anything is created
+    base = articles_root if articles_root.is_dir() else articles_root.parent
+    try:
+        store.private_dir(root)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot create the index folder {str(root)!r} ({exc.strerror or exc})") from None
+    _retire_old_format(root)
+    with SegmentedIndex.open(root) as writer:
+        previous: Index | None = None
+        with contextlib.suppress(IndexNotFound, IndexCorrupt):
+            previous = _open_state(root, writer.searcher)
+        meta = dict(writer.searcher.metadata)
+        compatible = previous is not None and (
+            writer.searcher.settings == settings
+            and meta.get("titles") == titles
+            and meta.get("articles_path") == str(articles_path)
         )
+        plan = _plan(previous if compatible else None, sources, full or not compatible)
+        if previous is not None and not plan.full and not plan.read and not plan.dead:
+            return previous  # nothing changed since the last update
+        if progress:
+            progress("reading articles", 0, 0)
+        articles, report = ingest(articles_root, only=plan.read)
+        new = _admit(articles, previous, plan, base)
+        emptied = previous is not None and previous.article_count and not new and plan.dead >= set(previous.store.live)
+        if emptied and report.skipped_count:
+            # Every file is unreadable: keep serving what we had rather than an empty index.
+            reasons = "; ".join(str(s) for s in report.skipped[:3])
+            raise ArticlesNotFound(f"no article could be read from {str(articles_path)!r} ({reasons})")
+        if plan.full or "splitter" not in meta:
+            splitter = SentenceSplitter(a.article.text for a in new)
+        else:
+            splitter = SentenceSplitter.from_parameters(_read_json(root, meta["splitter"], "sentence splitter"))
+        try:
+            meta = _write(
+                writer, root, meta, new, plan, report, sources, splitter, settings, titles, articles_path,
+                previous, progress, workers, started,
+            )
+        except OSError as exc:
+            # Nothing of a failed update may stay: a full disk must not fill up further with each retry.
+            writer.clean()
+            _clean(root, writer.searcher.metadata)
+            needed = sum(len(a.article.text) * 3 for a in new) + 1_000_000
+            if exc.errno in store.NO_SPACE:
+                raise IndexWriteError(f"no space left on the index disk ({_mb(needed)} MB needed)") from None
+            raise IndexWriteError(f"cannot write the index in {str(root)!r} ({exc.strerror or exc})") from None
+        _clean(root, meta)
+        result = _open_state(root, writer.searcher)
+    return result
+
+
+def _admit(articles: list[Article], previous: Index | None, plan: _Plan, base: Path) -> list[NewArticle]:
+    """The articles read, less exact duplicates of articles that stay, with unique ids and first-seen times.
+
+    An article keeps the time it first entered the index through corrections and rebuilds (by its id), so a
+    briefing of "what is new" never offers an old story again.
+    """
+    now = dt.datetime.now(dt.UTC).isoformat()
+    digests: set[str] = set()
+    ids: dict[str, int] = {}
+    first_seen: dict[str, str] = {}
+    if previous is not None:
+        for number in previous.store.numbers():
+            article_id = previous.store.field(number, "id")
+            if number in plan.dead:
+                first_seen[article_id] = previous.store.field(number, "first_seen")
+                continue
+            digests.add(previous.store.field(number, "digest"))
+            ids[article_id] = number
+    out = []
+    for article in articles:
+        digest = _digest(article.text)
+        if digest in digests:
+            continue  # the same text as an article that stays (another copy of a wire story, say)
+        digests.add(digest)
+        if article.id in ids:
+            article = Article(
+                id=f"{article.id}-{digest[:8]}",
+                title=article.title,
+                text=article.text,
+                date=article.date,
+                url=article.url,
+                source=article.source,
+            )
+        ids[article.id] = -1
+        out.append(
+            NewArticle(
+                article=article,
+                file=_relative(article.source, base),
+                digest=digest,
+                first_seen=first_seen.get(article.id, now),
+                sentences=np.zeros((0, 2), dtype=np.int64),
+            )
+        )
+    return out
+
+
+def _write(
+    writer: SegmentedIndex,
+    root: Path,
+    meta: dict[str, Any],
+    new: list[NewArticle],
+    plan: _Plan,
+    report: IngestReport,
+    sources: dict[str, list[int]],
+    splitter: SentenceSplitter,
+    settings: Settings,
+    titles: bool,
+    articles_path: str | os.PathLike[str],
+    previous: Index | None,
+    progress: Progress | None,
+    workers: int | None,
+    started: float,
+) -> dict[str, Any]:
+    """Analyse, write the batch and segments, and commit; returns the committed metadata."""
+    needed = sum(len(a.article.text) * 3 for a in new) + 1_000_000  # text, sentences and postings, roughly
+    free = shutil.disk_usage(root).free
+    if free < needed:
+        raise IndexWriteError(f"no space left on the index disk ({_mb(needed)} MB needed, {_mb(free)} MB free)")
+    first = 0 if plan.full else int(meta.get("next_article", 0))
+    numbers = list(range(first, first + len(new)))
+    total = len(new)
+
+    def analysed_progress(done: int) -> None:
+        if progress:
+            progress("indexing", done, total)
+
+    pairs = [(a.article.title, a.article.text) for a in new]
+    infos: list[SegmentInfo] = []
+    documents: list[list[str]] = []
+    rows: list[tuple[int, int, int, int, int]] = []
+    stored: list[NewArticle] = []
+    for item, number, result in zip(
+        new, numbers, analyse(pairs, splitter, titles=titles, workers=workers, progress=analysed_progress),
+        strict=True,
+    ):
+        stored.append(
+            NewArticle(
+                article=item.article,
+                file=item.file,
+                digest=item.digest,
+                first_seen=item.first_seen,
+                sentences=result.sentences,
+            )
+        )
+        for (start, end, first_sentence, count), terms in zip(result.passages, result.terms, strict=True):
+            rows.append((number, start, end, first_sentence, count))
+            documents.append(terms.split())
+        if len(documents) >= SEGMENT_PASSAGES:
+            infos.append(_segment(root, documents, rows))
+            documents, rows = [], []
+    if documents:
+        infos.append(_segment(root, documents, rows))
+    if progress:
+        progress("saving", 0, 1)
+    batches = [] if plan.full else [list(b) for b in meta.get("batches", [])]
+    if stored:
+        batches.append(list(write_batch(root, stored, numbers)))
+    files: dict[str, list[int]] = {}
+    if previous is not None and not plan.full:
+        for path, kept_numbers in previous.info.files.items():
+            alive = [n for n in kept_numbers if n not in plan.dead]
+            if alive and path in sources:
+                files[path] = alive
+    for item, number in zip(stored, numbers, strict=True):
+        files.setdefault(item.file, []).append(number)
+    changed = _changes(previous, plan, stored)
+    record = {
+        "built_at": dt.datetime.now(dt.UTC).isoformat(),
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "sources": sources,
+        "files": files,
+        "report": store.report_record(report),
+        "changed": {"added": list(changed.added), "changed": list(changed.changed), "removed": list(changed.removed)},
+    }
+    info = _write_json(root, "info", record)
+    new_meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "analyzer": ANALYZER_VERSION,
+        "titles": titles,
+        "articles_path": str(articles_path),
+        "batches": batches,
+        "info": info,
+        "next_article": first + len(new),
+    }
+    if plan.full or "splitter" not in meta:
+        new_meta["splitter"] = _write_json(root, "splitter", splitter.parameters())
+    else:
+        new_meta["splitter"] = meta["splitter"]
+    if plan.full:
+        writer.replace_all(infos, settings=settings, metadata=new_meta)
+    elif infos:
+        writer.add_segments(infos, delete_where=(0, sorted(plan.dead)), metadata=new_meta)
+    else:
+        writer.delete_where(0, sorted(plan.dead), metadata=new_meta)
+    if progress:
+        progress("saving", 1, 1)
+    return new_meta
+
+
+def _segment(root: Path, documents: list[list[str]], rows: list[tuple[int, ...]]) -> SegmentInfo:
+    return write_segment(root, documents, rows=np.asarray(rows, dtype=np.int64).reshape(-1, ROW_WIDTH))
+
+
+def _changes(previous: Index | None, plan: _Plan, stored: Sequence[NewArticle]) -> Changes:
+    before = {previous.store.field(n, "id") for n in plan.dead} if previous is not None else set()
+    after = {item.article.id for item in stored}
+    return Changes(
+        added=tuple(sorted(after - before)),
+        changed=tuple(sorted(after & before)),
+        removed=tuple(sorted(before - after)),
+    )
+
+
+def maintain(index_dir: str | os.PathLike[str]) -> Index | None:
+    """Merge segments when the tiered policy says so (dropping deleted passages); the new Index, or None.
+
+    Run it after updates, in the background: searching goes on from the previous state while it works.
+
+    Raises:
+        IndexLocked: another process is updating this index.
+    """
+    root = Path(index_dir)
+    with SegmentedIndex.open(root) as writer:
+        plans = writer.plan_merges()
+        if not plans:
+            return None
+        for names in plans:
+            merge = writer.begin_merge(names)
+            merge.run()
+            writer.commit_merge(merge)
+        return _open_state(root, writer.searcher)
 
 
 def build(
@@ -217,114 +663,25 @@ def build(
     settings: Settings | None = None,
     progress: Progress | None = None,
     titles: bool = True,
-    previous: Index | None = None,
+    workers: int | None = None,
 ) -> Index:
-    """Ingest every article under ``path`` and index its passages.
+    """Build an index of the articles under ``path`` in a temporary directory (for one-off use and tests).
 
-    Args:
-        path: a folder (recursively) or a single file of articles.
-        settings: BM25 variant and parameters; ``DEFAULT_SETTINGS`` when None.
-        progress: optional callback ``(stage, done, total)``.
-        titles: add the article's title terms to each of its passages, so a passage keeps the article's
-            context (measured in bench/quality.py; on by default).
-        previous: the index this one replaces; articles it already had keep their ``first_seen`` time.
-
-    Returns:
-        The new index; ``index.report`` says what was skipped and why.
+    The index's files live as long as the process (they are memory-mapped); ``update`` keeps an index instead.
 
     Raises:
         ArticlesNotFound: the path does not exist or yields no article.
     """
-    started = time.perf_counter()
-    settings = settings or DEFAULT_SETTINGS
-    sources = fingerprint(path)
-    articles, report = ingest(path)
-    if not articles:
-        reasons = "; ".join(str(s) for s in report.skipped[:3])
+    import atexit
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="newsbot-index-")
+    atexit.register(shutil.rmtree, folder, True)
+    idx = update(folder, path, full=True, settings=settings, titles=titles, progress=progress, workers=workers)
+    if idx.article_count == 0:
+        reasons = "; ".join(str(s) for s in idx.report.skipped[:3])
         raise ArticlesNotFound(f"no article could be read from {str(path)!r}" + (f" ({reasons})" if reasons else ""))
-    splitter = SentenceSplitter(a.text for a in articles)
-    passage_rows: list[tuple[int, int, int, int]] = []
-    sentence_rows: list[tuple[int, int]] = []
-    tokens: list[list[str]] = []
-    total = len(articles)
-    for number, article in enumerate(articles):
-        title_terms = analyze(article.title) if titles else []
-        sentences, passages = split_passages(article.text, splitter)
-        offset = len(sentence_rows)
-        sentence_rows.extend(sentences)
-        for start, end, first in passages:
-            passage_rows.append((number, start, end, first + offset))
-            tokens.append(analyze(article.text[start:end]) + title_terms)
-        if progress and (number % 500 == 0 or number + 1 == total):
-            progress("indexing", number + 1, total)
-    postings = build_postings(tokens, settings)
-    now = dt.datetime.now(dt.UTC)
-    earlier = previous.info.first_seen if previous is not None else {}
-    info = BuildInfo(
-        analyzer=ANALYZER_VERSION,
-        titles=titles,
-        settings=settings,
-        built_at=now,
-        build_seconds=round(time.perf_counter() - started, 3),
-        articles_path=str(path),
-        sources=sources,
-        digests={a.id: _digest(a.text + a.title) for a in articles},
-        first_seen={a.id: earlier.get(a.id, now.isoformat()) for a in articles},
-        report=report,
-    )
-    return Index(
-        articles=articles,
-        passages=np.asarray(passage_rows, dtype=np.int64).reshape(-1, 4),
-        sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 2),
-        postings=postings,
-        info=info,
-    )
-
-
-def load(directory: str | os.PathLike[str]) -> Index:
-    """Load the index saved in ``directory``.
-
-    Raises:
-        IndexNotFound: nothing was saved there.
-        IndexCorrupt: the index is damaged or of another format; the message says how to rebuild.
-    """
-    meta, records, arrays, vocabulary = store.read_generation(directory)
-    try:
-        info = store.info_from_record(meta)
-        articles = [store.article_from_record(r) for r in records]
-        postings = Postings(
-            vocabulary,
-            arrays["offsets"],
-            arrays["docs"],
-            arrays["weights"],
-            arrays["base"],
-            int(arrays["passages"].shape[0]),
-        )
-        if info.analyzer != ANALYZER_VERSION:
-            raise ValueError(f"built with analyzer {info.analyzer}, this newsbot analyses with {ANALYZER_VERSION}")
-        _check_ranges(arrays, n_articles=len(articles), n_terms=len(vocabulary))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IndexCorrupt(f"index at {str(directory)!r} is inconsistent ({exc})") from None
-    return Index(
-        articles=articles, passages=arrays["passages"], sentences=arrays["sentences"], postings=postings, info=info
-    )
-
-
-def _check_ranges(arrays: dict[str, np.ndarray], *, n_articles: int, n_terms: int) -> None:
-    """Every stored number points inside what it indexes, so a later read can never be out of range."""
-    passages, sentences, offsets, docs = arrays["passages"], arrays["sentences"], arrays["offsets"], arrays["docs"]
-    n_passages = len(passages)
-    problems = [
-        passages.ndim != 2 or (n_passages and passages.shape[1] != 4),
-        len(offsets) != n_terms + 1,
-        len(arrays["weights"]) != len(docs) or len(arrays["base"]) != n_terms,
-        n_terms and (int(offsets[0]) != 0 or int(offsets[-1]) != len(docs) or bool(np.any(np.diff(offsets) < 0))),
-        len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= n_passages),
-        n_passages and (int(passages[:, 0].min()) < 0 or int(passages[:, 0].max()) >= n_articles),
-        n_passages and (int(passages[:, 3].min()) < 0 or int(passages[:, 3].max()) >= len(sentences)),
-    ]
-    if any(problems):
-        raise ValueError("stored numbers point outside the index")
+    return idx
 
 
 def open_or_build(
@@ -345,34 +702,7 @@ def open_or_build(
         return update(index_dir, articles_path, progress=progress), True
 
 
-def update(
-    index_dir: str | os.PathLike[str],
-    articles_path: str | os.PathLike[str],
-    *,
-    previous: Index | None = None,
-    settings: Settings | None = None,
-    progress: Progress | None = None,
-) -> Index:
-    """Bring the index in ``index_dir`` up to date with ``articles_path``: the one build recipe.
-
-    Builds from the articles (keeping ``previous``'s first-seen times), saves atomically, and returns the new
-    index; callers swap it in. Until the save has completed, the previous index is the one on disk.
-
-    Raises:
-        ArticlesNotFound: the articles cannot be read.
-        IndexWriteError: the index cannot be saved (the previous one stays).
-    """
-    idx = build(articles_path, settings=settings, progress=progress, previous=previous)
-    idx.save(index_dir, progress=progress)
-    return idx
-
-
 def compare(previous: Index | None, current: Index) -> Changes:
-    """Which article ids ``current`` adds, changes or removes relative to ``previous``."""
-    before = previous.info.digests if previous else {}
-    after = current.info.digests
-    return Changes(
-        added=tuple(sorted(set(after) - set(before))),
-        changed=tuple(sorted(i for i in set(after) & set(before) if after[i] != before[i])),
-        removed=tuple(sorted(set(before) - set(after))),
-    )
+    """Which article ids ``current``'s update added, changed or removed (``current.changed``)."""
+    del previous  # kept for callers that pass it; the update records what it changed
+    return current.changed

@@ -7,6 +7,8 @@ One root, a few specific subclasses, so callers can catch as broadly or narrowly
     ├── IndexNotFound         there is no index at the given directory
     ├── IndexCorrupt          an index exists but cannot be read (damaged, or written by another format version)
     ├── IndexWriteError       an index cannot be saved (no space left, no permission); the old one stays
+    ├── IndexLocked           (index.segments) another process is updating the index
+    ├── ModelUnavailable      (index.embedding) the embedding model cannot be loaded here
     └── InvalidOption         a parameter outside what is accepted (the message lists what is)
 
 "No answer" is a normal result (``Answer.answered is False``), never an exception.

@@ -536,11 +536,13 @@ def _ingest_file(file: Path, out: _Collector) -> None:
         _ingest_json(file, text, out)
 
 
-def ingest(path: str | os.PathLike[str]) -> tuple[list[Article], IngestReport]:
+def ingest(path: str | os.PathLike[str], *, only: set[str] | None = None) -> tuple[list[Article], IngestReport]:
     """Read every article under ``path``.
 
     Args:
         path: a folder (walked recursively, hidden entries ignored, links out of it refused) or one file.
+        only: read just these files (paths relative to ``path``, or to its folder when it is a file), as an
+            incremental update does; None reads everything.
 
     Returns:
         The articles in a stable order (sorted file names, then record order) and the report of the run.
@@ -550,7 +552,11 @@ def ingest(path: str | os.PathLike[str]) -> tuple[list[Article], IngestReport]:
     """
     out = _Collector()
     files = 0
+    root = Path(path)
+    base = root if root.is_dir() else root.parent
     for file, refused in walk(path):
+        if only is not None and str(file.relative_to(base)) not in only:
+            continue
         files += 1
         if refused:
             out.skip(str(file), refused)

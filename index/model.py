@@ -171,7 +171,7 @@ class Changes:
 
 @dataclass(frozen=True, slots=True)
 class BuildInfo:
-    """How and from what an index was built; saved with it (``index.store`` has the one serialiser pair).
+    """How and from what an index was built; saved with it.
 
     The mappings are read-only by convention: an index never changes once built.
     """
@@ -183,6 +183,5 @@ class BuildInfo:
     build_seconds: float
     articles_path: str
     sources: Mapping[str, tuple[int, int]]  # file (relative to articles_path) -> (size, mtime_ns)
-    digests: Mapping[str, str]  # article id -> digest of title and text
-    first_seen: Mapping[str, str]  # article id -> ISO time it first entered an index of this lineage
-    report: IngestReport
+    files: Mapping[str, tuple[int, ...]]  # file -> the numbers of the live articles read from it
+    report: IngestReport  # of the files the last update read

@@ -88,7 +88,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-_REBUILD = "rebuild it with `newsbot index`"
 _ARRAYS = ("offsets", "docs", "tf", "lengths", "rows")
 # MaxScore compares float64 bounds with float32 sums of float32 products; the slack keeps the bound an upper
 # bound whatever the rounding (a few ulps over at most a few dozen terms).
@@ -184,7 +183,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the index is its owner's alone
+    with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -213,7 +213,7 @@ def _parse_npy(data: bytes, what: str) -> np.ndarray:
             raise ValueError("size does not match the header")
         return np.frombuffer(data, dtype=dtype, count=count, offset=start).reshape(shape)
     except ValueError as exc:
-        raise IndexCorrupt(f"{what} is not a valid array ({exc}); {_REBUILD}") from None
+        raise IndexCorrupt(f"{what} is not a valid array ({exc})") from None
 
 
 def _read_verified(path: Path, checksum: str, what: str) -> bytes:
@@ -222,9 +222,9 @@ def _read_verified(path: Path, checksum: str, what: str) -> bytes:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise IndexCorrupt(f"{what} is unreadable ({exc.strerror}); {_REBUILD}") from None
+        raise IndexCorrupt(f"{what} is unreadable ({exc.strerror})") from None
     if _checksum(data) != checksum:
-        raise IndexCorrupt(f"{what} is damaged (checksum mismatch); {_REBUILD}")
+        raise IndexCorrupt(f"{what} is damaged (checksum mismatch)")
     return data
 
 
@@ -274,7 +274,7 @@ def _write_segment_arrays(
     """Write one segment directory (each file fsynced) and return what the manifest records of it."""
     name = f"seg-{_new_id()}"
     folder = root / name
-    folder.mkdir()
+    folder.mkdir(mode=0o700)
     files: dict[str, list[Any]] = {}
     payloads = {"vocabulary.json": json.dumps(vocabulary, ensure_ascii=False).encode("utf-8")}
     payloads.update({f"{key}.npy": _npy_bytes(arrays[key]) for key in _ARRAYS})
@@ -392,7 +392,7 @@ def _load_segment(root: Path, info: SegmentInfo) -> _Segment:
         files = meta["files"]
         if meta["format"] != FORMAT_VERSION:
             raise IndexCorrupt(
-                f"{where} has format {meta['format']!r}, this newsbot reads {FORMAT_VERSION}; {_REBUILD}"
+                f"{where} has format {meta['format']!r}, this newsbot reads {FORMAT_VERSION}"
             )
         counts = (meta["documents"], meta["terms"], meta["postings"], meta["rows_width"])
         if counts != (info.documents, info.terms, info.postings, info.rows_width):
@@ -406,10 +406,10 @@ def _load_segment(root: Path, info: SegmentInfo) -> _Segment:
     except IndexCorrupt:
         raise
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"{where} is inconsistent ({exc.__class__.__name__}); {_REBUILD}") from None
+        raise IndexCorrupt(f"{where} is inconsistent ({exc.__class__.__name__})") from None
     problem = _segment_problem(info, vocabulary, arrays)
     if problem:
-        raise IndexCorrupt(f"{where} is inconsistent ({problem}); {_REBUILD}")
+        raise IndexCorrupt(f"{where} is inconsistent ({problem})")
     offsets = arrays["offsets"]
     return _Segment(
         info=info,
@@ -461,7 +461,7 @@ def _load_tombstones(root: Path, entry: SegmentEntry) -> np.ndarray:
     """Sorted deleted local ids of one segment (empty when none)."""
     if entry.tombstones is None:
         if entry.deleted:
-            raise IndexCorrupt(f"segment {entry.segment.name} lists deletions but no tombstone file; {_REBUILD}")
+            raise IndexCorrupt(f"segment {entry.segment.name} lists deletions but no tombstone file")
         return np.zeros(0, dtype=np.int32)
     where = f"tombstones {entry.tombstones} at {str(root)!r}"
     ids = _parse_npy(_read_verified(root / entry.tombstones, entry.tombstones_checksum or "", where), where)
@@ -470,7 +470,7 @@ def _load_tombstones(root: Path, entry: SegmentEntry) -> np.ndarray:
         or len(ids) != entry.deleted
         or (len(ids) and (ids[0] < 0 or ids[-1] >= entry.segment.documents or np.any(np.diff(ids) <= 0)))
     ):
-        raise IndexCorrupt(f"{where} are inconsistent with their segment; {_REBUILD}")
+        raise IndexCorrupt(f"{where} are inconsistent with their segment")
     return ids.astype(np.int32, copy=False)
 
 
@@ -505,12 +505,12 @@ def _read_current(root: Path) -> tuple[str, str]:
     try:
         text = (root / "CURRENT").read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise IndexNotFound(f"no segmented index at {str(root)!r}; build one with `newsbot index`") from None
+        raise IndexNotFound(f"no index at {str(root)!r}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"index at {str(root)!r} is unreadable ({exc.__class__.__name__}); {_REBUILD}") from None
+        raise IndexCorrupt(f"index at {str(root)!r} is unreadable ({exc.__class__.__name__})") from None
     parts = text.split()
     if len(parts) != 2 or not parts[0].startswith("manifest-") or "/" in parts[0]:
-        raise IndexCorrupt(f"index at {str(root)!r} has a damaged CURRENT file; {_REBUILD}")
+        raise IndexCorrupt(f"index at {str(root)!r} has a damaged CURRENT file")
     return parts[0], parts[1]
 
 
@@ -521,7 +521,7 @@ def _read_manifest(root: Path) -> Manifest:
         doc = json.loads(data)
         if doc["format"] != FORMAT_VERSION:
             raise IndexCorrupt(
-                f"index at {str(root)!r} has format {doc['format']!r}, this newsbot reads {FORMAT_VERSION}; {_REBUILD}"
+                f"index at {str(root)!r} has format {doc['format']!r}, this newsbot reads {FORMAT_VERSION}"
             )
         segments = tuple(
             SegmentEntry(
@@ -551,7 +551,7 @@ def _read_manifest(root: Path) -> Manifest:
         raise
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(
-            f"manifest {name} at {str(root)!r} is inconsistent ({exc.__class__.__name__}); {_REBUILD}"
+            f"manifest {name} at {str(root)!r} is inconsistent ({exc.__class__.__name__})"
         ) from None
     return manifest
 
@@ -1275,7 +1275,7 @@ class SegmentedIndex:
         except FileNotFoundError as exc:
             lock_file.close()
             missing = Path(exc.filename or "?").name
-            raise IndexCorrupt(f"index at {str(root)!r} is missing {missing}; {_REBUILD}") from None
+            raise IndexCorrupt(f"index at {str(root)!r} is missing {missing}") from None
         except BaseException:
             lock_file.close()
             raise
@@ -1338,12 +1338,14 @@ class SegmentedIndex:
                 del self._tombstone_cache[key]
         return Searcher(self.root, manifest, lives, union=self._union)
 
-    def _commit(self, segments: Sequence[SegmentEntry], metadata: dict[str, Any] | None) -> Searcher:
+    def _commit(
+        self, segments: Sequence[SegmentEntry], metadata: dict[str, Any] | None, *, settings: Settings | None = None
+    ) -> Searcher:
         """Make a new manifest current and return its searcher; files only the old one needed are removed."""
         old = self._manifest
         manifest = Manifest(
             generation=old.generation + 1,
-            settings=old.settings,
+            settings=settings or old.settings,
             segments=tuple(segments),
             metadata=dict(old.metadata if metadata is None else metadata),
         )
@@ -1427,6 +1429,43 @@ class SegmentedIndex:
             if delete_where is not None:
                 entries = self._tombstoned(self._searcher.numbers_where(*delete_where))
             return self._commit([*entries, SegmentEntry(info)], metadata)
+
+    def clean(self) -> None:
+        """Remove every segment, tombstone or manifest file the current manifest does not need (after a failure)."""
+        with self._mutex:
+            _remove(self.root, _ours(self.root) - self._manifest.files())
+
+    def add_segments(
+        self,
+        infos: Sequence[SegmentInfo],
+        *,
+        delete_where: tuple[int, Iterable[int]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Searcher:
+        """Commit several segments written by ``write_segment`` at once (appended in order); see ``add``."""
+        with self._mutex:
+            names = {e.segment.name for e in self._manifest.segments}
+            for info in infos:
+                self._check_rows_width(info.rows_width)
+                if info.name in names:
+                    raise InvalidOption(f"segment {info.name} is already in the index")
+            entries = list(self._manifest.segments)
+            if delete_where is not None:
+                entries = self._tombstoned(self._searcher.numbers_where(*delete_where))
+            return self._commit([*entries, *(SegmentEntry(info) for info in infos)], metadata)
+
+    def replace_all(
+        self, infos: Sequence[SegmentInfo], *, settings: Settings, metadata: dict[str, Any] | None = None
+    ) -> Searcher:
+        """Commit a manifest of these segments alone, with these settings: a rebuild, in one atomic step.
+
+        Readers see the old index or the new one, never a mix; the old segments' files are removed after.
+        """
+        with self._mutex:
+            widths = {info.rows_width for info in infos}
+            if len(widths) > 1:
+                raise InvalidOption(f"rows of different widths: {sorted(widths)}")
+            return self._commit([SegmentEntry(info) for info in infos], metadata, settings=settings)
 
     def _tombstoned(self, numbers: np.ndarray) -> list[SegmentEntry]:
         """The current entries with these global numbers (of the current searcher) added to their tombstones."""
@@ -1587,6 +1626,6 @@ def open_searcher(directory: str | os.PathLike[str], *, attempts: int = 3) -> Se
         except FileNotFoundError as exc:
             if attempt + 1 == attempts:
                 raise IndexCorrupt(
-                    f"index at {str(root)!r} is missing {Path(exc.filename or '?').name}; {_REBUILD}"
+                    f"index at {str(root)!r} is missing {Path(exc.filename or '?').name}"
                 ) from None
     raise AssertionError("unreachable")

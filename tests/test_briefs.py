@@ -178,12 +178,15 @@ def test_near_duplicate_rule(a, b, expected):
 def test_first_seen_carries_over(tmp_path):
     folder = tmp_path / "a"
     write(folder, "one.txt", "One\n\nFirst story.\n")
-    first = index.build(folder)
+    first = index.update(tmp_path / "ix", folder)
     write(folder, "two.txt", "Two\n\nSecond story.\n")
-    second = index.build(folder, previous=first)
+    second = index.update(tmp_path / "ix", folder)
     assert second.first_seen("one") == first.first_seen("one")
     assert second.first_seen("two") >= first.first_seen("one")
-    assert json.loads(json.dumps(second.info.first_seen))  # stored as plain JSON
+    write(folder, "one.txt", "One\n\nFirst story, corrected.\n")
+    third = index.update(tmp_path / "ix", folder)
+    assert third.first_seen("one") == first.first_seen("one"), "a corrected story is not new"
+    assert index.update(tmp_path / "ix", folder, full=True).first_seen("one") == first.first_seen("one")
 
 
 def test_newest_first_compares_aware_and_naive_dates_as_utc(tmp_path):

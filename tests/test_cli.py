@@ -89,7 +89,7 @@ def test_errors_are_one_line_exit_2(workdir, args, env, message, cli):
 
 def test_unreadable_index_exit_2(workdir, cli):
     (workdir / "var" / "index").mkdir(parents=True)
-    (workdir / "var" / "index" / "CURRENT").write_text("gen-missing\n")
+    (workdir / "var" / "index" / "CURRENT").write_text("manifest-0000000007.json 0123456789abcdef\n")
     out = cli("ask", "air base", cwd=workdir)
     assert out.code == 2
     assert out.stderr.count("\n") == 1

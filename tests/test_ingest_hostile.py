@@ -146,15 +146,15 @@ def test_repeated_markdown_title_is_not_the_lead(hostile_folder):
 
 @pytest.mark.slow
 def test_decompression_bomb_stops_early_and_stays_small(tmp_path):
-    write(tmp_path, "bomb.jsonl.gz", gzip.compress(b"{}\n" * 3_000_000, compresslevel=9))
-    write(tmp_path, "good.txt", "Kept\n\nThe good story about mangroves survives.\n")
-    idx = index.build(tmp_path)
+    folder = tmp_path / "articles"
+    write(folder, "bomb.jsonl.gz", gzip.compress(b"{}\n" * 3_000_000, compresslevel=9))
+    write(folder, "good.txt", "Kept\n\nThe good story about mangroves survives.\n")
+    idx = index.update(tmp_path / "ix", folder)
     reasons = {s.reason for s in idx.report.skipped}
     assert "decompression bomb" in reasons
     assert idx.report.skipped_count < 1_500_000, "reading stopped at the cap, not at the end"
-    idx.save(tmp_path / "ix")
-    meta = next((tmp_path / "ix").glob("gen-*")) / "meta.json"
-    assert meta.stat().st_size < 100_000, "skips are stored as counts and a bounded sample"
+    (info,) = (tmp_path / "ix").glob("info-*.json")
+    assert info.stat().st_size < 100_000, "skips are stored as counts and a bounded sample"
     assert index.answer(index.load(tmp_path / "ix"), "mangroves").answered
 
 

@@ -1,31 +1,32 @@
-"""Persistence: round trip, atomic replacement, a build killed midway, corrupt and old indexes, changes."""
+"""The index on disk: round trip, incremental updates, a kill mid-update, damage, full disks, private files."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import index
 
 from .conftest import ROOT, write
 
+QUESTION = "Which air base did the GNA seize?"
 
-def test_round_trip(tmp_path, seed_index):
-    seed_index.save(tmp_path / "ix")
+
+def test_round_trip(tmp_path, seeds_dir):
+    built = index.update(tmp_path / "ix", seeds_dir)
     loaded = index.load(tmp_path / "ix")
-    assert len(loaded) == len(seed_index)
-    assert loaded.articles == seed_index.articles
-    question = "Which air base did the GNA seize?"
-    assert index.answer(loaded, question) == index.answer(seed_index, question)
+    assert len(loaded) == len(built)
+    assert loaded.articles == built.articles
+    assert index.answer(loaded, QUESTION) == index.answer(built, QUESTION)
     reloaded = [h.score for h in index.search(loaded, "Haftar")]
-    assert reloaded == pytest.approx([h.score for h in index.search(seed_index, "Haftar")])
-    files = {p.name for p in next((tmp_path / "ix").glob("gen-*")).iterdir()}
+    assert reloaded == pytest.approx([h.score for h in index.search(built, "Haftar")])
+    files = [p.name for p in (tmp_path / "ix").rglob("*")]
     assert not any(f.endswith((".pkl", ".pickle")) for f in files)
 
 
@@ -34,22 +35,24 @@ def test_missing_index(tmp_path):
         index.load(tmp_path / "none")
 
 
-def _corrupt_current(ix: Path) -> Path:
-    return ix / (ix / "CURRENT").read_text().strip()
+def _one(folder: Path, pattern: str) -> Path:
+    (found,) = folder.glob(pattern)
+    return found
 
 
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(lambda gen: (gen / "docs.npy").write_bytes(b"garbage"), id="truncated-array"),
-        pytest.param(lambda gen: (gen / "meta.json").write_text("{not json"), id="bad-meta"),
-        pytest.param(lambda gen: (gen / "vocabulary.json").unlink(), id="missing-file"),
-        pytest.param(lambda gen: (gen.parent / "CURRENT").write_text("gen-nowhere\n"), id="dangling-current"),
+        pytest.param(lambda ix: _one(ix, "seg-*/docs.npy").write_bytes(b"garbage"), id="truncated-array"),
+        pytest.param(lambda ix: _one(ix, "manifest-*.json").write_text("{not json"), id="bad-manifest"),
+        pytest.param(lambda ix: _one(ix, "art-*/text.bin").unlink(), id="missing-file"),
+        pytest.param(lambda ix: (ix / "CURRENT").write_text("manifest-0000000099.json abc\n"), id="dangling-current"),
+        pytest.param(lambda ix: _one(ix, "info-*.json").write_text("{}"), id="bad-info"),
     ],
 )
-def test_corrupt_index_gives_one_line(tmp_path, seed_index, damage):
-    seed_index.save(tmp_path / "ix")
-    damage(_corrupt_current(tmp_path / "ix"))
+def test_corrupt_index_gives_one_line(tmp_path, seeds_dir, damage):
+    index.update(tmp_path / "ix", seeds_dir)
+    damage(tmp_path / "ix")
     with pytest.raises(index.IndexCorrupt) as info:
         index.load(tmp_path / "ix")
     message = str(info.value)
@@ -57,53 +60,71 @@ def test_corrupt_index_gives_one_line(tmp_path, seed_index, damage):
     assert str(tmp_path / "ix") in message, "the message names the index it is about"
 
 
-def test_old_format_index(tmp_path, seed_index):
-    seed_index.save(tmp_path / "ix")
-    meta_path = _corrupt_current(tmp_path / "ix") / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    meta["format"] = 0
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(index.IndexCorrupt, match="format 0, this newsbot reads format 2"):
+@pytest.mark.parametrize("file", ["seg-*/docs.npy", "seg-*/tf.npy", "art-*/text.bin", "art-*/sentences.npy"])
+def test_damage_that_keeps_sizes_is_detected(tmp_path, seeds_dir, file):
+    index.update(tmp_path / "ix", seeds_dir)
+    path = _one(tmp_path / "ix", file)
+    data = bytearray(path.read_bytes())
+    data[len(data) - 3] ^= 0x5A  # inside the payload, past any header
+    path.write_bytes(bytes(data))
+    with pytest.raises(index.IndexCorrupt) as info:
         index.load(tmp_path / "ix")
+    assert "\n" not in str(info.value)
+    assert "damaged" in str(info.value) or "checksum" in str(info.value)
 
 
-KILL_DURING_SAVE = """
+def test_an_older_format_is_rebuilt(tmp_path, seeds_dir):
+    old = tmp_path / "ix"
+    (old / "gen-20260101000000-1-1").mkdir(parents=True)
+    (old / "CURRENT").write_text("gen-20260101000000-1-1\n")
+    with pytest.raises(index.IndexNotFound, match="older format"):
+        index.load(old)
+    idx, built = index.open_or_build(old, seeds_dir)
+    assert built
+    assert index.answer(idx, QUESTION).answered
+    assert not list(old.glob("gen-*"))
+
+
+KILL_DURING_UPDATE = """
 import os, signal, sys
 import index
-idx = index.build(sys.argv[1])
 def progress(stage, done, total):
-    if stage == "saving" and done == 4:
+    if stage == sys.argv[3]:
         os.kill(os.getpid(), signal.SIGKILL)
-idx.save(sys.argv[2], progress=progress)
+index.update(sys.argv[2], sys.argv[1], progress=progress, workers=1)
 """
 
 
-def test_build_killed_midway_keeps_previous_index(tmp_path, seeds_dir):
+@pytest.mark.parametrize("stage", ["indexing", "saving"])
+def test_update_killed_midway_keeps_previous_index(tmp_path, seeds_dir, stage):
     ix = tmp_path / "ix"
-    index.build(seeds_dir).save(ix)
-    other = write(tmp_path / "other", "new.txt", "Completely different\n\nA story about volcanoes in Iceland.\n").parent
+    articles = tmp_path / "articles"
+    write(articles, "seed.txt", (seeds_dir / "000_1ac90010c147ba5d.txt").read_text(encoding="utf-8"))
+    index.update(ix, articles)
+    write(articles, "new.txt", "Completely different\n\nA story about volcanoes in Iceland.\n")
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_DURING_SAVE, str(other), str(ix)],
+        [sys.executable, "-c", KILL_DURING_UPDATE, str(articles), str(ix), stage],
         cwd=ROOT,
         capture_output=True,
         timeout=120,
         check=False,
     )
-    assert proc.returncode == -signal.SIGKILL
-    assert len(list(ix.glob("gen-*"))) == 2, "the killed build left its partial generation behind"
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     survivor = index.load(ix)
-    assert index.answer(survivor, "Which air base did the GNA seize?").answered
+    assert index.answer(survivor, QUESTION).answered
     assert not index.search(survivor, "volcanoes")
-    index.build(other).save(ix)
-    assert len(list(ix.glob("gen-*"))) == 1, "the next save removes stale generations"
-    assert index.search(index.load(ix), "volcanoes")
+    updated = index.update(ix, articles)
+    assert index.search(updated, "volcanoes")
+    names = {p.name.split("-")[0] for p in ix.iterdir()}
+    assert names <= {"CURRENT", "LOCK", "manifest", "seg", "del", "art", "info", "splitter"}
+    assert len(list(ix.glob("art-*"))) == 2, "the killed update's leftovers are gone"
 
 
 def test_changes_are_detected(tmp_path):
     folder = tmp_path / "articles"
     write(folder, "a.txt", "A\n\nAlpha story.\n")
     write(folder, "b.txt", "B\n\nBeta story.\n")
-    idx = index.build(folder)
+    idx = index.update(tmp_path / "ix", folder)
     assert not idx.changes(folder)
     write(folder, "c.txt", "C\n\nGamma story.\n")
     (folder / "b.txt").unlink()
@@ -122,35 +143,82 @@ def test_open_or_build_builds_once(tmp_path, seeds_dir):
     assert len(again) == len(idx)
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        pytest.param("weights.npy", id="flipped-weight"),
-        pytest.param("docs.npy", id="scrambled-docs"),
-        pytest.param("passages.npy", id="scrambled-passages"),
-        pytest.param("articles.jsonl", id="flipped-article-byte"),
-    ],
-)
-def test_damage_that_keeps_sizes_is_detected(tmp_path, seed_index, damage):
-    seed_index.save(tmp_path / "ix")
-    path = _corrupt_current(tmp_path / "ix") / damage
-    data = bytearray(path.read_bytes())
-    middle = len(data) - 40  # inside the payload, past the .npy header
-    data[middle] ^= 0x5A
-    path.write_bytes(bytes(data))
-    with pytest.raises(index.IndexCorrupt) as info:
-        index.load(tmp_path / "ix")
-    assert "\n" not in str(info.value)
-    assert damage in str(info.value)
+def _folder(tmp_path: Path, n: int) -> Path:
+    folder = tmp_path / "articles"
+    for i in range(n):
+        write(folder, f"s{i:03d}.txt", f"Story {i}\n\nHarbour {i} reopened after the storm, officials said.\n")
+    return folder
 
 
-def test_index_files_are_private(tmp_path, seed_index):
-    seed_index.save(tmp_path / "ix")
-    gen = _corrupt_current(tmp_path / "ix")
+def test_an_unchanged_folder_is_not_read_again(tmp_path):
+    folder = _folder(tmp_path, 20)
+    first = index.update(tmp_path / "ix", folder)
+    assert first.report.files == 20
+    second = index.update(tmp_path / "ix", folder)
+    assert second.info == first.info, "nothing changed: no file read, no commit"
+
+
+def test_incremental_updates_read_only_what_changed_and_score_like_a_rebuild(tmp_path):
+    folder = _folder(tmp_path, 30)
+    index.update(tmp_path / "ix", folder)
+    write(folder, "new.txt", "Volcano\n\nThe Reykjanes volcano erupted near the harbour.\n")
+    write(folder, "s003.txt", "Story 3\n\nHarbour 3 stays closed, the port authority said on Monday.\n")
+    (folder / "s007.txt").unlink()
+    idx = index.update(tmp_path / "ix", folder)
+    assert idx.report.files == 2, "only the new and the changed file were read"
+    assert (idx.changed.added, idx.changed.changed, idx.changed.removed) == (("new",), ("s003",), ("s007",))
+    assert idx.article_count == 30
+    assert "stays closed" in index.answer(idx, "Is harbour 3 closed?").quotes[0].text
+    assert not any(q.article.id == "s007" for q in index.answer(idx, "harbour 7 reopened storm", limit=10).quotes)
+    fresh = index.update(tmp_path / "fresh", folder, full=True)
+    for query in ("harbour storm", "volcano erupted", "port authority Monday", "officials said"):
+        ours = [(h.article.id, round(h.score, 4)) for h in index.search(idx, query, k=40)]
+        assert ours == [(h.article.id, round(h.score, 4)) for h in index.search(fresh, query, k=40)]
+
+
+def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
+    folder = _folder(tmp_path, 5)
+    ix = tmp_path / "ix"
+    index.update(ix, folder)
+    for i in range(12):  # many small updates make many small segments
+        write(folder, f"extra{i}.txt", f"Extra {i}\n\nA ferry number {i} sailed from the harbour.\n")
+        index.update(ix, folder)
+    before = index.load(ix)
+    merged = index.maintain(ix)
+    assert merged is not None
+    assert len(merged.searcher.segments) < len(before.searcher.segments)
+    for query in ("ferry harbour", "storm officials"):
+        assert [h.score for h in index.search(merged, query, k=20)] == pytest.approx(
+            [h.score for h in index.search(before, query, k=20)]
+        )
+
+
+def test_index_files_are_private(tmp_path, seeds_dir):
+    index.update(tmp_path / "ix", seeds_dir)
     assert (tmp_path / "ix").stat().st_mode & 0o077 == 0
-    assert gen.stat().st_mode & 0o077 == 0
-    for path in [*gen.iterdir(), tmp_path / "ix" / "CURRENT"]:
-        assert path.stat().st_mode & 0o077 == 0, path.name
+    for path in (tmp_path / "ix").rglob("*"):
+        if path.name != "LOCK":
+            assert path.stat().st_mode & 0o077 == 0, path.name
+
+
+def test_analysis_in_worker_processes_gives_the_same_terms(tmp_path):
+    from index.pipeline import analyse
+    from index.sentences import SentenceSplitter
+
+    body = "Harbour {i} said on Monday. " * 20 + "The U.S. Army left.\n\nA second one."
+    pairs = [(f"Title {i}", body.format(i=i)) for i in range(60)]
+    splitter = SentenceSplitter(text for _, text in pairs)
+    here = list(analyse(pairs, splitter, titles=True, workers=1))
+    import index.pipeline
+
+    index.pipeline.PARALLEL_MIN, saved = 10, index.pipeline.PARALLEL_MIN
+    try:
+        there = list(analyse(pairs, splitter, titles=True, workers=2))
+    finally:
+        index.pipeline.PARALLEL_MIN = saved
+    assert [a.terms for a in there] == [a.terms for a in here]
+    assert [a.passages for a in there] == [a.passages for a in here]
+    assert all(np.array_equal(a.sentences, b.sentences) for a, b in zip(there, here, strict=True))
 
 
 def _fill_disk_except(mount: Path, keep: int) -> Path:
@@ -173,38 +241,39 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(mount)], check=False)
 
 
-@pytest.mark.slow
-def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp_path, seed_index):
-    ix = small_disk / "ix"
-    seed_index.save(ix)
+def _big(tmp_path: Path, n: int = 40) -> Path:
     folder = tmp_path / "big"
-    for i in range(40):
+    for i in range(n):
         write(folder, f"s{i}.txt", f"Story {i}\n\n" + f"Harbour {i} news about ships and cargo. " * 200)
-    bigger = index.build(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_full_disk_keeps_the_old_index_and_leaves_nothing_behind(small_disk, tmp_path, seeds_dir):
+    ix = small_disk / "ix"
+    index.update(ix, seeds_dir)
+    before = sorted(p.name for p in ix.iterdir())
+    bigger = _big(tmp_path)
     filler = _fill_disk_except(small_disk, keep=200_000)
     for _ in range(3):  # each retry fails the same way and adds nothing
         with pytest.raises(index.IndexWriteError, match=r"no space left on the index disk \([\d.]+ MB needed"):
-            bigger.save(ix)
-        assert len(list(ix.glob("gen-*"))) == 1, "the failed generation is removed at once"
-    assert index.answer(index.load(ix), "Which air base did the GNA seize?").answered
+            index.update(ix, bigger)
+        assert sorted(p.name for p in ix.iterdir()) == before, "nothing of the failed update remains"
+    assert index.answer(index.load(ix), QUESTION).answered
     filler.unlink()
-    bigger.save(ix)
-    assert index.search(index.load(ix), "harbour cargo")
+    assert index.search(index.update(ix, bigger), "harbour cargo")
 
 
-def test_disk_filling_up_during_a_save(small_disk, tmp_path, seed_index):
+def test_disk_filling_up_during_an_update(small_disk, tmp_path, seeds_dir):
     ix = small_disk / "ix"
-    seed_index.save(ix)
-    folder = tmp_path / "big"
-    for i in range(20):
-        write(folder, f"s{i}.txt", f"Story {i}\n\n" + f"Harbour {i} news about ships and cargo. " * 100)
-    bigger = index.build(folder)
+    index.update(ix, seeds_dir)
+    before = sorted(p.name for p in ix.iterdir())
 
     def another_process_fills_the_disk(stage: str, done: int, total: int) -> None:
-        if stage == "saving" and done == 1:
+        if stage == "indexing":
             _fill_disk_except(small_disk, keep=0)
 
     with pytest.raises(index.IndexWriteError, match="no space left on the index disk"):
-        bigger.save(ix, progress=another_process_fills_the_disk)
-    assert len(list(ix.glob("gen-*"))) == 1
-    assert index.answer(index.load(ix), "Which air base did the GNA seize?").answered
+        index.update(ix, _big(tmp_path, 20), progress=another_process_fills_the_disk, workers=1)
+    assert sorted(p.name for p in ix.iterdir()) == before
+    assert index.answer(index.load(ix), QUESTION).answered

@@ -1,0 +1,104 @@
+"""The build's CPU work: each article's sentences, passages and terms, in worker processes when it pays.
+
+Splitting and analysis are pure Python and hold the GIL, so threads would not help; a process pool does. Workers
+start with ``forkserver`` (``spawn`` where it does not exist), never ``fork``: the bot's process has threads, and
+a forked child would inherit their locks half-held. Each worker rebuilds the same sentence splitter from its
+saved parameters, so its tokens are exactly the single-process path's (a test compares them). Terms come back as
+one space-joined string per passage (no term contains a space): pickling a string is far cheaper than a list.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .analysis import analyze
+from .passages import split_passages
+from .sentences import SentenceSplitter
+
+__all__ = ["PARALLEL_MIN", "Analysed", "analyse", "analyse_one"]
+
+PARALLEL_MIN = 2_000  # articles: below this, starting worker processes costs more than it saves
+_CHUNK = 250  # articles per task: large enough to amortise pickling, small enough to keep both cores busy
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """One article's sentences, passages and terms."""
+
+    sentences: np.ndarray  # (s, 2) int64 character spans
+    passages: tuple[tuple[int, int, int, int], ...]  # start, end, first sentence, number of sentences
+    terms: tuple[str, ...]  # per passage: its terms (and its title's, when titles are on) joined by spaces
+
+
+def analyse_one(title: str, text: str, splitter: SentenceSplitter, *, titles: bool) -> Analysed:
+    """Sentences, passages and terms of one article (the single-process path, and each worker's)."""
+    title_terms = " ".join(analyze(title)) if titles else ""
+    sentences, passages = split_passages(text, splitter)
+    rows = []
+    terms = []
+    for i, (start, end, first) in enumerate(passages):
+        after = passages[i + 1][2] if i + 1 < len(passages) else len(sentences)
+        rows.append((start, end, first, after - first))
+        body = " ".join(analyze(text[start:end]))
+        terms.append(f"{body} {title_terms}".strip() if title_terms else body)
+    spans = np.asarray(sentences, dtype=np.int64).reshape(-1, 2)
+    return Analysed(sentences=spans, passages=tuple(rows), terms=tuple(terms))
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(parameters: Mapping[str, Any], titles: bool) -> None:
+    _WORKER["splitter"] = SentenceSplitter.from_parameters(parameters)
+    _WORKER["titles"] = titles
+
+
+def _analyse_chunk(chunk: Sequence[tuple[str, str]]) -> list[Analysed]:
+    splitter, titles = _WORKER["splitter"], _WORKER["titles"]
+    return [analyse_one(title, text, splitter, titles=titles) for title, text in chunk]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def analyse(
+    articles: Sequence[tuple[str, str]],
+    splitter: SentenceSplitter,
+    *,
+    titles: bool,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Analysed]:
+    """Analyse ``(title, text)`` pairs in order; ``workers`` processes (both cores when None) for large batches.
+
+    ``progress(done)`` is called as articles are finished.
+    """
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if workers <= 1 or len(articles) < PARALLEL_MIN:
+        for n, (title, text) in enumerate(articles, 1):
+            yield analyse_one(title, text, splitter, titles=titles)
+            if progress and (n % 500 == 0 or n == len(articles)):
+                progress(n)
+        return
+    chunks = [articles[i : i + _CHUNK] for i in range(0, len(articles), _CHUNK)]
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=_start_worker,
+        initargs=(splitter.parameters(), titles),
+    ) as pool:
+        done = 0
+        for results in pool.map(_analyse_chunk, chunks):
+            yield from results
+            done += len(results)
+            if progress:
+                progress(done)
