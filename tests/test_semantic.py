@@ -30,14 +30,10 @@ def test_a_paraphrase_is_answered_with_the_sentence_that_answers_it(seed_index, 
     assert not index.answer(seed_index, PARAPHRASE).answered, "words alone do not reach it"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known miss: the right sentence is found first, but its confidence (0.82) is under the threshold "
-    "fitted to keep off-topic questions at 3% (0.95)",
-)
 def test_the_issue_paraphrase_is_answered(seed_index, judge):
     answer = index.answer(seed_index, "what year did nato step in militarily in libya", judge=judge)
     assert answer.answered
+    assert "NATO’s interference in 2011" in answer.quotes[0].text
 
 
 @pytest.mark.parametrize(
