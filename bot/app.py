@@ -19,6 +19,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     LinkPreviewOptions,
+    Message,
     Update,
 )
 from telegram.constants import ParseMode
@@ -39,12 +40,13 @@ from telegram.ext import (
 
 import index
 import index.semantic
-from bot import briefings, handlers, uploads
+from bot import briefings, follows, handlers, news, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
+from bot.database import Database
 from bot.errors import StateError
+from bot.polling import open_fetcher
 from bot.services import Services
-from bot.subscriptions import SubscriptionStore
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -57,12 +59,17 @@ USER_COMMANDS = [
     BotCommand("subscriptions", "This chat's daily briefings"),
     BotCommand("unsubscribe", "Stop a briefing: /unsubscribe ID or all"),
     BotCommand("timezone", "Time zone for briefings: /timezone Area/City"),
+    BotCommand("follow", "New stories on a topic as they arrive: /follow TOPIC"),
+    BotCommand("following", "The topics this chat follows"),
+    BotCommand("unfollow", "Stop following: /unfollow ID or all"),
+    BotCommand("feeds", "The news feeds followed"),
     BotCommand("help", "What I do and how to ask"),
 ]
 ADMIN_COMMANDS = [
-    BotCommand("reindex", "Rebuild the index from the articles folder"),
-    BotCommand("stats", "Index size and answer statistics"),
+    BotCommand("reindex", "Read the changed article files (/reindex full: all)"),
+    BotCommand("stats", "Index, sources and answer statistics"),
     BotCommand("add", "Add the attached article (as a caption or a reply)"),
+    BotCommand("fetch", "Add the article of a web page: /fetch URL"),
 ]
 
 
@@ -119,9 +126,12 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
-    if svc.subscriptions is None:
-        svc.subscriptions = await asyncio.to_thread(open_store, settings)
+    if svc.db is None:
+        svc.db = await asyncio.to_thread(open_store, settings)
     await _backup(svc)
+    svc.library.on_change = lambda changes: svc.spawn(
+        follows.notify(application, [*changes.added, *changes.changed]), "sending followed stories"
+    )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
     if not built and settings.reindex_on_start:
         changes = await asyncio.to_thread(_changes, idx, settings)
@@ -130,6 +140,10 @@ async def _post_init(application: Application) -> None:
                      changes.summary())
             svc.startup_reindex = asyncio.create_task(svc.library.reindex())
     await briefings.restore(application)
+    if svc.fetcher is None:
+        svc.fetcher = await open_fetcher(settings).__aenter__()
+    news.schedule(application)
+    follows.schedule(application)
     bot = application.bot
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllGroupChats())
@@ -158,7 +172,7 @@ def _changes(idx: index.Index, settings: Settings) -> index.Changes | None:
 
 async def _backup(svc: Services) -> None:
     try:
-        path = await asyncio.to_thread(svc.subscriptions.backup)
+        path = await asyncio.to_thread(svc.db.backup)
     except StateError as exc:
         log.warning("no backup of the bot's database was made: %s", exc)
         return
@@ -171,18 +185,31 @@ async def _backup_job(context: BotContext) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     svc = services_of(application)
-    for task in (svc.startup_reindex, svc.library.merging):
+    for task in (svc.startup_reindex, svc.library.merging, *svc.background):
         if task is not None and not task.done():
             with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
                 await task
-    if svc.subscriptions is not None:
-        svc.subscriptions.close()
-        svc.subscriptions = None
+    if svc.fetcher is not None:
+        await svc.fetcher.__aexit__(None, None, None)
+        svc.fetcher = None
+    if svc.db is not None:
+        svc.db.close()
+        svc.db = None
 
 
-def open_store(settings: Settings) -> SubscriptionStore:
+def open_store(settings: Settings) -> Database:
     """The subscriptions database under DATA_DIR. Raises StateError when it cannot be used."""
-    return SubscriptionStore(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
+    return Database(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
+
+
+class _FromChannel(filters.MessageFilter):
+    """A message forwarded from a channel (its origin is a channel post)."""
+
+    def filter(self, message: Message) -> bool:
+        return message.forward_origin is not None and message.forward_origin.type == "channel"
+
+
+_FROM_CHANNEL = _FromChannel()
 
 
 def build_application(settings: Settings, *, current: index.Index | None = None) -> Application:
@@ -225,6 +252,16 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     application.add_handler(CommandHandler("subscriptions", briefings.subscriptions))
     application.add_handler(CommandHandler("unsubscribe", briefings.unsubscribe))
     application.add_handler(CommandHandler("timezone", briefings.timezone))
+    application.add_handler(CommandHandler("follow", follows.follow))
+    application.add_handler(CommandHandler("following", follows.following))
+    application.add_handler(CommandHandler("unfollow", follows.unfollow))
+    application.add_handler(CommandHandler("feeds", news.feeds))
+    application.add_handler(CommandHandler("fetch", news.fetch))
+    application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS, news.channel_post))
+    if settings.admin_user_ids:
+        admins = filters.User(user_id=sorted(settings.admin_user_ids))
+        forwarded = private & admins & filters.FORWARDED & filters.ForwardedFrom(allow_empty=True)
+        application.add_handler(MessageHandler(forwarded & _FROM_CHANNEL, news.forwarded_post))
     application.add_handler(CallbackQueryHandler(handlers.button))
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.unknown_command))
@@ -246,7 +283,7 @@ def run(settings: Settings) -> int:
     if settings.log_level != "DEBUG":
         for handler in logging.getLogger().handlers:
             handler.addFilter(_ShortTelegramFailures(settings.token))
-    updates = ["message", "edited_message", "callback_query", "inline_query"]
+    updates = ["message", "edited_message", "callback_query", "inline_query", "channel_post", "edited_channel_post"]
     try:
         if settings.webhook_url:
             log.info("webhook mode: listening on %s:%d", settings.webhook_listen, settings.webhook_port)

@@ -1,6 +1,6 @@
 """Briefings in Telegram: ``/brief`` on demand, and daily subscriptions run by PTB's JobQueue.
 
-Subscriptions live in SQLite (``bot.subscriptions``) and are re-created as jobs on every start; a briefing
+Subscriptions live in SQLite (``bot.database``) and are re-created as jobs on every start; a briefing
 missed while the bot was down is sent once on start if it is less than ``MISSED_GRACE`` late. A scheduled
 briefing covers only stories that entered the index since that subscription's previous briefing.
 """
@@ -14,14 +14,15 @@ import re
 from html import escape
 
 from telegram import Update
-from telegram.constants import ChatAction, ChatMemberStatus, ChatType
+from telegram.constants import ChatAction
 from telegram.error import Forbidden
 from telegram.ext import Application
 
 import index
 from bot import render
+from bot.chats import ALL, id_or_all, may_manage
 from bot.context import BotContext, services_of
-from bot.subscriptions import Subscription
+from bot.database import Subscription
 from index.dates import zone
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def missed(subscription: Subscription, now: dt.datetime) -> bool:
 
 async def restore(application: Application) -> None:
     """Re-create every enabled subscription's job; send briefings missed while the bot was down."""
-    store = services_of(application).subscriptions
+    store = services_of(application).db
     now = dt.datetime.now(dt.UTC)
     subscriptions = await asyncio.to_thread(store.enabled)
     for subscription in subscriptions:
@@ -111,7 +112,7 @@ async def _send_briefing(
 async def send_scheduled(context: BotContext) -> None:
     """Job callback: the briefing of one subscription, covering only stories new since its previous one."""
     svc = context.services
-    subscription = await asyncio.to_thread(svc.subscriptions.get, context.job.data)
+    subscription = await asyncio.to_thread(svc.db.get, context.job.data)
     if subscription is None or not subscription.enabled:
         return
     idx = svc.library.index
@@ -130,12 +131,12 @@ async def send_scheduled(context: BotContext) -> None:
         else:
             await _send_briefing(context, subscription.chat_id, briefing)
     except Forbidden as exc:
-        ids = await asyncio.to_thread(svc.subscriptions.disable_chat, subscription.chat_id, exc.message)
+        ids = await asyncio.to_thread(svc.db.disable_chat, subscription.chat_id, exc.message)
         for subscription_id in ids:
             unschedule(context.application, subscription_id)
         log.warning("removed from chat %s (%s): disabled its subscriptions %s", subscription.chat_id, exc.message, ids)
         return
-    await asyncio.to_thread(svc.subscriptions.mark_sent, subscription.id, started)
+    await asyncio.to_thread(svc.db.mark_sent, subscription.id, started)
 
 
 def _parse_brief_args(
@@ -161,7 +162,7 @@ async def brief(update: Update, context: BotContext) -> None:
     """/brief [topic] [since DATE]: the most relevant (or the latest) stories, quoted with sources."""
     message = update.effective_message
     svc = context.services
-    now = dt.datetime.now(zone(await asyncio.to_thread(svc.subscriptions.timezone, message.chat_id)) or dt.UTC)
+    now = dt.datetime.now(zone(await asyncio.to_thread(svc.db.timezone, message.chat_id)) or dt.UTC)
     topic, since, problem = _parse_brief_args(context.args or [], now)
     if problem:
         await message.reply_text(problem)
@@ -169,18 +170,6 @@ async def brief(update: Update, context: BotContext) -> None:
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     briefing = await asyncio.to_thread(index.brief, svc.library.index, topic, since=since, n=STORIES)
     await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
-
-
-async def _may_manage(update: Update, context: BotContext) -> bool:
-    """In groups only the chat's administrators (asked from Telegram) and the bot's admins change subscriptions."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat.type == ChatType.PRIVATE or user.id in context.services.settings.admin_user_ids:
-        return True
-    member = await context.bot.get_chat_member(chat.id, user.id)
-    if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
-        return True
-    await update.effective_message.reply_text("Only this group's administrators can change its briefings.")
-    return False
 
 
 async def subscribe(update: Update, context: BotContext) -> None:
@@ -192,9 +181,9 @@ async def subscribe(update: Update, context: BotContext) -> None:
         problem = f"I can't read '{render.echo(args[0], 20)}' as a time. " if args else ""
         await message.reply_text(problem + USAGE_SUBSCRIBE)
         return
-    if not await _may_manage(update, context):
+    if not await may_manage(update, context, "briefings"):
         return
-    store = context.services.subscriptions
+    store = context.services.db
     chat_id = message.chat_id
     if len(await asyncio.to_thread(store.for_chat, chat_id)) >= MAX_PER_CHAT:
         await message.reply_text(f"This chat already has {MAX_PER_CHAT} subscriptions; /unsubscribe one first.")
@@ -220,7 +209,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
 
 async def subscriptions(update: Update, context: BotContext) -> None:
     """/subscriptions: this chat's daily briefings, with their ids."""
-    store = context.services.subscriptions
+    store = context.services.db
     chat_id = update.effective_message.chat_id
     found = await asyncio.to_thread(store.for_chat, chat_id)
     if not found:
@@ -240,22 +229,22 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     """/unsubscribe ID or /unsubscribe all."""
     message = update.effective_message
     args = context.args or []
-    target = args[0].lstrip("#").lower() if len(args) == 1 else ""
-    if target != "all" and not target.isdigit():
+    target = id_or_all(args)
+    if target is None:
         await message.reply_text("Usage: /unsubscribe ID or /unsubscribe all (see /subscriptions for the ids).")
         return
-    if not await _may_manage(update, context):
+    if not await may_manage(update, context, "briefings"):
         return
-    store = context.services.subscriptions
-    wanted = None if target == "all" else int(target) if len(target) <= 18 else -1  # SQLite ids fit in 18 digits
-    removed = await asyncio.to_thread(store.remove, message.chat_id, wanted)
+    store = context.services.db
+    removed = await asyncio.to_thread(store.remove, message.chat_id, None if target == ALL else target)
     for subscription_id in removed:
         unschedule(context.application, subscription_id)
     if not removed:
         await message.reply_text(
             "This chat has no briefings."
-            if target == "all"
-            else f"There is no briefing #{render.echo(target, 20)} in this chat; /subscriptions lists them."
+            if target == ALL
+            else f"There is no briefing #{render.echo(args[0].lstrip('#'), 20)} in this chat; "
+            "/subscriptions lists them."
         )
         return
     await message.reply_text(
@@ -268,7 +257,7 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
 async def timezone(update: Update, context: BotContext) -> None:
     """/timezone Area/City: the time zone of this chat's briefings (IANA names)."""
     message = update.effective_message
-    store = context.services.subscriptions
+    store = context.services.db
     args = context.args or []
     if not args:
         current = await asyncio.to_thread(store.timezone, message.chat_id)
@@ -284,7 +273,7 @@ async def timezone(update: Update, context: BotContext) -> None:
             "for example /timezone Europe/Istanbul or /timezone America/New_York."
         )
         return
-    if not await _may_manage(update, context):
+    if not await may_manage(update, context, "briefings"):
         return
     await asyncio.to_thread(store.set_timezone, message.chat_id, name)
     for subscription in await asyncio.to_thread(store.for_chat, message.chat_id):

@@ -16,13 +16,17 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import index
 import index.semantic
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from index import store
+
+if TYPE_CHECKING:
+    from bot.database import Database, Feed
+    from bot.polling import PollReport
 
 __all__ = ["main"]
 
@@ -297,6 +301,108 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings)
 
 
+def _database(settings: Settings) -> Database:
+    from bot.database import Database
+
+    return Database(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot feeds list|add|remove``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
+    from index.feeds import canonical_url
+
+    if args.action != "list" and not args.target:
+        print(f"newsbot: `newsbot feeds {args.action}` needs the feed's {'URL' if args.action == 'add' else 'id'}",
+              file=sys.stderr)
+        return 2
+    db = _database(settings)
+    try:
+        if args.action == "add":
+            if not args.target.lower().startswith(("http://", "https://")):
+                print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
+                return 2
+            feed = db.add_feed(canonical_url(args.target), args.name)
+            if feed is None:
+                print(f"newsbot: {args.target} is followed already", file=sys.stderr)
+                return 2
+            print(f"Following feed #{feed.id} ({feed.label}); `newsbot poll` reads it now, a running bot soon.")
+        elif args.action == "remove":
+            if not args.target.lstrip("#").isdigit() or not db.remove_feed(int(args.target.lstrip("#"))):
+                print(f"newsbot: there is no feed {args.target!r}; `newsbot feeds list` shows the ids", file=sys.stderr)
+                return 2
+            print(f"Stopped following feed {args.target}; its articles stay.")
+        else:
+            feeds = db.feeds()
+            for feed in feeds:
+                print(f"#{feed.id}\t{feed.url}\t{feed.label}\t{_feed_state(feed)}")
+            if not feeds:
+                print("No feeds are followed yet; add one with `newsbot feeds add URL`.")
+    finally:
+        db.close()
+    return 0
+
+
+def _feed_state(feed: Feed) -> str:
+    if feed.paused:
+        return "paused"
+    if feed.state.disabled:
+        return f"disabled after {feed.state.failures} failures: {feed.state.last_error}"
+    if feed.last_fetch is None:
+        return "not read yet"
+    state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
+    return state + (f"; failing ({feed.state.failures}): {feed.state.last_error}" if feed.state.failures else "")
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot poll``: one round of every due feed, then an incremental update of the index (for cron)."""
+    import asyncio
+
+    from bot.polling import open_fetcher, policy_for, poll
+
+    async def one_round() -> PollReport:
+        async with open_fetcher(settings) as fetcher:
+            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings))
+
+    settings.articles_dir.mkdir(parents=True, exist_ok=True)
+    db = _database(settings)
+    try:
+        report = asyncio.run(one_round())
+    finally:
+        db.close()
+    print(f"Polled {report.polled} feeds: {len(report.articles)} new or changed stories, {len(report.failed)} failed.")
+    for feed, reason in report.failed:
+        print(f"  feed #{feed.id} ({feed.label}): {reason}")
+    for feed in report.disabled:
+        print(f"  feed #{feed.id} is now disabled; `newsbot feeds list` shows why")
+    if report.articles:
+        _update_quietly(settings)
+    return 1 if report.polled and len(report.failed) == report.polled else 0  # cron mails when all failed
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot fetch URL``: add the article of one web page, then update the index."""
+    import asyncio
+
+    from bot.polling import fetch_page, open_fetcher
+
+    async def fetch() -> index.Article:
+        async with open_fetcher(settings) as fetcher:
+            return await fetch_page(fetcher, settings.articles_dir, args.url)
+
+    settings.articles_dir.mkdir(parents=True, exist_ok=True)
+    article = asyncio.run(fetch())
+    print(f"Added {article.title!r} ({article.url}).")
+    _update_quietly(settings)
+    return 0
+
+
+def _update_quietly(settings: Settings) -> None:
+    idx = index.update(settings.index_dir, settings.articles_dir)
+    index.maintain(settings.index_dir)
+    print(f"The index has {idx.article_count} articles ({len(idx.changed.added)} added, "
+          f"{len(idx.changed.changed)} changed).")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Answer questions about news articles with verbatim quotes."
@@ -331,6 +437,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_brief)
+    p = sub.add_parser("feeds", help="list, add or remove the news feeds followed (kept in DATA_DIR)")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
+    p.add_argument("target", nargs="?", help="the feed's URL (add) or id (remove)")
+    p.add_argument("--name", help="a name for the feed (add; default: the feed's own title)")
+    p.set_defaults(func=cmd_feeds)
+    p = sub.add_parser("poll", parents=[where], help="read every feed that is due once, and index new stories")
+    p.set_defaults(func=cmd_poll)
+    p = sub.add_parser("fetch", parents=[where], help="add the article of one web page, and index it")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_fetch)
     p = sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     p.set_defaults(func=cmd_run)
     return parser

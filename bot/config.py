@@ -39,6 +39,13 @@ class Settings:
     default_timezone: str = "UTC"
     reindex_on_start: bool = True
     semantic_answers: bool = True
+    allow_private_urls: bool = False
+    feed_interval: float = 1800.0  # seconds between polls of a feed (its ttl and headers may lengthen it)
+    feed_max_failures: int = 10
+    fetch_max_bytes: int = 15_000_000
+    fetch_timeout: float = 30.0
+    retention_days: int = 0  # 0: keep fetched articles forever
+    follow_per_hour: int = 4
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -145,6 +152,13 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         default_timezone=timezone,
         reindex_on_start=_flag("REINDEX_ON_START", get("REINDEX_ON_START"), True, problems),
         semantic_answers=_flag("SEMANTIC_ANSWERS", get("SEMANTIC_ANSWERS"), True, problems),
+        allow_private_urls=_flag("ALLOW_PRIVATE_URLS", get("ALLOW_PRIVATE_URLS"), False, problems),
+        feed_interval=60.0 * _int("FEED_INTERVAL_MINUTES", get("FEED_INTERVAL_MINUTES"), 30, 1, 1440, problems),
+        feed_max_failures=_int("FEED_MAX_FAILURES", get("FEED_MAX_FAILURES"), 10, 1, 1000, problems),
+        fetch_max_bytes=_int("FETCH_MAX_BYTES", get("FETCH_MAX_BYTES"), 15_000_000, 100_000, 200_000_000, problems),
+        fetch_timeout=float(_int("FETCH_TIMEOUT_SECONDS", get("FETCH_TIMEOUT_SECONDS"), 30, 1, 300, problems)),
+        retention_days=_int("RETENTION_DAYS", get("RETENTION_DAYS"), 0, 0, 36_500, problems),
+        follow_per_hour=_int("FOLLOW_MESSAGES_PER_HOUR", get("FOLLOW_MESSAGES_PER_HOUR"), 4, 1, 60, problems),
     )
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))

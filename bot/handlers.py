@@ -24,7 +24,7 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -57,6 +57,10 @@ async def gate(update: Update, context: BotContext) -> None:
     """Runs before every handler: chats outside ALLOWED_CHAT_IDS get one polite line, then nothing."""
     allowed = context.services.settings.allowed_chat_ids
     chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.CHANNEL:
+        if allowed is not None and chat.id not in allowed:
+            raise ApplicationHandlerStop  # a channel is not written to; its posts are simply not read
+        return
     if allowed is None or chat is None or chat.id in allowed or _is_admin(update, context):
         return
     refused = context.services.refused_chats
@@ -118,8 +122,8 @@ async def _now(context: BotContext, chat_id: int | None) -> dt.datetime:
     """The present in the chat's time zone (set with /timezone), so "yesterday" is the chat's yesterday."""
     svc = context.services
     name = svc.settings.default_timezone
-    if chat_id is not None and svc.subscriptions is not None:
-        name = await asyncio.to_thread(svc.subscriptions.timezone, chat_id)
+    if chat_id is not None and svc.db is not None:
+        name = await asyncio.to_thread(svc.db.timezone, chat_id)
     return dt.datetime.now(index.zone(name) or dt.UTC)
 
 
@@ -285,7 +289,12 @@ async def stats(update: Update, context: BotContext) -> None:
     if await _refuse_non_admin(update, context):
         return
     svc = context.services
-    await update.effective_message.reply_text(render.stats(svc.library.index, svc.stats))
+    feeds, today = [], 0
+    if svc.db is not None:
+        midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        feeds = await asyncio.to_thread(svc.db.feeds)
+        today = await asyncio.to_thread(svc.db.fetched_since, midnight)
+    await update.effective_message.reply_text(render.stats(svc.library.index, svc.stats, feeds, today))
 
 
 async def add(update: Update, context: BotContext) -> None:

@@ -6,6 +6,7 @@ Telegram's 4096 characters by dropping whole quotes, never by cutting one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from telegram.constants import MessageLimit
 import index
 
 if TYPE_CHECKING:
+    from bot.database import Feed
     from bot.services import ReindexReport, Stats
 
 __all__ = [
@@ -158,9 +160,11 @@ def why(result: index.Answer) -> str:
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     """The /start and /help message: what the bot does, how to ask, examples, and what is indexed."""
     examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
-    if idx is not None:
+    if idx is not None and idx.article_count:
         built = index.date_text(idx.built_at, time=True)
         articles = f"{idx.article_count} articles ({len(idx)} passages), indexed {built} UTC"
+    elif idx is not None:
+        articles = "no articles yet: nothing is indexed until the first stories arrive"
     else:
         articles = "the articles are still being indexed"
     return (
@@ -169,7 +173,9 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
         f"<b>In groups</b> use /ask <i>question</i>, mention @{escape(bot_username)}, or reply to one of my messages.\n"
         f"<b>Anywhere</b> type @{escape(bot_username)} <i>question</i> to share a quote.\n"
         "<b>Briefings</b>: /brief [<i>topic</i>] for a digest now; /subscribe HH:MM [<i>topic</i>] for one every day "
-        "(/subscriptions, /unsubscribe, /timezone).\n\n"
+        "(/subscriptions, /unsubscribe, /timezone).\n"
+        "<b>Following</b>: /follow <i>topic</i> sends each new story on it as it arrives (/following, /unfollow); "
+        "/feeds lists the news feeds I read.\n\n"
         "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples) + f"\n\nI know {articles}."
     )
 
@@ -203,6 +209,26 @@ def briefing(result: index.Briefing) -> list[str]:
     return messages
 
 
+def feed_lines(feeds: Sequence[Feed], interval: float) -> list[str]:
+    """The /feeds listing: each feed with its state (last fetch, new items, errors), as lines to fit messages."""
+    if not feeds:
+        return ["No feeds are followed yet. Admins add one with /feeds add URL [name]."]
+    lines = [f"<b>Feeds</b> (polled every {round(interval / 60) or 1} min or as they ask):"]
+    for feed in feeds:
+        if feed.paused:
+            state = "paused"
+        elif feed.state.disabled:
+            state = f"disabled after {feed.state.failures} failures: {echo(feed.state.last_error, 120)}"
+        elif feed.last_fetch is None:
+            state = "not read yet"
+        else:
+            state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
+            if feed.state.failures:
+                state += f"; failing ({feed.state.failures}): {echo(feed.state.last_error, 120)}"
+        lines.append(f"#{feed.id} {echo(feed.label, 60)} — {state}")
+    return lines
+
+
 def reindex_report(report: ReindexReport) -> str:
     """What a reindex changed and skipped, for the admin who asked."""
     changes = report.changes
@@ -228,13 +254,28 @@ def duration(seconds: float) -> str:
     return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m {secs}s"
 
 
-def stats(idx: index.Index, counters: Stats) -> str:
-    """The /stats message: the index and the bot's counters."""
+def stats(idx: index.Index, counters: Stats, feeds: Sequence[Feed] = (), fetched_today: int = 0) -> str:
+    """The /stats message: the index, the sources (feeds, stories fetched today, the latest error) and counters."""
     median = counters.median_ms
-    return (
+    lines = [
         f"<b>Index</b>: {idx.article_count} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
-        f"in {idx.info.build_seconds:.1f} s.\n"
+        f"in {idx.info.build_seconds:.1f} s."
+    ]
+    if feeds:
+        paused = sum(f.paused for f in feeds)
+        disabled = sum(f.state.disabled and not f.paused for f in feeds)
+        line = (
+            f"<b>Sources</b>: {len(feeds)} feeds ({len(feeds) - paused - disabled} active, {paused} paused, "
+            f"{disabled} disabled), {fetched_today} stories fetched today"
+        )
+        failing = [f for f in feeds if f.state.last_error and f.state.failures]
+        if failing:
+            worst = max(failing, key=lambda f: f.state.failures)
+            line += f"; last error: #{worst.id} {echo(worst.state.last_error, 150)}"
+        lines.append(line + ".")
+    lines.append(
         f"<b>Questions answered</b> since start: {counters.answered}"
         + (f", median {median:.0f} ms" if median is not None else "")
         + f".\n<b>Uptime</b>: {duration(counters.uptime)}."
     )
+    return "\n".join(lines)

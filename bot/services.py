@@ -14,14 +14,16 @@ import secrets
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import index
 import index.semantic
 from bot.config import Settings
+from bot.database import Database
 from bot.errors import ReindexRunning
-from bot.subscriptions import SubscriptionStore
+from bot.fetcher import Fetcher
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,12 @@ class Library:
     def __init__(self, settings: Settings, current: index.Index | None = None) -> None:
         self.settings = settings
         self._index = current
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one writer at a time: a reindex or a merge
+        self._reindexing = False
         self.progress: tuple[str, int, int] = ("starting", 0, 0)
         self.merging: asyncio.Task[None] | None = None  # the background merge after the latest reindex
+        # Called with what each reindex changed, once the new index serves (the followers hear of new stories).
+        self.on_change: Callable[[index.Changes], None] | None = None
 
     @property
     def index(self) -> index.Index:
@@ -66,8 +71,8 @@ class Library:
 
     @property
     def busy(self) -> bool:
-        """Whether a reindex is running."""
-        return self._lock.locked()
+        """Whether a reindex is running (a background merge does not count: a reindex waits for it)."""
+        return self._reindexing
 
     async def open(self) -> tuple[index.Index, bool]:
         """Load the index, building it from the articles when there is none (in a worker thread)."""
@@ -89,8 +94,15 @@ class Library:
             ReindexRunning: another reindex is in progress.
             index.NewsbotError: the update failed; the old index keeps serving.
         """
-        if self._lock.locked():
+        if self._reindexing:
             raise ReindexRunning
+        self._reindexing = True
+        try:
+            return await self._reindex(full)
+        finally:
+            self._reindexing = False
+
+    async def _reindex(self, full: bool) -> ReindexReport:
         async with self._lock:
             started = time.monotonic()
             self.progress = ("reading articles", 0, 0)
@@ -104,6 +116,8 @@ class Library:
             unchanged = new is self._index or (self._index is not None and new.info == self._index.info)
             self._index = new
             self.merging = asyncio.create_task(self._maintain())
+            if not unchanged and new.changed and self.on_change is not None:
+                self.on_change(new.changed)
             return ReindexReport(
                 changes=index.Changes() if unchanged else new.changed,
                 report=new.report,
@@ -246,9 +260,24 @@ class Services:
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
-    subscriptions: SubscriptionStore | None = None  # opened in post_init
+    db: Database | None = None  # the bot's own state (SQLite), opened in post_init
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
+    fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, entered in post_init
+    polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``work`` in the background (also before the application runs); failures are logged."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:

@@ -1,7 +1,11 @@
-"""Files that admins upload as articles: safe names, a check that they hold articles, and an exclusive save.
+"""Files that enter the articles folder from outside: admins' uploads, fetched pages and channel posts.
 
-Telegram-free file work. A name keeps only a plain, readable stem and one of the suffixes that ingestion reads;
-a stem with nothing readable left (``новости.txt``) becomes a stable hash. A save writes a temporary file created
+Uploads get safe names, a check that they hold articles, and an exclusive save. Articles that come from the
+network or from Telegram (``save_article``) are written as one JSON record each under a folder of their own
+(``feeds/<id>/``, ``pages/``, ``channels/<chat>/``), so a full rebuild reproduces the index without the network.
+
+Telegram-free file work. An upload's name keeps only a plain, readable stem and one of the suffixes that ingestion
+reads; a stem with nothing readable left (``новости.txt``) becomes a stable hash. A save writes a temporary file created
 exclusively (``tempfile.mkstemp``: ``O_EXCL``, no links followed), then links it to its final name, which fails
 rather than overwrite anything that appeared meanwhile; existing names, links included, are never written
 through. A process killed mid-save leaves only a hidden ``.newsbot-upload-*.part`` that the next start removes.
@@ -9,7 +13,10 @@ through. A process killed mid-save leaves only a hidden ``.newsbot-upload-*.part
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
+import json
 import os
 import re
 import stat
@@ -20,7 +27,16 @@ from pathlib import Path
 import index
 from index.ingest import SUPPORTED_SUFFIXES
 
-__all__ = ["MAX_NAME", "PARTIAL_PREFIX", "check_upload", "remove_partial_uploads", "safe_name", "store_upload"]
+__all__ = [
+    "MAX_NAME",
+    "PARTIAL_PREFIX",
+    "check_upload",
+    "remove_older_than",
+    "remove_partial_uploads",
+    "safe_name",
+    "save_article",
+    "store_upload",
+]
 
 MAX_NAME = 120
 PARTIAL_PREFIX = ".newsbot-upload-"
@@ -112,3 +128,53 @@ def remove_partial_uploads(folder: Path) -> list[Path]:
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
+
+
+def save_article(folder: Path, subfolder: str, article: index.Article, *, fetched: dt.datetime) -> Path:
+    """Write ``article`` as ``folder/subfolder/<id>.json`` (replacing an earlier version of the same article).
+
+    Written to an exclusive temporary file and renamed into place, so a reader never sees half a record; the
+    file's name comes from the article id's safe form, never from the network.
+    """
+    target_dir = folder / subfolder
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", article.id).strip("._-")[:100]
+    stem = stem or hashlib.sha1(article.id.encode()).hexdigest()
+    record = {
+        "id": article.id,
+        "title": article.title,
+        "text": article.text,
+        "date": article.date.isoformat() if article.date else None,
+        "url": article.url,
+        "source": article.source,
+        "fetched": fetched.astimezone(dt.UTC).isoformat(timespec="seconds"),
+    }
+    fd, partial = tempfile.mkstemp(dir=target_dir, prefix=PARTIAL_PREFIX, suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        target = target_dir / f"{stem}.json"
+        os.replace(partial, target)  # replaces the name itself, never a file a link points to
+        return target
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def remove_older_than(folder: Path, subfolders: tuple[str, ...], cutoff: dt.datetime) -> list[Path]:
+    """Remove saved articles (``save_article``'s) fetched before ``cutoff``, for the retention setting."""
+    removed = []
+    for sub in subfolders:
+        for path in sorted((folder / sub).rglob("*.json")) if (folder / sub).is_dir() else []:
+            try:
+                fetched = dt.datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["fetched"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not one of ours, or damaged: leave it to the reader's report
+            if fetched < cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+

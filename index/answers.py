@@ -54,6 +54,7 @@ __all__ = [
     "Weights",
     "answer",
     "judged_passages",
+    "matching",
     "quote_key",
 ]
 
@@ -136,6 +137,9 @@ def _declined(question: str, message: str, **fields: object) -> Answer:
     return Answer(question=question, answered=False, message=message, confidence=-math.inf, **fields)
 
 
+NOTHING_INDEXED = "Nothing is indexed yet: there are no articles to answer from. Ask again once stories arrive."
+
+
 def answer(
     idx: Index,
     question: str,
@@ -169,6 +173,8 @@ def answer(
         weights = SEMANTIC_WEIGHTS if judge is not None else LEXICAL_WEIGHTS
     if is_small_talk(question, judge=judge):
         return _declined(question, SMALL_TALK_REPLY, kind="small talk")
+    if not idx.article_count:  # a normal start for a bot fed by feeds or channels
+        return _declined(question, NOTHING_INDEXED)
     when = read_time(question, now=now or dt.datetime.now(dt.UTC))
     if when.empty:
         return _briefing(idx, question, when, limit)
@@ -252,6 +258,48 @@ def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[
         if len(kept) >= k or len(top.docs) < wanted:
             return [d for d, _ in kept[:k]], [s for _, s in kept[:k]]
         wanted *= 8  # most candidates were out of range: look further down the ranking
+
+
+def matching(
+    idx: Index,
+    topic: str,
+    *,
+    only: set[str],
+    judge: Judge | None = None,
+    threshold: float | None = None,
+) -> list[Quote]:
+    """The stories among ``only`` (article ids) that answer ``topic`` as well as an answer must: one quote each.
+
+    The same relevance as ``answer`` (its weights and threshold for the path), for followed topics: a story is
+    sent when its best quote would have been good enough to answer the topic as a question. Best first.
+    """
+    if threshold is None:
+        threshold = SEMANTIC_THRESHOLD if judge is not None else ANSWER_THRESHOLD
+    weights = SEMANTIC_WEIGHTS if judge is not None else LEXICAL_WEIGHTS
+    terms = analyze(topic)
+    if not terms or not only:
+        return []
+    rarity = idx.rarity(terms)
+    total = sum(rarity.values())
+    wanted = max(CANDIDATE_PASSAGES, 5 * len(only))
+    while True:
+        top = idx.top(terms, wanted)
+        kept = [(d, s) for d, s in zip(top.docs.tolist(), top.scores.tolist(), strict=True)
+                if idx.article_of(d).id in only]
+        if len(kept) >= CANDIDATE_PASSAGES or len(top.docs) < wanted:
+            break
+        wanted *= 8
+    if not kept:
+        return []
+    passages, scores = [d for d, _ in kept], [s for _, s in kept]
+    sentences = _sentences(idx, passages, scores, rarity, total, _asks_for(topic), weights)
+    if judge is not None:
+        _judge(idx, topic, sentences, judge, weights)
+    out: dict[str, Quote] = {}
+    for quote, confidence, _ in _quotes(idx, sentences, rarity, total, judge is not None, weights, len(sentences)):
+        if confidence >= threshold and quote.article.id not in out:
+            out[quote.article.id] = quote
+    return list(out.values())
 
 
 def judged_passages(

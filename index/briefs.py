@@ -195,6 +195,8 @@ def brief(
     message = ""
     if not stories:
         message = "No stories match that topic" if topic else "No stories to brief"
+        if not idx.article_count:
+            message = "Nothing is indexed yet: there are no articles to brief from"
         if since is not None and until is not None:
             message += f" published from {date_text(since)} to before {date_text(until)}"
         elif since is not None:

@@ -388,12 +388,14 @@ def extract_article(
     item: FeedItem | None,
     source: str,
     min_chars: int = 200,
+    min_item_chars: int = 40,
 ) -> Article | None:
     """Turn a fetched page (and the feed item that linked it) into an article.
 
     The page's main text, title, date and canonical URL come from trafilatura's ``bare_extraction`` (never its
     fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
-    fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_chars``.
+    fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_item_chars`` (a
+    feed's summary is the story's own words, so a sentence is enough; a page's short text may be boilerplate).
 
     Args:
         page: the page's HTML, or None when it could not be had.
@@ -401,7 +403,8 @@ def extract_article(
         item: the feed item that linked the page, or None for a page followed on its own.
         source: the feed's or site's name, shown as the article's source; the page's site name (else its
             host) when empty.
-        min_chars: the least text an article may have.
+        min_chars: the least main text a page must have to be used.
+        min_item_chars: the least text the feed item must have to stand in for the page.
 
     Returns:
         The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
@@ -412,7 +415,7 @@ def extract_article(
     item_text = item.text if item is not None else ""
     if len(page_text) >= min_chars:
         text = page_text
-    elif len(item_text) >= min_chars:
+    elif len(item_text) >= min_item_chars:
         text = item_text
     else:
         return None
@@ -482,8 +485,9 @@ class PollPolicy:
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.interval < dt.timedelta(minutes=1):
-            raise InvalidOption(f"poll interval {self.interval} is too short; use at least one minute")
+        # Users cannot set less than a minute (FEED_INTERVAL_MINUTES); tests poll their own server faster.
+        if self.interval <= dt.timedelta(0):
+            raise InvalidOption(f"poll interval {self.interval} must be positive")
         if self.max_interval < self.interval or self.max_backoff < self.interval:
             raise InvalidOption(
                 f"max_interval ({self.max_interval}) and max_backoff ({self.max_backoff}) must be at least the "

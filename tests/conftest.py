@@ -43,6 +43,17 @@ async def telegram():
 
 
 @pytest.fixture
+async def site():
+    """A feed and news site on 127.0.0.1 at a free port (see tests/feed_server.py)."""
+    from .feed_server import FeedSite, start_server, stop_server
+
+    feed_site = FeedSite()
+    server = await start_server(feed_site)
+    yield feed_site
+    await stop_server(feed_site, server)
+
+
+@pytest.fixture
 def settings(telegram, tmp_path):
     """Bot settings pointing at the fake server, a copy of seeds/ and fresh index and data folders."""
     from .bot_harness import make_settings

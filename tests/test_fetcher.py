@@ -41,15 +41,6 @@ MB = 1_000_000
 
 
 @pytest.fixture
-async def site():
-    """The feed server, on 127.0.0.1 at a free port."""
-    feed_site = FeedSite()
-    server = await start_server(feed_site)
-    yield feed_site
-    await stop_server(feed_site, server)
-
-
-@pytest.fixture
 async def fetcher():
     """A fetcher that admits loopback (the test server) but refuses every other non-public address."""
     async with Fetcher(allow_loopback=True, timeout=10, max_bytes=MB) as client:

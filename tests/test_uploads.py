@@ -1,12 +1,16 @@
-"""Uploaded files on their own: safe names, exclusive saves that never write through links, stale partials."""
+"""Uploaded and fetched files on their own: safe names, exclusive saves that never write through links, stale
+partials, fetched articles saved as records and removed by retention."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 
 import pytest
 
-from bot.uploads import remove_partial_uploads, safe_name, store_upload
+import index
+from bot.uploads import remove_older_than, remove_partial_uploads, safe_name, save_article, store_upload
 
 
 @pytest.mark.parametrize(
@@ -69,3 +73,32 @@ def test_stale_partial_uploads_are_removed(tmp_path):
     removed = remove_partial_uploads(tmp_path)
     assert sorted(p.name for p in removed) == [".newsbot-upload-x1y2.part", ".volcano.md.part"]
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_saved_articles_replace_their_earlier_version_and_read_back(tmp_path):
+    fetched = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    story = index.Article(
+        id="https://example.com/news/1?x=../../", title="Bridge approved", text="The council approved the bridge.",
+        date=fetched, url="https://example.com/news/1", source="Example",
+    )
+    first = save_article(tmp_path, "feeds/1", story, fetched=fetched)
+    edited = dataclasses.replace(story, text="The council approved the new bridge.")
+    assert save_article(tmp_path, "feeds/1", edited, fetched=fetched) == first
+    assert first.parent == tmp_path / "feeds" / "1"
+    (read,), _ = index.ingest(tmp_path)
+    assert (read.id, read.title, read.text, read.url, read.date) == (
+        story.id, story.title, edited.text, story.url, fetched
+    )
+
+
+def test_retention_removes_only_saved_articles_fetched_before_the_cutoff(tmp_path):
+    now = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    old = index.Article(id="old", title="Old", text="Old news.", date=None, url=None, source=None)
+    new = index.Article(id="new", title="New", text="New news.", date=None, url=None, source=None)
+    save_article(tmp_path, "feeds/1", old, fetched=now - dt.timedelta(days=40))
+    save_article(tmp_path, "channels/5", new, fetched=now)
+    (tmp_path / "feeds" / "1" / "notes.json").write_text("{not ours")
+    (tmp_path / "mine.md").write_text("# Mine\n\nKept whatever its age.\n")
+    removed = remove_older_than(tmp_path, ("feeds", "pages", "channels"), now - dt.timedelta(days=30))
+    assert [p.name for p in removed] == ["old.json"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["mine.md", "new.json", "notes.json"]

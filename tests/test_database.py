@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
+from bot.database import BACKUPS_KEPT, Database
 from bot.errors import StateError
-from bot.subscriptions import BACKUPS_KEPT, SubscriptionStore
 
 from .cli_harness import run_process
 from .fake_telegram import TOKEN
@@ -26,7 +26,7 @@ def _digest(path) -> str:
 def filled(tmp_path):
     """A database with three subscriptions, and one backup of it."""
     path = tmp_path / "data" / "newsbot.sqlite3"
-    store = SubscriptionStore(path)
+    store = Database(path)
     for hhmm in ("07:00", "08:00", "09:00"):
         store.add(42, hhmm, "libya")
     store.backup(now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC))
@@ -37,7 +37,7 @@ def filled(tmp_path):
 def test_an_emptied_database_is_refused_with_the_way_back(filled):
     filled.write_bytes(b"")
     with pytest.raises(StateError) as info:
-        SubscriptionStore(filled)
+        Database(filled)
     message = str(info.value)
     assert "\n" not in message
     assert "is empty" in message
@@ -53,7 +53,7 @@ def test_a_damaged_database_is_refused_untouched(filled):
     filled.write_bytes(bytes(data))
     before = _digest(filled)
     with pytest.raises(StateError, match="is damaged") as info:
-        SubscriptionStore(filled)
+        Database(filled)
     assert "cp " in str(info.value)
     assert _digest(filled) == before, "never written into"
 
@@ -62,13 +62,13 @@ def test_restoring_from_the_backup(filled):
     backup = filled.parent / "backups" / "newsbot-20261120T080000Z.sqlite3"
     filled.write_bytes(b"")
     filled.write_bytes(backup.read_bytes())  # what the refusal message tells the user to do
-    store = SubscriptionStore(filled)
+    store = Database(filled)
     assert [s.time for s in store.for_chat(42)] == ["07:00", "08:00", "09:00"]
     store.close()
 
 
 def test_backups_rotate(tmp_path):
-    store = SubscriptionStore(tmp_path / "newsbot.sqlite3")
+    store = Database(tmp_path / "newsbot.sqlite3")
     store.add(1, "08:00", None)
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     for day in range(BACKUPS_KEPT + 3):
@@ -81,7 +81,7 @@ def test_backups_rotate(tmp_path):
 
 def test_state_is_private(tmp_path):
     data = tmp_path / "data"
-    store = SubscriptionStore(data / "newsbot.sqlite3")
+    store = Database(data / "newsbot.sqlite3")
     store.add(1, "08:00", "secret topic")
     store.backup()
     store.close()
@@ -94,9 +94,9 @@ def test_state_is_private(tmp_path):
 
 def test_an_old_world_readable_database_is_made_private(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
-    SubscriptionStore(path).close()
+    Database(path).close()
     path.chmod(0o644)
-    SubscriptionStore(path).close()
+    Database(path).close()
     assert path.stat().st_mode & 0o077 == 0
 
 
@@ -106,13 +106,13 @@ def test_a_newer_schema_is_refused_untouched(tmp_path):
         db.execute("PRAGMA user_version = 99")
     before = _digest(path)
     with pytest.raises(StateError, match="newer newsbot"):
-        SubscriptionStore(path)
+        Database(path)
     assert _digest(path) == before
 
 
 def test_opening_an_existing_database_writes_nothing(filled):
     before = (_digest(filled), filled.stat().st_mtime_ns)
-    SubscriptionStore(filled).close()
+    Database(filled).close()
     assert (_digest(filled), filled.stat().st_mtime_ns) == before
 
 
@@ -134,11 +134,11 @@ def _fill(mount) -> None:
 
 
 def test_an_existing_database_opens_on_a_full_disk(full_disk):
-    store = SubscriptionStore(full_disk / "newsbot.sqlite3")
+    store = Database(full_disk / "newsbot.sqlite3")
     store.add(7, "08:00", None)
     store.close()
     _fill(full_disk)
-    store = SubscriptionStore(full_disk / "newsbot.sqlite3")
+    store = Database(full_disk / "newsbot.sqlite3")
     assert len(store.for_chat(7)) == 1
     with pytest.raises(StateError, match="disk"):
         store.backup()
@@ -152,3 +152,75 @@ def test_run_on_a_full_disk_says_one_line(full_disk):
     assert out.stderr.count("\n") == 1
     assert "no space left" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):
+    from bot.database import MIGRATIONS
+
+    path = tmp_path / "newsbot.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(MIGRATIONS[0][1] + ";\nPRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO subscriptions (chat_id, time, topic, created_at) VALUES (42, '08:00', 'libya', ?)",
+            ("2026-11-01T08:00:00+00:00",),
+        )
+    store = Database(path)
+    assert [(s.chat_id, s.time, s.topic) for s in store.enabled()] == [(42, "08:00", "libya")]
+    assert store.add_feed("https://example.com/rss", "Example") is not None
+    store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
+    from index.feeds import FeedState
+
+    path = tmp_path / "newsbot.sqlite3"
+    store = Database(path)
+    feed = store.add_feed("https://example.com/rss", None)
+    assert store.add_feed("https://example.com/rss", "again") is None
+    when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
+    state = FeedState(etag='"v2"', last_modified="Wed, 25 Nov 2026 09:00:00 GMT", failures=2,
+                      next_due=when + dt.timedelta(hours=1), last_error="HTTP 500")
+    store.save_poll(feed.id, state, when=when, title="Example News", new_items=3)
+    store.remember_item(feed.id, "urn:1", "digest-1", "example.com-1", now=when)
+    store.close()
+
+    store = Database(path)
+    (again,) = store.feeds()
+    assert (again.label, again.state, again.last_fetch, again.last_new) == ("Example News", state, when, 3)
+    assert store.item_digest(feed.id, "urn:1") == "digest-1"
+    assert store.item_digest(feed.id, "urn:2") is None
+    assert store.fetched_since(when) == 1
+    assert store.pause_feed(feed.id, True)
+    assert store.feed(feed.id).paused
+    assert store.pause_feed(feed.id, False)
+    assert store.feed(feed.id).state.failures == 0  # resuming starts afresh
+    assert store.remove_feed(feed.id)
+    assert store.feeds() == []
+    assert not store.remove_feed(feed.id)
+    store.close()
+
+
+def test_what_a_chat_was_sent_and_queued_survives_a_restart(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    store = Database(path)
+    follow = store.add_follow(42, "harbour bridge")
+    assert store.add_follow(42, "harbour bridge") is None
+    now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    store.mark_follow_sent(42, ["a1"], now=now)
+    store.queue_follow(42, "a2", follow.id, now=now)
+    store.close()
+
+    store = Database(path)
+    assert [f.topic for f in store.follows(42)] == ["harbour bridge"]
+    assert store.was_sent(42, "a1")
+    assert store.was_sent(42, "a2")  # queued counts: it is not matched again
+    assert not store.was_sent(7, "a1")
+    assert store.sent_within(42, now - dt.timedelta(minutes=1)) == 1
+    assert store.queued() == {42: [("a2", follow.id)]}
+    store.mark_follow_sent(42, ["a2"], now=now + dt.timedelta(hours=1))
+    assert store.queued() == {}
+    assert store.remove_follows(42) == [follow.id]
+    assert store.follows() == []
+    store.close()

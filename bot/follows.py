@@ -1,0 +1,185 @@
+"""Followed topics: ``/follow TOPIC`` sends each new story that matches it to the chat, once.
+
+After every reindex (new feed items, channel posts, uploads, an admin's /reindex), the new and changed stories are
+matched against every followed topic with the same relevance the answers use (``index.answers.matching``: a story
+is sent when its best quote would have answered the topic as a question). A chat gets each story once (what it
+was sent is kept in the database, so a restart neither re-sends nor loses anything), near-duplicate wire copies
+once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond that wait in a queue and go out
+together as one digest when the hour allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from html import escape
+
+from telegram import Update
+from telegram.error import Forbidden
+from telegram.ext import Application
+
+import index
+from bot import render
+from bot.chats import ALL, id_or_all, may_manage
+from bot.context import BotContext, services_of
+from index.answers import matching, quote_key
+
+__all__ = ["MAX_FOLLOWS", "follow", "following", "notify", "schedule", "unfollow"]
+
+log = logging.getLogger(__name__)
+
+MAX_FOLLOWS = 10  # topics per chat
+MAX_TOPIC = 200
+USAGE_FOLLOW = "Usage: /follow TOPIC, for example /follow opec oil output; /following lists them; /unfollow ID or all"
+
+
+def schedule(application: Application) -> None:
+    """Start the job that sends queued stories as digests when a chat's hour allows."""
+    application.job_queue.run_repeating(_flush_job, interval=300, first=300, name="follow-digests")
+
+
+async def follow(update: Update, context: BotContext) -> None:
+    """/follow TOPIC: send new stories on this topic to this chat."""
+    message = update.effective_message
+    topic = " ".join(context.args or []).strip()
+    if not topic:
+        await message.reply_text(USAGE_FOLLOW)
+        return
+    if len(topic) > MAX_TOPIC:
+        await message.reply_text(f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC}.")
+        return
+    if not index.analyze(topic):
+        await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_FOLLOW}")
+        return
+    if not await may_manage(update, context, "followed topics"):
+        return
+    db = context.services.db
+    if len(await asyncio.to_thread(db.follows, message.chat_id)) >= MAX_FOLLOWS:
+        await message.reply_text(f"This chat follows {MAX_FOLLOWS} topics already; /unfollow one first.")
+        return
+    added = await asyncio.to_thread(db.add_follow, message.chat_id, topic)
+    if added is None:
+        await message.reply_text(f"This chat follows '{render.echo(topic)}' already.")
+        return
+    await message.reply_text(
+        f"Following <i>{render.echo(topic, 100)}</i> (#{added.id}): each new story that matches it will be sent "
+        f"here, at most {context.services.settings.follow_per_hour} messages an hour."
+    )
+
+
+async def following(update: Update, context: BotContext) -> None:
+    """/following: the topics this chat follows."""
+    found = await asyncio.to_thread(context.services.db.follows, update.effective_message.chat_id)
+    if not found:
+        await update.effective_message.reply_text(f"This chat follows no topic. {USAGE_FOLLOW}")
+        return
+    lines = ["<b>Followed topics</b>:", *(f"#{f.id}: <i>{render.echo(f.topic, 100)}</i>" for f in found)]
+    lines.append("Stop one with /unfollow ID, or all with /unfollow all.")
+    for text in render.split_messages(lines):
+        await update.effective_message.reply_text(text)
+
+
+async def unfollow(update: Update, context: BotContext) -> None:
+    """/unfollow ID or /unfollow all."""
+    message = update.effective_message
+    args = context.args or []
+    target = id_or_all(args)
+    if target is None:
+        await message.reply_text("Usage: /unfollow ID or /unfollow all (see /following for the ids).")
+        return
+    if not await may_manage(update, context, "followed topics"):
+        return
+    removed = await asyncio.to_thread(
+        context.services.db.remove_follows, message.chat_id, None if target == ALL else target
+    )
+    if not removed:
+        await message.reply_text("This chat follows no such topic; /following lists them.")
+        return
+    await message.reply_text("Stopped following " + ", ".join(f"#{i}" for i in removed) + ".")
+
+
+async def notify(application: Application, article_ids: list[str]) -> None:
+    """Send the stories among ``article_ids`` (new in the index) to the chats whose topics they match."""
+    svc = services_of(application)
+    if not article_ids or svc.db is None or not svc.library.loaded:
+        return
+    follows = await asyncio.to_thread(svc.db.follows)
+    if not follows:
+        return
+    idx = svc.library.index
+    new = set(article_ids)
+    now = dt.datetime.now(dt.UTC)
+    for follow_ in follows:
+        quotes = await asyncio.to_thread(matching, idx, follow_.topic, only=new, judge=svc.judge)
+        fresh = []
+        for quote in quotes:
+            if not await asyncio.to_thread(svc.db.was_sent, follow_.chat_id, quote.article.id):
+                fresh.append(quote)
+        if fresh:
+            await _deliver(application, follow_.chat_id, follow_.id, follow_.topic, fresh, now)
+
+
+async def _deliver(
+    application: Application, chat_id: int, follow_id: int, topic: str, quotes: list[index.Quote], now: dt.datetime
+) -> None:
+    """Send what the hour allows (one message a story), queue the rest for the next digest."""
+    svc = services_of(application)
+    seen_keys: set[str] = set()
+    unique = []
+    for quote in quotes:
+        key = quote_key(quote.text)
+        if key not in seen_keys:  # two copies of one wire story: one message
+            seen_keys.add(key)
+            unique.append(quote)
+    sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
+    room = max(0, svc.settings.follow_per_hour - sent)
+    for quote in unique[:room]:
+        text = f"<b>New on {escape(topic[:100])}</b>\n\n{render.quote_block(quote)}"
+        if not await _send(application, chat_id, text):
+            return
+        await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, [quote.article.id], now=now)
+        now += dt.timedelta(seconds=1)  # one message, one moment: the hourly count counts messages
+    for quote in unique[room:]:
+        await asyncio.to_thread(svc.db.queue_follow, chat_id, quote.article.id, follow_id, now=now)
+
+
+async def _send(application: Application, chat_id: int, text: str) -> bool:
+    try:
+        await application.bot.send_message(chat_id, text)
+    except Forbidden as exc:
+        removed = await asyncio.to_thread(services_of(application).db.remove_follows, chat_id)
+        log.warning("removed from chat %s (%s): its followed topics %s are dropped", chat_id, exc.message, removed)
+        return False
+    return True
+
+
+async def _flush_job(context: BotContext) -> None:
+    await flush(context.application)
+
+
+async def flush(application: Application, *, now: dt.datetime | None = None) -> None:
+    """Send each chat's queued stories as one digest when its hour has room for a message."""
+    svc = services_of(application)
+    if svc.db is None or not svc.library.loaded:
+        return
+    now = now or dt.datetime.now(dt.UTC)
+    queued = await asyncio.to_thread(svc.db.queued)
+    idx = svc.library.index
+    for chat_id, items in queued.items():
+        sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
+        if sent >= svc.settings.follow_per_hour:
+            continue
+        blocks, ids = [], []
+        for article_id, _ in items:
+            ids.append(article_id)
+            try:
+                article = idx.article(article_id)
+            except KeyError:
+                continue  # removed since it was queued
+            blocks.append(f"• {render.source_line(article).removeprefix('— ')}")
+        if blocks:
+            text = render.fit(f"<b>More new stories on your topics</b> ({len(blocks)})", blocks)
+            if not await _send(application, chat_id, text):
+                continue
+        await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, ids, now=now)
