@@ -9,10 +9,12 @@ one space-joined string per passage (no term contains a space): pickling a strin
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ from .passages import split_passages
 from .sentences import SentenceSplitter
 
 __all__ = ["PARALLEL_MIN", "Analysed", "analyse", "analyse_one"]
+
+log = logging.getLogger(__name__)
 
 PARALLEL_MIN = 2_000  # articles: below this, starting worker processes costs more than it saves
 _CHUNK = 250  # articles per task: large enough to amortise pickling, small enough to keep both cores busy
@@ -84,21 +88,38 @@ def analyse(
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1 or len(articles) < PARALLEL_MIN:
-        for n, (title, text) in enumerate(articles, 1):
-            yield analyse_one(title, text, splitter, titles=titles)
-            if progress and (n % 500 == 0 or n == len(articles)):
-                progress(n)
+        yield from _in_process(articles, 0, splitter, titles, progress)
         return
     chunks = [articles[i : i + _CHUNK] for i in range(0, len(articles), _CHUNK)]
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_context(),
-        initializer=_start_worker,
-        initargs=(splitter.parameters(), titles),
-    ) as pool:
-        done = 0
-        for results in pool.map(_analyse_chunk, chunks):
-            yield from results
-            done += len(results)
-            if progress:
-                progress(done)
+    done = 0
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_context(),
+            initializer=_start_worker,
+            initargs=(splitter.parameters(), titles),
+        ) as pool:
+            for results in pool.map(_analyse_chunk, chunks):
+                yield from results
+                done += len(results)
+                if progress:
+                    progress(done)
+        return
+    except (BrokenProcessPool, OSError) as exc:
+        # Workers can fail to start (a script without `if __name__ == "__main__":`, which they re-import, or a
+        # process limit); the build goes on in this process, with the same terms, rather than failing.
+        log.warning("analysis worker processes failed (%s); analysing in this process instead", exc)
+    yield from _in_process(articles, done, splitter, titles, progress)
+
+
+def _in_process(
+    articles: Sequence[tuple[str, str]],
+    start: int,
+    splitter: SentenceSplitter,
+    titles: bool,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Analysed]:
+    for n, (title, text) in enumerate(articles[start:], start + 1):
+        yield analyse_one(title, text, splitter, titles=titles)
+        if progress and (n % 500 == 0 or n == len(articles)):
+            progress(n)

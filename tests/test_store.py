@@ -13,6 +13,7 @@ import pytest
 
 import index
 
+from .cli_harness import process_env
 from .conftest import ROOT, write
 
 QUESTION = "Which air base did the GNA seize?"
@@ -277,3 +278,24 @@ def test_disk_filling_up_during_an_update(small_disk, tmp_path, seeds_dir):
         index.update(ix, _big(tmp_path, 20), progress=another_process_fills_the_disk, workers=1)
     assert sorted(p.name for p in ix.iterdir()) == before
     assert index.answer(index.load(ix), QUESTION).answered
+
+
+def test_a_script_without_a_main_guard_still_builds_in_one_process(tmp_path):
+    # Worker processes re-import the calling script; without `if __name__ == "__main__":` they cannot start.
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for i in range(40):
+        (articles / f"a{i}.txt").write_text(f"Harbour story {i}\n\nThe harbour bridge opened on day {i}.\n")
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import index, index.pipeline\n"
+        "index.pipeline.PARALLEL_MIN = 10\n"
+        f"idx = index.update({str(tmp_path / 'ix')!r}, {str(articles)!r}, workers=2)\n"
+        "print(idx.article_count)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=process_env(), check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "40"
+    assert "analysing in this process instead" in result.stderr
