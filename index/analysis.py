@@ -13,12 +13,12 @@ from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
 
-from .wordlists import IRREGULAR_VERBS, STOPWORDS
+from .wordlists import IRREGULAR_VERBS, NAMES_KEPT_WHOLE, STOPWORDS
 
 __all__ = ["ANALYZER_VERSION", "STOPWORDS", "analyze", "normalize"]
 
 # Bump when analyze() would give different tokens for the same text: saved indexes record it.
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 
 # Characters that look alike to a reader but not to a computer. Curly quotes and apostrophes fold to ASCII so
 # that "Hafter’s" matches "Hafter's"; dashes fold to "-" so hyphenated names match however they were typed.
@@ -99,8 +99,8 @@ def _term(word: str) -> str | None:
         return None  # single letters are initials or markup ("<b>"), not topics
     if word[0].isdigit() and _NUMBER.fullmatch(word):
         return word.replace(",", "")
-    if "&" in word:
-        return word  # a name such as "at&t" or "s&p" is found as written, not stemmed
+    if "&" in word or word in NAMES_KEPT_WHOLE:
+        return word  # a name such as "at&t", "s&p" or "france" is found as written, not stemmed
     return _stemmer.stem(word)
 
 

@@ -34,6 +34,9 @@ from index.sentences import SentenceSplitter
         pytest.param("Jack Ma and Don King", ["jack", "ma", "don", "king"], id="contraction-stubs-are-names"),
         pytest.param("they won't, don't", [], id="whole-contractions-stay-stopwords"),
         pytest.param("AT&T, S&P and P&G", ["at&t", "s&p", "p&g"], id="ampersand-names"),
+        pytest.param("France paid francs", ["france", "pay", "franc"], id="france-is-not-francs"),
+        pytest.param("the United States unit", ["united", "state", "unit"], id="united-is-not-unit"),
+        pytest.param("AIDS aid", ["aids", "aid"], id="aids-is-not-aid"),
     ],
 )
 def test_analyze(text, expected):
