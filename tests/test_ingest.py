@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import sys
 
 import pytest
 
@@ -196,3 +197,20 @@ def test_reuters_ingests_as_it_is(shared_data):
     assert articles[0].id == "reuters-1"
     assert articles[0].title == "BAHIA COCOA REVIEW"
     assert articles[0].date == dt.datetime(1987, 2, 26, 15, 1, 1)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_json_lines_files_stream_whatever_their_size(tmp_path, monkeypatch, suffix):
+    # The size cap is for formats read whole; a JSON Lines file is read a line at a time, so only a line is capped.
+    monkeypatch.setattr(sys.modules["index.ingest"], "MAX_DOCUMENT_BYTES", 4096)
+    lines = "".join(
+        json.dumps({"id": f"a{i}", "title": f"Story {i}", "text": f"The harbour reopened on day {i}. " * 5}) + "\n"
+        for i in range(200)
+    )
+    path = tmp_path / f"big{suffix}"
+    data = lines.encode()
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    assert len(data) > 10 * 4096
+    articles, report = ingest(path)
+    assert len(articles) == 200
+    assert report.skipped_count == 0
