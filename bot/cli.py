@@ -120,11 +120,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     try:
         idx = index.update(target, articles, full=args.full, progress=progress)
+        changed = idx.changed  # a merge after it reopens the state, whose record names the last update's changes
         idx = index.maintain(target) or idx
     finally:
         progress.close()
     report = idx.report
-    changed = idx.changed
     print(
         f"Changed articles: {len(changed.added)} added, {len(changed.changed)} changed, "
         f"{len(changed.removed)} removed" + (" (a full rebuild)" if args.full else "")

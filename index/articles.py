@@ -139,6 +139,7 @@ class Batch:
 
     def __init__(self, root: Path, name: str, checksum: str) -> None:
         self.name = name
+        self.checksum = checksum
         folder = root / name
         what = f"article batch {name} at {str(root)!r}"
         try:
@@ -199,6 +200,15 @@ class Batch:
         j = position * _F + FIELDS.index(name)
         start, end = int(self._field_offsets[j]), int(self._field_offsets[j + 1])
         return bytes(self._fields[start:end]).decode("utf-8", "surrogatepass")
+
+    def column(self, name: str) -> list[str]:
+        """Field ``name`` of every article in this batch, by position: one pass instead of a lookup each."""
+        j = FIELDS.index(name)
+        n = len(self.numbers)
+        starts = self._field_offsets[j : n * _F : _F].tolist()
+        ends = self._field_offsets[j + 1 : n * _F + 1 : _F].tolist()
+        data = self._fields
+        return [data[start:end].decode("utf-8", "surrogatepass") for start, end in zip(starts, ends, strict=True)]
 
     def text(self, position: int) -> str:
         """The text of the article at ``position``."""
@@ -273,8 +283,16 @@ class ArticleStore:
     def number_of(self, article_id: str) -> int:
         """The live article with this id. Raises KeyError when there is none."""
         if self._by_id is None:
-            self._by_id = {self.field(int(n), "id"): int(n) for n in self.live}
+            self._by_id = {article_id: number for number, article_id in self.columns("id")}
         return self._by_id[article_id]
+
+    def columns(self, *names: str) -> Iterator[tuple[int, ...]]:
+        """``(number, *fields)`` of every live article, ascending (for whole-index scans such as an update's)."""
+        for batch in self.batches:
+            values = [batch.column(name) for name in names]
+            numbers = batch.numbers.tolist()
+            for position in np.flatnonzero(np.isin(batch.numbers, self.live)).tolist():
+                yield (numbers[position], *(column[position] for column in values))
 
     def numbers(self) -> Iterator[int]:
         """Live article numbers, ascending."""

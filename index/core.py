@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import xxhash
@@ -87,6 +87,28 @@ def _digest(text: str) -> str:
 
 def _checksum(data: bytes) -> str:
     return xxhash.xxh3_64_hexdigest(data)
+
+
+class _InOrder(Sequence[Article]):
+    """Articles in a given order, read from the store only when asked for."""
+
+    def __init__(self, articles: ArticleStore, numbers: np.ndarray) -> None:
+        self._articles = articles
+        self._numbers = numbers
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    @overload
+    def __getitem__(self, i: int) -> Article: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Article, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> Article | tuple[Article, ...]:
+        if isinstance(i, slice):
+            return tuple(self._articles.article(int(n)) for n in self._numbers[i])
+        return self._articles.article(int(self._numbers[i]))
 
 
 class Index:
@@ -206,16 +228,19 @@ class Index:
         return tuple(seen)
 
     @functools.cached_property
-    def newest_first(self) -> tuple[Article, ...]:
-        """The articles by publication date, newest first, undated last (computed once: an Index never changes)."""
+    def newest_first(self) -> Sequence[Article]:
+        """The articles by publication date, newest first, undated last (ordered once: an Index never changes).
+
+        Only the order is kept; each article is read from the store when it is used, so a question that only
+        needs the newest date never holds every article's text in memory."""
         from .dates import parse_date
 
         keyed = []
-        for number in self.store.numbers():
-            date = naive_utc(parse_date(self.store.field(number, "date") or None))
-            keyed.append(((0, dt.datetime.max - date) if date else (1, dt.timedelta(0)), number))
+        for number, date in self.store.columns("date"):
+            when = naive_utc(parse_date(date or None))
+            keyed.append(((0, dt.datetime.max - when) if when else (1, dt.timedelta(0)), number))
         keyed.sort()
-        return tuple(self.store.article(number) for _, number in keyed)
+        return _InOrder(self.store, np.array([number for _, number in keyed], dtype=np.int64))
 
     def recent_titles(self, n: int) -> tuple[str, ...]:
         """Titles of the ``n`` most recent articles (undated last)."""
@@ -271,8 +296,9 @@ def _info(record: dict[str, Any], meta: dict[str, Any], settings: Settings) -> B
     )
 
 
-def _open_state(root: Path, searcher: Searcher) -> Index:
-    """The Index of a committed state: its searcher, batches and build information."""
+def _open_state(root: Path, searcher: Searcher, known: Sequence[Batch] = ()) -> Index:
+    """The Index of a committed state: its searcher, batches and build information (``known``: batches already
+    verified, reused when the state names them, as it does the previous state's after an update)."""
     meta = searcher.metadata
     if not meta:
         raise IndexNotFound(f"no index at {str(root)!r}")
@@ -288,7 +314,8 @@ def _open_state(root: Path, searcher: Searcher) -> Index:
             )
         record = _read_json(root, meta["info"], "index information")
         info = _info(record, meta, searcher.settings)
-        batches = [Batch(root, name, checksum) for name, checksum in meta["batches"]]
+        verified = {(b.name, b.checksum): b for b in known}
+        batches = [verified.get((name, sum_)) or Batch(root, name, sum_) for name, sum_ in meta["batches"]]
         live = np.array(sorted(n for numbers in info.files.values() for n in numbers), dtype=np.int64)
         index = Index(searcher=searcher, store=ArticleStore(batches, live), info=info, root=root)
         index.changed = Changes(**{k: tuple(v) for k, v in record.get("changed", {}).items()})
@@ -346,11 +373,18 @@ def _plan(previous: Index | None, sources: dict[str, list[int]], full: bool) -> 
 
 
 def _relative(source: str, base: Path) -> str:
-    path = Path(source.split("#", 1)[0])
-    for suffix in (":",):  # JSON Lines sources are "file:line"
-        name = path.name
-        if suffix in name and name.rsplit(suffix, 1)[1].isdigit():
-            path = path.with_name(name.rsplit(suffix, 1)[0])
+    """The articles file a source names ("file", "file:line" for JSON Lines, "file#n"), relative to ``base``."""
+    file = source.split("#", 1)[0]
+    head, colon, tail = file.rpartition(":")
+    if colon and tail.isdigit() and "/" not in tail:
+        file = head
+    return _relative_file(file, base)
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_file(file: str, base: Path) -> str:
+    # Cached because a JSON Lines file's every record names it: pathlib per record cost seconds at a million passages.
+    path = Path(file)
     with contextlib.suppress(ValueError):
         return str(path.relative_to(base))
     return str(path)
@@ -442,7 +476,8 @@ def update(
         )
         plan = _plan(previous if compatible else None, sources, full or not compatible)
         if previous is not None and not plan.full and not plan.read and not plan.dead:
-            return previous  # nothing changed since the last update
+            previous.changed = Changes()  # nothing changed since the last update (its record says what that did)
+            return previous
         if progress:
             progress("reading articles", 0, 0)
         articles, report = ingest(articles_root, only=plan.read)
@@ -470,7 +505,7 @@ def update(
                 raise IndexWriteError(f"no space left on the index disk ({_mb(needed)} MB needed)") from None
             raise IndexWriteError(f"cannot write the index in {str(root)!r} ({exc.strerror or exc})") from None
         _clean(root, meta)
-        result = _open_state(root, writer.searcher)
+        result = _open_state(root, writer.searcher, previous.store.batches if previous else ())
     return result
 
 
@@ -480,17 +515,19 @@ def _admit(articles: list[Article], previous: Index | None, plan: _Plan, base: P
     An article keeps the time it first entered the index through corrections and rebuilds (by its id), so a
     briefing of "what is new" never offers an old story again.
     """
+    if not articles:
+        return []  # only deletions: nothing to compare with the articles that stay
     now = dt.datetime.now(dt.UTC).isoformat()
     digests: set[str] = set()
     ids: dict[str, int] = {}
     first_seen: dict[str, str] = {}
     if previous is not None:
-        for number in previous.store.numbers():
-            article_id = previous.store.field(number, "id")
+        # One pass per batch over the stored fields: at a million passages a lookup per article took a second.
+        for number, article_id, digest, seen in previous.store.columns("id", "digest", "first_seen"):
             if number in plan.dead:
-                first_seen[article_id] = previous.store.field(number, "first_seen")
+                first_seen[article_id] = seen
                 continue
-            digests.add(previous.store.field(number, "digest"))
+            digests.add(digest)
             ids[article_id] = number
     out = []
     for article in articles:

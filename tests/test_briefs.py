@@ -220,3 +220,15 @@ def test_a_truncated_wire_copy_is_the_same_story(tmp_path):
     briefing = index.brief(idx, "opec output cut", n=5)
     assert len(briefing.stories) == 1
     assert briefing.duplicates == 1
+
+
+def test_the_date_order_reads_articles_only_when_they_are_used(tmp_path):
+    folder = tmp_path / "articles"
+    for day in range(1, 29):
+        write(folder, f"d{day:02d}.txt", f"Day {day}\n2024-02-{day:02d}\n\nHarbour {day} reopened, officials said.\n")
+    idx = index.update(tmp_path / "ix", folder)
+    order = idx.newest_first
+    assert len(order) == 28
+    assert len(idx.store._cache) == 0, "ordering reads dates, not articles"
+    assert [a.id for a in order[:3]] == ["d28", "d27", "d26"]
+    assert len(idx.store._cache) == 3

@@ -59,6 +59,14 @@ def test_search_and_changed_articles_note(workdir, cli):
     assert "the articles changed since the index was built (1 new" in out.stderr
 
 
+def test_index_says_what_this_run_changed(workdir, cli):
+    assert cli("index", cwd=workdir).code == 0
+    write(workdir / "seeds", "extra.txt", "Extra\n\nAnother story about the harbour.\n")
+    assert "Changed articles: 1 added, 0 changed, 0 removed" in cli("index", cwd=workdir).stdout
+    again = cli("index", cwd=workdir).stdout
+    assert "Changed articles: 0 added, 0 changed, 0 removed" in again, "nothing changed in the second run"
+
+
 def test_index_reports_skips(workdir, cli):
     write(workdir / "seeds", "broken.json", "{")
     out = cli("index", cwd=workdir)

@@ -177,6 +177,21 @@ def test_incremental_updates_read_only_what_changed_and_score_like_a_rebuild(tmp
         assert ours == [(h.article.id, round(h.score, 4)) for h in index.search(fresh, query, k=40)]
 
 
+def test_an_update_keeps_one_copy_of_a_text_and_ids_unique(tmp_path):
+    folder = _folder(tmp_path, 5)
+    first = index.update(tmp_path / "ix", folder)
+    write(folder, "copy.txt", (folder / "s001.txt").read_text(encoding="utf-8"))
+    write(folder, "later/s002.txt", "Story 2b\n\nA ferry ran aground off harbour 2 on Tuesday.\n")
+    idx = index.update(tmp_path / "ix", folder)
+    ids = [a.id for a in idx.articles]
+    assert len(ids) == len(set(ids)) == 6, "the copy of a staying text is left out; the taken id gets a suffix"
+    assert index.search(idx, "ferry ran aground")[0].article.id.startswith("s002-")
+    assert idx.first_seen("s001") == first.first_seen("s001")
+    stored = idx.store
+    by_lookup = [(n, stored.field(n, "id"), stored.field(n, "digest")) for n in stored.numbers()]
+    assert list(stored.columns("id", "digest")) == by_lookup
+
+
 def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
     folder = _folder(tmp_path, 5)
     ix = tmp_path / "ix"
