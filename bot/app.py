@@ -185,6 +185,7 @@ async def _backup_job(context: BotContext) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     svc = services_of(application)
+    svc.answers.close()
     for task in (svc.startup_reindex, svc.library.merging, *svc.background):
         if task is not None and not task.done():
             with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly

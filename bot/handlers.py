@@ -106,7 +106,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
     now = await _now(context, message.chat_id)
-    result = await asyncio.to_thread(index.answer, svc.library.index, question, judge=svc.judge, now=now)
+    result = await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
     svc.stats.record(time.monotonic() - started)
     if result.briefing is not None:
         for n, text in enumerate(render.briefing(result.briefing)):
@@ -192,8 +192,8 @@ async def button(update: Update, context: BotContext) -> None:
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
     now = await _now(context, chat_id)
-    result = await asyncio.to_thread(
-        index.answer, svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
+    result = await svc.answers.answer(
+        svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
     )
     if kind in "wc":
         await query.answer()
@@ -218,7 +218,7 @@ async def inline_query(update: Update, context: BotContext) -> None:
         await query.answer([], cache_time=5, is_personal=True)
         return
     now = await _now(context, None)
-    result = await asyncio.to_thread(index.answer, svc.library.index, text, limit=10, judge=svc.judge, now=now)
+    result = await svc.answers.answer(svc.library.index, text, limit=10, judge=svc.judge, now=now)
     results = [
         InlineQueryResultArticle(
             id=f"{n}",

@@ -20,6 +20,7 @@ from typing import Any
 
 import index
 import index.semantic
+from bot.answering import Answerer
 from bot.config import Settings
 from bot.database import Database
 from bot.errors import ReindexRunning
@@ -263,6 +264,7 @@ class Services:
     db: Database | None = None  # the bot's own state (SQLite), opened in post_init
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
+    answers: Answerer = field(default_factory=Answerer)  # threads, or worker processes (ANSWER_WORKERS)
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, entered in post_init
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
@@ -286,4 +288,5 @@ class Services:
             settings=settings,
             library=Library(settings, current),
             limiter=QuestionLimiter(settings.questions_per_minute),
+            answers=Answerer(settings.answer_workers, semantic=settings.semantic_answers),
         )

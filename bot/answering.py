@@ -1,0 +1,100 @@
+"""Where the bot's answers are computed: in threads (the default), or in a small pool of worker processes.
+
+An answer is mostly pure Python (BM25 candidates, sentence scoring) and holds the GIL, so two threads serve no
+more questions than one; worker processes do. Measured at a million passages (bench/results/growth.md): on the
+default semantic path two threads answer 1.24-1.38x as fast as one and two processes 1.55x; on the lexical path
+threads 0.6x, processes 1.9x. Each process holds its own model and its own copy of the index's postings (the
+article texts are memory-mapped and shared), about 0.7 GB more per worker at that size, so processes are a
+setting (``ANSWER_WORKERS``) rather than the default.
+
+Workers start with ``forkserver`` (never ``fork``: the bot's process has threads) and load the saved index
+themselves. Each question carries the generation of the index the bot serves; a worker holding an older one
+loads the index again first, so an answer never comes from an index older than the bot's. When the pool breaks
+(a worker killed, say), the bot logs it once and answers in threads from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import index
+import index.semantic
+
+__all__ = ["Answerer"]
+
+log = logging.getLogger(__name__)
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(index_dir: str, semantic: bool) -> None:
+    _WORKER.update(dir=index_dir, idx=None, generation=None, judge=None)
+    if semantic:
+        with contextlib.suppress(index.ModelUnavailable):  # the bot logged why: it loaded the same model first
+            _WORKER["judge"] = index.semantic.load_judge()
+
+
+def _answer_in_worker(generation: int, question: str, options: dict[str, Any]) -> index.Answer:
+    if _WORKER["generation"] != generation:
+        # Labelled with the generation asked for, even when a newer one was current by then: the bot's next
+        # swap asks again, and a bot that lags behind its index folder does not make every question reload.
+        _WORKER["idx"] = index.load(_WORKER["dir"])
+        _WORKER["generation"] = generation
+    return index.answer(_WORKER["idx"], question, judge=_WORKER["judge"], **options)
+
+
+class Answerer:
+    """Answers questions over the served index without blocking the event loop.
+
+    Args:
+        workers: worker processes; 0 answers in threads.
+        semantic: whether the workers load the meaning model (the bot's ``SEMANTIC_ANSWERS``).
+    """
+
+    def __init__(self, workers: int = 0, *, semantic: bool = True) -> None:
+        self.workers = workers
+        self.semantic = semantic
+        self._pool: ProcessPoolExecutor | None = None
+        self._index_dir: str | None = None
+
+    def _pool_for(self, idx: index.Index) -> ProcessPoolExecutor | None:
+        if self.workers <= 0 or idx.root is None:
+            return None
+        if self._pool is None or self._index_dir != str(idx.root):
+            self.close()
+            self._index_dir = str(idx.root)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self._index_dir, self.semantic),
+            )
+        return self._pool
+
+    async def answer(
+        self, idx: index.Index, question: str, *, judge: index.semantic.Judge | None, **options: Any
+    ) -> index.Answer:
+        """``index.answer(idx, question, judge=judge, **options)``, in a worker process or a thread."""
+        pool = self._pool_for(idx)
+        if pool is not None:
+            call = functools.partial(_answer_in_worker, idx.searcher.manifest.generation, question, options)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, call)
+            except BrokenProcessPool:
+                log.error("the answer worker processes stopped; answering in threads from now on")
+                self.workers = 0
+                self.close()
+        return await asyncio.to_thread(index.answer, idx, question, judge=judge, **options)
+
+    def close(self) -> None:
+        """Stop the worker processes (questions in flight get their answers first)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
