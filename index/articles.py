@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import xxhash
 
+from . import store
 from .dates import parse_date
 from .errors import IndexCorrupt
 from .model import Article
@@ -56,32 +56,6 @@ class NewArticle:
     digest: str  # of title and text: tells a changed article from an unchanged one
     first_seen: str  # ISO time it first entered an index of this lineage
     sentences: np.ndarray  # (s, 2) int64 character spans into article.text
-
-
-def _checksum(data: bytes | memoryview | mmap.mmap) -> str:
-    return xxhash.xxh3_64_hexdigest(data)
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_batch(root: Path, articles: Sequence[NewArticle], numbers: Sequence[int]) -> tuple[str, str]:
@@ -108,26 +82,26 @@ def write_batch(root: Path, articles: Sequence[NewArticle], numbers: Sequence[in
         else np.zeros((0, 2), dtype=np.int64)
     )
     files = {
-        "numbers.npy": _npy_bytes(np.asarray(numbers, dtype=np.int64)),
+        "numbers.npy": store.npy_bytes(np.asarray(numbers, dtype=np.int64)),
         "text.bin": b"".join(texts),
-        "text.npy": _npy_bytes(text_offsets),
+        "text.npy": store.npy_bytes(text_offsets),
         "fields.bin": b"".join(fields),
-        "fields.npy": _npy_bytes(field_offsets),
-        "sentences.npy": _npy_bytes(sentences),
-        "spans.npy": _npy_bytes(spans),
+        "fields.npy": store.npy_bytes(field_offsets),
+        "sentences.npy": store.npy_bytes(sentences),
+        "spans.npy": store.npy_bytes(spans),
     }
     for file, data in files.items():
-        _write_durably(folder / file, data)
+        store.write_durably(folder / file, data)
     header = json.dumps(
         {
             "count": len(articles),
             "fields": list(FIELDS),
-            "files": {file: {"size": len(data), "xxh3": _checksum(data)} for file, data in files.items()},
+            "files": {file: {"size": len(data), "xxh3": store.checksum(data)} for file, data in files.items()},
         }
     ).encode()
-    _write_durably(folder / "batch.json", header)
-    _fsync_dir(folder)
-    return name, _checksum(header)
+    store.write_durably(folder / "batch.json", header)
+    store.fsync_dir(folder)
+    return name, store.checksum(header)
 
 
 class Batch:
@@ -144,7 +118,7 @@ class Batch:
         what = f"article batch {name} at {str(root)!r}"
         try:
             header_bytes = (folder / "batch.json").read_bytes()
-            if _checksum(header_bytes) != checksum:
+            if store.checksum(header_bytes) != checksum:
                 raise ValueError("batch.json checksum mismatch")
             header = json.loads(header_bytes)
             if header.get("fields") != list(FIELDS):
@@ -153,7 +127,7 @@ class Batch:
             arrays = {}
             for file, expected in header["files"].items():
                 view = self._map(folder / file)
-                if len(view) != expected["size"] or _checksum(view) != expected["xxh3"]:
+                if len(view) != expected["size"] or store.checksum(view) != expected["xxh3"]:
                     raise ValueError(f"{file} checksum mismatch")
                 if file.endswith(".npy"):
                     arrays[file] = np.load(io.BytesIO(view), allow_pickle=False)

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
-import xxhash
 
 from . import store
 from .analysis import ANALYZER_VERSION
@@ -83,10 +82,6 @@ def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
 
 def _digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def _checksum(data: bytes) -> str:
-    return xxhash.xxh3_64_hexdigest(data)
 
 
 class _InOrder(Sequence[Article]):
@@ -277,7 +272,7 @@ def _retire_old_format(root: Path) -> bool:
 
 def _read_json(root: Path, reference: dict[str, str], what: str) -> Any:
     data = (root / reference["file"]).read_bytes()
-    if _checksum(data) != reference["xxh3"]:
+    if store.checksum(data) != reference["xxh3"]:
         raise IndexCorrupt(f"{what} {reference['file']} at {str(root)!r} is damaged (checksum mismatch)")
     return json.loads(data)
 
@@ -393,12 +388,8 @@ def _relative_file(file: str, base: Path) -> str:
 def _write_json(root: Path, prefix: str, data: Any) -> dict[str, str]:
     payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
     name = f"{prefix}-{uuid.uuid4().hex[:16]}.json"
-    fd = os.open(root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return {"file": name, "xxh3": _checksum(payload)}
+    store.write_durably(root / name, payload)
+    return {"file": name, "xxh3": store.checksum(payload)}
 
 
 def _clean(root: Path, meta: dict[str, Any]) -> None:

@@ -67,8 +67,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
+from . import store
 from .bm25 import Scored, Settings, tf_l
 from .errors import IndexCorrupt, IndexNotFound, InvalidOption, NewsbotError
 
@@ -170,32 +170,6 @@ class Manifest:
 # -------------------------------------------------------------------------------------------------- file helpers
 
 
-def _checksum(data: bytes | memoryview) -> str:
-    return xxhash.xxh3_64_hexdigest(data)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the index is its owner's alone
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
 def _parse_npy(data: bytes, what: str) -> np.ndarray:
     """A read-only array over ``data`` (no copy); damage of any kind raises IndexCorrupt."""
     try:
@@ -223,7 +197,7 @@ def _read_verified(path: Path, checksum: str, what: str) -> bytes:
         raise
     except OSError as exc:
         raise IndexCorrupt(f"{what} is unreadable ({exc.strerror})") from None
-    if _checksum(data) != checksum:
+    if store.checksum(data) != checksum:
         raise IndexCorrupt(f"{what} is damaged (checksum mismatch)")
     return data
 
@@ -277,12 +251,12 @@ def _write_segment_arrays(
     folder.mkdir(mode=0o700)
     files: dict[str, list[Any]] = {}
     payloads = {"vocabulary.json": json.dumps(vocabulary, ensure_ascii=False).encode("utf-8")}
-    payloads.update({f"{key}.npy": _npy_bytes(arrays[key]) for key in _ARRAYS})
+    payloads.update({f"{key}.npy": store.npy_bytes(arrays[key]) for key in _ARRAYS})
     for file_name, data in payloads.items():
         if progress:
             progress(f"segment:{file_name}")
-        _write_durably(folder / file_name, data)
-        files[file_name] = [len(data), _checksum(data)]
+        store.write_durably(folder / file_name, data, exclusive=False)
+        files[file_name] = [len(data), store.checksum(data)]
     n_docs, n_terms, n_postings = len(arrays["lengths"]), len(vocabulary), len(arrays["docs"])
     rows_width = int(arrays["rows"].shape[1])
     meta = {
@@ -296,10 +270,10 @@ def _write_segment_arrays(
     data = json.dumps(meta, indent=1).encode("utf-8")
     if progress:
         progress("segment:segment.json")
-    _write_durably(folder / "segment.json", data)
-    _fsync_dir(folder)
-    _fsync_dir(root)
-    return SegmentInfo(name, n_docs, n_terms, n_postings, rows_width, _checksum(data))
+    store.write_durably(folder / "segment.json", data, exclusive=False)
+    store.fsync_dir(folder)
+    store.fsync_dir(root)
+    return SegmentInfo(name, n_docs, n_terms, n_postings, rows_width, store.checksum(data))
 
 
 def write_segment(
@@ -560,13 +534,13 @@ def _commit_manifest(root: Path, manifest: Manifest, progress: Progress | None) 
     data = _manifest_json(manifest)
     if progress:
         progress("manifest")
-    _write_durably(root / manifest.file_name, data)
+    store.write_durably(root / manifest.file_name, data, exclusive=False)
     if progress:
         progress("current")
     tmp = root / f"CURRENT.{os.getpid()}.{threading.get_ident()}.tmp"
-    _write_durably(tmp, f"{manifest.file_name} {_checksum(data)}\n".encode())
+    store.write_durably(tmp, f"{manifest.file_name} {store.checksum(data)}\n".encode(), exclusive=False)
     os.replace(tmp, root / "CURRENT")
-    _fsync_dir(root)
+    store.fsync_dir(root)
     if progress:
         progress("committed")
 
@@ -1368,12 +1342,12 @@ class SegmentedIndex:
         if len(ids) == 0:
             return replace(entry, deleted=0, tombstones=None, tombstones_checksum=None)
         name = f"del-{entry.segment.name[4:]}-{generation:010d}.npy"
-        data = _npy_bytes(ids.astype(np.int32))
+        data = store.npy_bytes(ids.astype(np.int32))
         if self._progress:
             self._progress("tombstones")
-        _write_durably(self.root / name, data)
+        store.write_durably(self.root / name, data, exclusive=False)
         self._tombstone_cache[name] = ids.astype(np.int32)
-        return replace(entry, deleted=len(ids), tombstones=name, tombstones_checksum=_checksum(data))
+        return replace(entry, deleted=len(ids), tombstones=name, tombstones_checksum=store.checksum(data))
 
     # -- operations
     def add(

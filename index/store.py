@@ -2,7 +2,8 @@
 
 The one serialiser pair of each record that is saved or printed: ``Article`` (``article_record`` /
 ``article_from_record``) and ``IngestReport`` (``report_record`` / ``report_from_record``). The index's own files
-are written by ``index.segments`` (postings) and ``index.articles`` (texts), both checksummed and replaced
+are written by ``index.segments`` (postings), ``index.articles`` (texts) and ``index.core`` (build information),
+all with the helpers here: synced to disk, readable by their owner only, checksummed (xxh3) and replaced
 atomically; their folder is readable by its owner only (``private_dir``).
 """
 
@@ -11,8 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import io
+import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import xxhash
 
 from .dates import parse_date
 from .model import Article, IngestReport, Skipped
@@ -21,13 +27,49 @@ __all__ = [
     "NO_SPACE",
     "article_from_record",
     "article_record",
+    "checksum",
+    "fsync_dir",
+    "npy_bytes",
     "private_dir",
     "report_from_record",
     "report_record",
+    "write_durably",
 ]
 
 # errno values that mean the disk is full: the message then says so and how much was needed.
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def checksum(data: bytes | memoryview) -> str:
+    """The xxh3 checksum every index file is verified by at load (fast enough to check a million passages)."""
+    return xxhash.xxh3_64_hexdigest(data)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """``array`` as the bytes of a ``.npy`` file (never pickled)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_durably(path: Path, data: bytes, *, exclusive: bool = True) -> None:
+    """Write ``data`` to a new file readable by its owner only and sync it to disk (``exclusive``: the file must
+    not exist; otherwise a leftover of an interrupted write is replaced)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Sync a directory, so the names just written in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def private_dir(path: Path) -> None:
