@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,14 @@ def cli(monkeypatch, capsys):
     from .cli_harness import InProcess
 
     return InProcess(monkeypatch, capsys)
+
+
+def small_filesystem(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A real file system of ``size`` (tmpfs) for what only a full disk shows; skips unless root may mount it."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)]
+    if os.geteuid() != 0 or subprocess.run(command, capture_output=True, check=False).returncode:
+        pytest.skip("needs root to mount a small tmpfs")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)

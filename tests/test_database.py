@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-import subprocess
 
 import pytest
 
@@ -15,6 +14,7 @@ from bot.database import BACKUPS_KEPT, Database
 from bot.errors import StateError
 
 from .cli_harness import run_process
+from .conftest import small_filesystem
 from .fake_telegram import TOKEN
 
 
@@ -118,14 +118,7 @@ def test_opening_an_existing_database_writes_nothing(filled):
 
 @pytest.fixture
 def full_disk(tmp_path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, check=False
-    ).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    yield from small_filesystem(tmp_path, "1m")
 
 
 def _fill(mount) -> None:

@@ -14,7 +14,7 @@ import pytest
 import index
 
 from .cli_harness import process_env
-from .conftest import ROOT, write
+from .conftest import ROOT, small_filesystem, write
 
 QUESTION = "Which air base did the GNA seize?"
 
@@ -247,14 +247,7 @@ def _fill_disk_except(mount: Path, keep: int) -> Path:
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 4 MB file system (tmpfs), for what only a full disk shows. Needs root to mount."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, check=False
-    ).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    yield from small_filesystem(tmp_path, "4m")
 
 
 def _big(tmp_path: Path, n: int = 40) -> Path:
