@@ -41,12 +41,16 @@ def _start_worker(index_dir: str, semantic: bool) -> None:
             _WORKER["judge"] = index.semantic.load_judge()
 
 
-def _answer_in_worker(generation: int, question: str, options: dict[str, Any]) -> index.Answer:
+def _load_in_worker(generation: int) -> None:
     if _WORKER["generation"] != generation:
         # Labelled with the generation asked for, even when a newer one was current by then: the bot's next
         # swap asks again, and a bot that lags behind its index folder does not make every question reload.
         _WORKER["idx"] = index.load(_WORKER["dir"])
         _WORKER["generation"] = generation
+
+
+def _answer_in_worker(generation: int, question: str, options: dict[str, Any]) -> index.Answer:
+    _load_in_worker(generation)
     return index.answer(_WORKER["idx"], question, judge=_WORKER["judge"], **options)
 
 
@@ -77,6 +81,14 @@ class Answerer:
                 initargs=(self._index_dir, self.semantic),
             )
         return self._pool
+
+    def start(self, idx: index.Index) -> None:
+        """Start the workers and let them load ``idx`` and the model now, not at the first question (blocking:
+        starting processes takes a while, so the bot calls this in a thread at start)."""
+        pool = self._pool_for(idx)
+        if pool is not None:
+            for _ in range(self.workers):
+                pool.submit(_load_in_worker, idx.searcher.manifest.generation)
 
     async def answer(
         self, idx: index.Index, question: str, *, judge: index.semantic.Judge | None, **options: Any

@@ -126,6 +126,7 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
+    await asyncio.to_thread(svc.answers.start, idx)  # worker processes, when ANSWER_WORKERS asks for them
     if svc.db is None:
         svc.db = await asyncio.to_thread(open_store, settings)
     await _backup(svc)
