@@ -122,8 +122,8 @@ async def proxy(
     binary = binary or find_nginx()
     if binary is None:
         require("nginx", f"it is neither in {NGINX}, on PATH nor at /usr/sbin/nginx (see services/README.md)")
-    if not upstreams:
-        raise ValueError("proxy needs at least one upstream")
+    if not upstreams or not path.startswith("/"):
+        raise ValueError(f"proxy needs upstreams and a path starting with /, not {upstreams!r} and {path!r}")
     with contextlib.ExitStack() as cleanup:
         if directory is None:
             directory = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-nginx-")))
@@ -135,10 +135,10 @@ async def proxy(
             process = await start_nginx(binary, directory, write_config(directory, port, upstreams, path), port)
             if process is not None:
                 break
-            if "Address already in use" not in (directory / "error.log").read_text(errors="replace"):
-                raise RuntimeError(f"nginx did not start:\n{(directory / 'error.log').read_text(errors='replace')}")
+            if "Address already in use" not in output(directory):
+                raise RuntimeError(f"{binary} did not start:\n{output(directory)}")
         else:
-            raise RuntimeError(f"nginx found no free port:\n{(directory / 'error.log').read_text(errors='replace')}")
+            raise RuntimeError(f"nginx found no free port:\n{output(directory)}")
         try:
             yield f"http://127.0.0.1:{port}{path}"
         finally:
@@ -201,12 +201,13 @@ async def start_nginx(binary: str, directory: Path, conf: Path, port: int) -> as
     """Start nginx in the foreground and wait until its port accepts connections; None when it exited instead."""
     (directory / "error.log").unlink(missing_ok=True)
     # -e: the error log before the configuration is read (else Debian's /var/log/nginx/error.log).
-    process = await asyncio.create_subprocess_exec(
-        binary, "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log"), "-g", "daemon off;",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    with (directory / "stderr.log").open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            binary, "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log"), "-g", "daemon off;",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT
     while process.returncode is None:
         try:
@@ -233,6 +234,15 @@ async def stop_nginx(process: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+def output(directory: Path) -> str:
+    """What nginx said: its error log, and its stderr (where it reports a configuration it cannot read)."""
+    said = []
+    for name in ("error.log", "stderr.log"):
+        with contextlib.suppress(FileNotFoundError):
+            said.append((directory / name).read_text(errors="replace"))
+    return "".join(said).strip() or "(nothing)"
 
 
 def free_port() -> int:
