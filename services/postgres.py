@@ -151,23 +151,29 @@ def start(run_dir: Path) -> int:
 
     # A free port is picked by binding port 0 and letting it go, so another process can take it before the server
     # binds it; then the start fails with "could not bind" and another port is tried.
+    log = run_dir / "postgres.log"
     for _attempt in range(3):
         port = free_port()
         write_settings(data, port, socket_dir)
-        if start_server(bin_path, data, run_dir / "postgres.log", owner):
+        log.unlink(missing_ok=True)
+        if start_server(bin_path, data, log, owner):
             break
-        if "could not bind" not in tail(run_dir / "postgres.log"):
-            log = run_dir / "postgres.log"
+        if "could not bind" not in tail(log):
             raise Failure(f"the server did not start; the end of {log}:\n{tail(log)}")
     else:
-        raise Failure(f"no free port could be bound; see {run_dir / 'postgres.log'}")
+        raise Failure(f"no free port could be bound; the end of {log}:\n{tail(log)}")
 
     superuser_url = f"postgresql://{SUPERUSER}:{superuser_password}@127.0.0.1:{port}/postgres"
     url = f"postgresql://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
-    # Statements over TCP with the password, the way the tests will connect (the socket is only a convenience).
-    psql(bin_path, superuser_url, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{password}'")
-    psql(bin_path, superuser_url, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
-    psql(bin_path, url, "SELECT 1")  # the URL printed below is known to work
+    try:
+        # Statements over TCP with the password, the way the tests will connect (the socket is a convenience).
+        psql(bin_path, superuser_url, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{password}'")
+        psql(bin_path, superuser_url, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+        psql(bin_path, url, "SELECT 1")  # the URL printed below is known to work
+    except BaseException:
+        # No postgres.json is written, so `stop` could not find this server: end it here.
+        os.kill(postmaster_pid(data), signal.SIGINT)
+        raise
 
     state = {
         "pid": postmaster_pid(data),

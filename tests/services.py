@@ -208,20 +208,24 @@ async def start_nginx(binary: str, directory: Path, conf: Path, port: int) -> as
             stdout=asyncio.subprocess.DEVNULL,
             stderr=stderr,
         )  # fmt: skip
+    # Ready means nginx has bound the port: it writes its pid file only after that. A connection alone would not
+    # tell, since whatever took the port before nginx could bind it would accept it too.
+    pid_file = directory / "nginx.pid"
     deadline = time.monotonic() + START_TIMEOUT
     while process.returncode is None:
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                await stop_nginx(process)
-                raise RuntimeError(f"nginx did not accept connections on port {port} in {START_TIMEOUT} s") from None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 0.01)  # a poll interval that ends early if nginx exits
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return process
+        with contextlib.suppress(FileNotFoundError):
+            if pid_file.read_text().strip() == str(process.pid):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)  # and it does accept connections
+                writer.close()
+                await writer.wait_closed()
+                return process
+        if time.monotonic() > deadline:
+            await stop_nginx(process)
+            raise RuntimeError(
+                f"nginx did not start listening on port {port} in {START_TIMEOUT} s:\n{output(directory)}"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 0.01)  # a poll interval that ends early if nginx exits
     return None
 
 
