@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Real PostgreSQL and nginx for the tests that need them (skipped where they are missing): see tests/services.py.
+from .services import nginx, postgres_url  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
