@@ -812,8 +812,6 @@ def start_cluster(
     user = _node_user()
     _prepare_rundir(rundir)
     home = rundir / "home"
-    _link_tree(dist, home)
-
     ports = _free_ports(2 * nodes)
     cluster_name = f"newsbot-{secrets.token_hex(4)}"
     state = {
@@ -847,6 +845,7 @@ def start_cluster(
         )
     # Saved before anything is written under RUNDIR, so that a failed start leaves a RUNDIR the next start clears.
     _save_cluster(state)
+    _link_tree(dist, home)
     for node in state["nodes"]:
         for key in ("config_dir", "data_dir", "logs_dir", "tmp_dir"):
             Path(node[key]).mkdir(parents=True)
@@ -919,22 +918,33 @@ def kill_node(rundir: Path | str, node: int) -> int:
     return target["pid"]
 
 
-def restart_node(rundir: Path | str, node: int, timeout: float = START_TIMEOUT) -> dict:
+def restart_node(rundir: Path | str, node: int, timeout: float = START_TIMEOUT, wait: bool = True) -> dict:
     """Start node `node` of RUNDIR again (same command, data dir and ports) and wait until it rejoined and green.
 
-    Returns the node's updated record, with `rejoined_in_seconds`.
+    Waits for green with as many nodes as then run. `wait=False` returns once the JVM is launched: needed to bring
+    back a cluster that lost its quorum (two of three nodes down), where one node alone never turns green.
+    Returns the node's updated record, with `rejoined_in_seconds` when it waited.
     """
     state = load_cluster(rundir)
     target = _node(state, node)
     if _alive(target):
         raise ServiceError(f"{target['name']} is still running (pid {target['pid']})")
+    running = 1 + sum(1 for n in state["nodes"] if n is not target and _alive(n))
+    if wait and running <= len(state["nodes"]) // 2:
+        raise ServiceError(
+            f"only {running} of {len(state['nodes'])} nodes would run: no cluster-manager quorum, so it could never "
+            f"turn green; restart it without waiting (--no-wait, wait=False), then restart another node"
+        )
     for port in (target["http_port"], target["transport_port"]):
         if not _port_free(port):
             raise ServiceError(f"port {port} of {target['name']} is taken by another process")
     started = time.monotonic()
     target["pid"] = _launch(target)
+    target.pop("rejoined_in_seconds", None)
     _save_cluster(state)
-    _wait_green(state, len(state["nodes"]), timeout, watch=[target])
+    if not wait:
+        return target
+    _wait_green(state, running, timeout, watch=[target])
     target["rejoined_in_seconds"] = round(time.monotonic() - started, 1)
     _save_cluster(state)
     return target
@@ -1168,6 +1178,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, what in (("kill", "kill -9 one node"), ("restart", "start a killed node again and wait for green")):
         p = common(sub.add_parser(name, help=what), version=False)
         p.add_argument("--node", type=int, required=True, help="node number, 1-based")
+        if name == "restart":
+            p.add_argument("--no-wait", action="store_true", help="return once started (to restore a lost quorum)")
     p = common(sub.add_parser("selftest", help="3 nodes, index, search, kill -9, restart, stop"))
     p.add_argument("--heap", default=DEFAULT_HEAP)
     args = parser.parse_args(argv)
@@ -1197,7 +1209,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 h = health(args.dir)
             except ServiceError:
-                print(f"{state['cluster_name']} down (no node answers; running: {', '.join(alive) or 'none'})")
+                print(
+                    f"{state['cluster_name']} down (no health answer: no node answers or none is cluster-manager; "
+                    f"running: {', '.join(alive) or 'none'})"
+                )
                 return 1
             print(
                 f"{h['cluster_name']} {h['status']} nodes={h['number_of_nodes']} "
@@ -1209,11 +1224,9 @@ def main(argv: list[str] | None = None) -> int:
             pid = kill_node(args.dir, args.node)
             print(f"killed node-{args.node} (pid {pid})")
         elif args.command == "restart":
-            node = restart_node(args.dir, args.node)
-            print(
-                f"{node['name']} pid={node['pid']} http={node['http_url']} rejoined, green in "
-                f"{node['rejoined_in_seconds']} s"
-            )
+            node = restart_node(args.dir, args.node, wait=not args.no_wait)
+            done = f"rejoined, green in {node['rejoined_in_seconds']} s" if not args.no_wait else "started"
+            print(f"{node['name']} pid={node['pid']} http={node['http_url']} {done}")
         elif args.command == "selftest":
             selftest(args.dir, args.heap, args.version, args.cache)
     except ServiceError as err:
