@@ -130,8 +130,9 @@ async def _post_init(application: Application) -> None:
     if svc.db is None:
         svc.db = await asyncio.to_thread(open_store, settings)
     await _backup(svc)
-    svc.library.on_change = lambda changes: svc.spawn(
-        follows.notify(application, [*changes.added, *changes.changed]), "sending followed stories"
+    svc.library.on_change = lambda changes, previous: svc.spawn(
+        follows.notify(application, [*changes.added, *changes.changed], previous=previous),
+        "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
     if not built and settings.reindex_on_start:

@@ -1,11 +1,13 @@
 """Followed topics: ``/follow TOPIC`` sends each new story that matches it to the chat, once.
 
-After every reindex (new feed items, channel posts, uploads, an admin's /reindex), the new and changed stories are
-matched against every followed topic with the same relevance the answers use (``index.answers.matching``: a story
-is sent when its best quote would have answered the topic as a question). A chat gets each story once (what it
-was sent is kept in the database, so a restart neither re-sends nor loses anything), near-duplicate wire copies
-once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond that wait in a queue and go out
-together as one digest when the hour allows.
+After every reindex (new feed items, channel posts, uploads, an admin's /reindex), the stories that first reached
+the bot in it and are recent (``arrivals``: published, or when undated first seen, at most ``FOLLOW_MAX_AGE_HOURS``
+ago) are matched against every followed topic with the same relevance the answers use
+(``index.answers.matching``: a story is sent when its best quote would have answered the topic as a question). A
+rebuild, a restart, an index upgrade or a re-fetch of a story (same id) brings nothing that first reached the bot,
+so none of them sends anything. A chat gets each story once (what it was sent is kept in the database, the last
+guard), near-duplicate wire copies once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond
+that wait in a queue and go out together as one digest when the hour allows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from html import escape
 
 from telegram import Update
@@ -25,7 +28,7 @@ from bot.chats import ALL, id_or_all, may_manage
 from bot.context import BotContext, services_of
 from index.answers import matching, quote_key
 
-__all__ = ["MAX_FOLLOWS", "follow", "following", "notify", "schedule", "unfollow"]
+__all__ = ["MAX_FOLLOWS", "arrivals", "follow", "following", "notify", "schedule", "unfollow"]
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,64 @@ async def unfollow(update: Update, context: BotContext) -> None:
     await message.reply_text("Stopped following " + ", ".join(f"#{i}" for i in removed) + ".")
 
 
-async def notify(application: Application, article_ids: list[str]) -> None:
-    """Send the stories among ``article_ids`` (new in the index) to the chats whose topics they match."""
+def arrivals(
+    current: index.Index,
+    previous: index.Index | None,
+    article_ids: Iterable[str],
+    *,
+    now: dt.datetime,
+    max_age: dt.timedelta,
+) -> set[str]:
+    """The stories among ``article_ids`` (added or changed by the update from ``previous`` to ``current``) that are
+    news for followers: they first reached the bot in that update, and they are recent.
+
+    A story first reached the bot when the index served before did not hold it and ``current`` first saw it after
+    that index was built (the index keeps an article's first-seen time across re-fetches and rebuilds, by id). It
+    is recent when it was published (when undated: first seen) at most ``max_age`` before ``now`` (aware).
+
+    Args:
+        current: the index the update made.
+        previous: the index served before it; None when there was none (then every story is new to the bot).
+        article_ids: the ids the update added or changed.
+        now: the present, aware.
+        max_age: how old a story may be and still be news.
+
+    Returns:
+        The ids to match against the followed topics.
+    """
+    oldest = index.naive_utc(now) - max_age
+    out = set()
+    for article_id in article_ids:
+        if previous is not None and _holds(previous, article_id):
+            continue  # re-read by a rebuild, a restart's reindex or a re-fetch: the bot had it already
+        try:
+            seen = current.first_seen(article_id)
+            published = current.article(article_id).date
+        except KeyError:
+            continue  # gone again (a later update removed it)
+        if previous is not None and seen <= previous.built_at:
+            continue
+        if index.naive_utc(published or seen) >= oldest:
+            out.add(article_id)
+    return out
+
+
+def _holds(idx: index.Index, article_id: str) -> bool:
+    try:
+        idx.first_seen(article_id)
+    except KeyError:
+        return False
+    return True
+
+
+async def notify(application: Application, article_ids: list[str], *, previous: index.Index | None) -> None:
+    """Send the stories among ``article_ids`` that are news (``arrivals``) to the chats whose topics they match.
+
+    Args:
+        application: the running bot.
+        article_ids: what the latest update added or changed.
+        previous: the index served before that update (None: none was).
+    """
     svc = services_of(application)
     if not article_ids or svc.db is None or not svc.library.loaded:
         return
@@ -108,8 +167,11 @@ async def notify(application: Application, article_ids: list[str]) -> None:
     if not follows:
         return
     idx = svc.library.index
-    new = set(article_ids)
     now = dt.datetime.now(dt.UTC)
+    max_age = dt.timedelta(hours=svc.settings.follow_max_age_hours)
+    new = await asyncio.to_thread(arrivals, idx, previous, article_ids, now=now, max_age=max_age)
+    if not new:
+        return
     for follow_ in follows:
         quotes = await asyncio.to_thread(matching, idx, follow_.topic, only=new, judge=svc.judge)
         fresh = []

@@ -55,8 +55,9 @@ class Library:
         self._reindexing = False
         self.progress: tuple[str, int, int] = ("starting", 0, 0)
         self.merging: asyncio.Task[None] | None = None  # the background merge after the latest reindex
-        # Called with what each reindex changed, once the new index serves (the followers hear of new stories).
-        self.on_change: Callable[[index.Changes], None] | None = None
+        # Called with what each reindex changed and the index served before it, once the new index serves (the
+        # followers hear of the stories that first reached the bot).
+        self.on_change: Callable[[index.Changes, index.Index | None], None] | None = None
 
     @property
     def index(self) -> index.Index:
@@ -114,11 +115,12 @@ class Library:
                 full=full,
                 progress=self._progress,
             )
-            unchanged = new is self._index or (self._index is not None and new.info == self._index.info)
+            previous = self._index
+            unchanged = new is previous or (previous is not None and new.info == previous.info)
             self._index = new
             self.merging = asyncio.create_task(self._maintain())
             if not unchanged and new.changed and self.on_change is not None:
-                self.on_change(new.changed)
+                self.on_change(new.changed, previous)
             return ReindexReport(
                 changes=index.Changes() if unchanged else new.changed,
                 report=new.report,
