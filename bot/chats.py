@@ -1,7 +1,8 @@
 """Rules shared by the commands that change what a chat receives (briefings, followed topics).
 
 In groups only the chat's administrators (asked from Telegram) and the bot's admins may change them; ``/unsubscribe``
-and ``/unfollow`` take an id or ``all`` the same way.
+and ``/unfollow`` take an id or ``all`` the same way; a topic (``/brief``, ``/subscribe``, ``/follow``) has at most
+``MAX_TOPIC`` characters.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import BotContext
 
-__all__ = ["ALL", "id_or_all", "may_manage"]
+__all__ = ["ALL", "MAX_TOPIC", "id_or_all", "may_manage", "topic_too_long"]
 
 ALL = "all"
+MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, not stored or echoed
+
+
+def topic_too_long(topic: str | None) -> str | None:
+    """The one line that refuses a topic longer than ``MAX_TOPIC`` characters; None when it fits."""
+    if topic is None or len(topic) <= MAX_TOPIC:
+        return None
+    return f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC} characters."
 
 
 async def may_manage(update: Update, context: BotContext, what: str) -> bool:

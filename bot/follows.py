@@ -16,7 +16,6 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from html import escape
 
 from telegram import Update
 from telegram.error import Forbidden
@@ -24,7 +23,7 @@ from telegram.ext import Application
 
 import index
 from bot import render
-from bot.chats import ALL, id_or_all, may_manage
+from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from index.answers import matching, quote_key
 
@@ -33,7 +32,6 @@ __all__ = ["MAX_FOLLOWS", "arrivals", "follow", "following", "notify", "schedule
 log = logging.getLogger(__name__)
 
 MAX_FOLLOWS = 10  # topics per chat
-MAX_TOPIC = 200
 USAGE_FOLLOW = "Usage: /follow TOPIC, for example /follow opec oil output; /following lists them; /unfollow ID or all"
 
 
@@ -49,8 +47,9 @@ async def follow(update: Update, context: BotContext) -> None:
     if not topic:
         await message.reply_text(USAGE_FOLLOW)
         return
-    if len(topic) > MAX_TOPIC:
-        await message.reply_text(f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC}.")
+    problem = topic_too_long(topic)
+    if problem:
+        await message.reply_text(problem)
         return
     if not index.analyze(topic):
         await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_FOLLOW}")
@@ -197,7 +196,10 @@ async def _deliver(
     sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
     room = max(0, svc.settings.follow_per_hour - sent)
     for quote in unique[:room]:
-        text = f"<b>New on {escape(topic[:100])}</b>\n\n{render.quote_block(quote)}"
+        head = f"<b>New on {render.echo(topic, 100)}</b>"
+        text = render.fit(head, [render.quote_block(quote)])
+        if text == head:  # a sentence longer than a message: the story's title and link say it
+            text = f"{head}\n\n{render.source_line(quote.article)}"
         if not await _send(application, chat_id, text):
             return
         await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, [quote.article.id], now=now)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from telegram.constants import MessageLimit
 
 import index
+from bot.chats import MAX_TOPIC
 
 if TYPE_CHECKING:
     from bot.database import Feed
@@ -182,7 +183,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
 
 def briefing(result: index.Briefing) -> list[str]:
     """A briefing as one or more messages, split between stories and never inside one."""
-    head = f"<b>Briefing: {escape(result.topic)}</b>" if result.topic else "<b>Latest stories</b>"
+    head = f"<b>Briefing: {echo(result.topic, MAX_TOPIC)}</b>" if result.topic else "<b>Latest stories</b>"
     if result.since is not None:
         head += f" since {index.date_text(result.since)}"
     if not result.stories:

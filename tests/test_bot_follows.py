@@ -8,6 +8,7 @@ tests/test_bot_news.py); each test waits for the reindex report and for the back
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 
 import pytest
@@ -127,3 +128,24 @@ def test_follow_max_age_is_read_and_checked():
     assert load_settings({"FOLLOW_MAX_AGE_HOURS": "6"}).follow_max_age_hours == 6
     with pytest.raises(ConfigError, match="FOLLOW_MAX_AGE_HOURS"):
         load_settings({"FOLLOW_MAX_AGE_HOURS": "0"})
+
+
+async def test_a_story_too_long_to_quote_is_sent_as_its_title_and_link(telegram, tmp_path, caplog):
+    settings = make_settings(telegram, tmp_path)
+    now = dt.datetime.now(dt.UTC)
+    async with running(settings) as app:
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        follower = Chat(telegram, chat_id=FOLLOWER, user_id=FOLLOWER)
+        await follower.send("/follow lighthouse keeper")
+        await follower.next_reply()
+        endless = "The lighthouse keeper of Skerry Point " + ", and then ".join(
+            f"he climbed the {n} steps of the tower again" for n in range(200)
+        )
+        write(settings.articles_dir, "keeper.txt", story("Lighthouse keeper retires", now, endless + "."))
+        with caplog.at_level(logging.ERROR):
+            assert "Added 1" in await reindex(admin)
+            sent = await follower.next_reply(seconds=30)
+            await settle(app)
+        assert sent.text.startswith("New on lighthouse keeper")
+        assert "Lighthouse keeper retires" in sent.text
+        assert "failed" not in caplog.text
