@@ -12,7 +12,6 @@ deleted posts, so a deleted post stays until an admin removes its file. Fetched 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from html import escape
@@ -87,8 +86,7 @@ async def poll_feeds(context: BotContext) -> None:
     async with svc.polling:
         report = await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application))
     for feed in report.disabled:
-        await _tell_admins(
-            context,
+        await context.tell_admins(
             f"Feed #{feed.id} ({escape(feed.label)}) is disabled after {svc.settings.feed_max_failures} failures "
             f"in a row: {escape(feed.state.last_error or 'see the log')}. /feeds resume {feed.id} tries again.",
         )
@@ -107,12 +105,6 @@ async def prune_old(context: BotContext) -> None:
     if removed:
         log.info("retention: removed %d fetched articles older than %d days", len(removed), svc.settings.retention_days)
         await reindex_soon(context.application, delay=0.0)
-
-
-async def _tell_admins(context: BotContext, text: str) -> None:
-    for admin in sorted(context.services.settings.admin_user_ids):
-        with contextlib.suppress(Exception):  # an admin who never started the bot cannot be written to
-            await context.bot.send_message(admin, text)
 
 
 def _is_admin(update: Update, context: BotContext) -> bool:

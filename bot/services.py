@@ -23,7 +23,7 @@ import index.semantic
 from bot.answering import Answerer
 from bot.config import Settings
 from bot.database import Database
-from bot.errors import ReindexRunning
+from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
 
 log = logging.getLogger(__name__)
@@ -270,6 +270,7 @@ class Services:
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, entered in post_init
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
+    state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``work`` in the background (also before the application runs); failures are logged."""
@@ -280,8 +281,12 @@ class Services:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), StateError):  # a full disk under the database: expected, said in one line
+            log.warning("%s failed: %s", task.get_name(), task.exception())
+            return
+        log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:
