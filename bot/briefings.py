@@ -20,7 +20,7 @@ from telegram.ext import Application
 
 import index
 from bot import render
-from bot.chats import ALL, MAX_TOPIC, id_or_all, may_manage, topic_too_long
+from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from bot.database import Subscription
 from index.dates import zone
@@ -123,7 +123,7 @@ async def send_scheduled(context: BotContext) -> None:
         briefing = await asyncio.to_thread(index.brief, idx, subscription.topic, n=STORIES, only=fresh)
     try:
         if briefing is None or (since is not None and not briefing.stories):
-            about = f" on {render.echo(subscription.topic, MAX_TOPIC)}" if subscription.topic else ""
+            about = f" on {render.echo(subscription.topic, render.MAX_TOPIC)}" if subscription.topic else ""
             await context.bot.send_message(
                 subscription.chat_id, f"No new stories{about} since the last briefing ({index.date_text(since)})."
             )

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from telegram.constants import MessageLimit
 
 import index
-from bot.chats import MAX_TOPIC
 
 if TYPE_CHECKING:
     from bot.database import Feed
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_MESSAGE",
+    "MAX_TOPIC",
     "answer",
     "briefing",
     "context",
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters of text after entities are parsed
+MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, never stored or echoed whole
 
 
 def echo(text: str, limit: int = 60) -> str:
