@@ -98,7 +98,7 @@ async def restore(application: Application) -> None:
                 chat_id=subscription.chat_id,
                 name=f"missed-{subscription.id}",
             )
-    log.info("restored %d briefing subscriptions", len(subscriptions))
+    log.info("restored %s", index.plural(len(subscriptions), "briefing subscription"))
 
 
 async def _send_briefing(
@@ -247,7 +247,7 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
         )
         return
     await message.reply_text(
-        f"Stopped {len(removed)} briefing{'s' if len(removed) > 1 else ''}: "
+        f"Stopped {index.plural(len(removed), 'briefing')}: "
         + ", ".join(f"#{i}" for i in removed)
         + "."
     )

@@ -66,7 +66,7 @@ async def follow(update: Update, context: BotContext) -> None:
         return
     await message.reply_text(
         f"Following <i>{render.echo(topic, 100)}</i> (#{added.id}): each new story that matches it will be sent "
-        f"here, at most {context.services.settings.follow_per_hour} messages an hour."
+        f"here, at most {index.plural(context.services.settings.follow_per_hour, 'message')} an hour."
     )
 
 

@@ -96,7 +96,8 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
             return
         if verdict == "warn":
             await message.reply_text(
-                f"You are asking faster than I can quote. Please wait {svc.limiter.retry_after(user.id)} seconds."
+                "You are asking faster than I can quote. "
+                f"Please wait {index.plural(svc.limiter.retry_after(user.id), 'second')}."
             )
             return
     question = question.strip()
@@ -263,7 +264,8 @@ async def _run_reindex(context: BotContext, status: Message, *, done: str = "", 
             f"{done}Reindex failed with an internal error (see the bot's log). The previous index is still serving."
         )
         return
-    log.info("reindexed: %d articles, %d passages in %.1f s", report.articles, report.passages, report.seconds)
+    log.info("reindexed: %s, %s in %.1f s", index.plural(report.articles, "article"),
+             index.plural(report.passages, "passage"), report.seconds)
     await status.edit_text(done + render.reindex_report(report))
 
 
@@ -332,7 +334,7 @@ async def add(update: Update, context: BotContext) -> None:
         await message.reply_text(f"{escape(name)} is already in the articles folder; nothing to add.")
         return
     title = escape(articles[0].title[:200])
-    count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
+    count = index.plural(len(articles), "article")
     status = await message.reply_text(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
     await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 

@@ -118,10 +118,10 @@ async def test_an_admin_adds_two_feeds_and_a_follower_gets_each_new_story_once_e
 
         await admin.send(f"/feeds add {site.url('/harbour.rss')} Harbour Times")
         assert "Following feed #1 (Harbour Times); reading it now" in (await admin.next_reply()).text
-        assert "Following feed #1 (Harbour Times): 1 new stories" in (await admin.next_reply()).text
+        assert "Following feed #1 (Harbour Times): 1 new story;" in (await admin.next_reply()).text
         await admin.send(f"/feeds add {site.url('/valley.atom')}")
         await admin.next_reply()
-        assert "Following feed #2 (Valley News): 1 new stories" in (await admin.next_reply()).text
+        assert "Following feed #2 (Valley News): 1 new story;" in (await admin.next_reply()).text
 
         # A story published after the bot started: picked up within one polling interval.
         publish(site, "/harbour.rss", [("tolls", *TOLLS), ("ferry", *FERRY)])
@@ -384,7 +384,7 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
     assert "Following feed #1 (Harbour Times)" in result.stdout
     result = await run("poll")
     assert result.code == 0, result.stderr
-    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
+    assert "Polled 1 feed: 1 new or changed story, 0 failed." in result.stdout
     result = await run("ask", "How much will the harbour bridge toll rise to?")
     assert "three pounds in January" in result.stdout
     assert site.url("/news/tolls.html") in result.stdout
