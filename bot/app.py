@@ -116,9 +116,10 @@ async def _post_init(application: Application) -> None:
     settings = svc.settings
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
-        log.info("removed %d partial upload(s) left by an interrupted /add", len(removed))
+        log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))
     idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
-    log.info("serving %d articles, %d passages%s", idx.article_count, len(idx), " (index just built)" if built else "")
+    log.info("serving %s, %s%s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"),
+             " (index just built)" if built else "")
     if settings.semantic_answers and svc.judge is None:
         # Loaded now rather than at the first question, which would otherwise wait a second for it.
         try:
@@ -130,8 +131,9 @@ async def _post_init(application: Application) -> None:
     if svc.db is None:
         svc.db = await asyncio.to_thread(open_store, settings)
     await _backup(svc)
-    svc.library.on_change = lambda changes: svc.spawn(
-        follows.notify(application, [*changes.added, *changes.changed]), "sending followed stories"
+    svc.library.on_change = lambda changes, previous: svc.spawn(
+        follows.notify(application, [*changes.added, *changes.changed], previous=previous),
+        "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
     if not built and settings.reindex_on_start:

@@ -20,7 +20,7 @@ from telegram.ext import Application
 
 import index
 from bot import render
-from bot.chats import ALL, id_or_all, may_manage
+from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from bot.database import Subscription
 from index.dates import zone
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 MISSED_GRACE = dt.timedelta(hours=3)
 MAX_PER_CHAT = 10
-MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, not stored
 STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
@@ -99,7 +98,7 @@ async def restore(application: Application) -> None:
                 chat_id=subscription.chat_id,
                 name=f"missed-{subscription.id}",
             )
-    log.info("restored %d briefing subscriptions", len(subscriptions))
+    log.info("restored %s", index.plural(len(subscriptions), "briefing subscription"))
 
 
 async def _send_briefing(
@@ -124,7 +123,7 @@ async def send_scheduled(context: BotContext) -> None:
         briefing = await asyncio.to_thread(index.brief, idx, subscription.topic, n=STORIES, only=fresh)
     try:
         if briefing is None or (since is not None and not briefing.stories):
-            about = f" on {escape(subscription.topic)}" if subscription.topic else ""
+            about = f" on {render.echo(subscription.topic, render.MAX_TOPIC)}" if subscription.topic else ""
             await context.bot.send_message(
                 subscription.chat_id, f"No new stories{about} since the last briefing ({index.date_text(since)})."
             )
@@ -164,6 +163,7 @@ async def brief(update: Update, context: BotContext) -> None:
     svc = context.services
     now = dt.datetime.now(zone(await asyncio.to_thread(svc.db.timezone, message.chat_id)) or dt.UTC)
     topic, since, problem = _parse_brief_args(context.args or [], now)
+    problem = problem or topic_too_long(topic)
     if problem:
         await message.reply_text(problem)
         return
@@ -190,10 +190,9 @@ async def subscribe(update: Update, context: BotContext) -> None:
         return
     hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
     topic = " ".join(args[1:]).strip() or None
-    if topic and len(topic) > MAX_TOPIC:
-        await message.reply_text(
-            f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC} characters."
-        )
+    problem = topic_too_long(topic)
+    if problem:
+        await message.reply_text(problem)
         return
     if topic and not index.analyze(topic):
         await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_SUBSCRIBE}")
@@ -248,7 +247,7 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
         )
         return
     await message.reply_text(
-        f"Stopped {len(removed)} briefing{'s' if len(removed) > 1 else ''}: "
+        f"Stopped {index.plural(len(removed), 'briefing')}: "
         + ", ".join(f"#{i}" for i in removed)
         + "."
     )

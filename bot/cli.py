@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import index
 import index.semantic
+from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from index import store
+from index import plural, store
 
 if TYPE_CHECKING:
     from bot.database import Database, Feed
@@ -129,11 +130,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"Changed articles: {len(changed.added)} added, {len(changed.changed)} changed, "
         f"{len(changed.removed)} removed" + (" (a full rebuild)" if args.full else "")
     )
-    headlines = f" ({report.headlines} headlines only)" if report.headlines else ""
+    headlines = f" ({plural(report.headlines, 'headline')} only)" if report.headlines else ""
     print(
         f"Indexed {articles} into {target} in {time.perf_counter() - started:.1f} s: "
-        f"{idx.article_count} articles{headlines}, {len(idx)} passages, {report.skipped_count} skipped, "
-        f"{report.duplicate_count} duplicates."
+        f"{plural(idx.article_count, 'article')}{headlines}, {plural(len(idx), 'passage')}, "
+        f"{report.skipped_count} skipped, {plural(report.duplicate_count, 'duplicate')}."
     )
     if report.skip_counts:
         print("  skipped by reason: " + ", ".join(f"{n} × {reason}" for reason, n in report.skip_counts))
@@ -151,11 +152,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot ask``: answer a question with quotes (or say why not), as text or JSON."""
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         print("newsbot: -n must be at least 1", file=sys.stderr)
         return 2
     idx = _open(settings, quiet=args.json)
-    answer = index.answer(idx, args.question, limit=args.n, judge=_judge(settings, args), now=_now(settings))
+    answer = index.answer(
+        idx,
+        args.question,
+        limit=args.n or 3,
+        stories=args.n or 5,
+        judge=_judge(settings, args),
+        now=_now(settings),
+    )
     if answer.briefing is not None:
         return _print_briefing(answer.briefing, as_json=args.json, question=answer.question)
     if args.json:
@@ -274,7 +282,7 @@ def _print_briefing(briefing: index.Briefing, *, as_json: bool, question: str | 
             print(f"   “{quote.text}”")
         print()
     if briefing.duplicates:
-        print(f"({briefing.duplicates} near-duplicate stories left out)")
+        print(f"({plural(briefing.duplicates, 'near-duplicate story', 'near-duplicate stories')} left out)")
     return 0
 
 
@@ -346,7 +354,7 @@ def _feed_state(feed: Feed) -> str:
     if feed.paused:
         return "paused"
     if feed.state.disabled:
-        return f"disabled after {feed.state.failures} failures: {feed.state.last_error}"
+        return f"disabled after {plural(feed.state.failures, 'failure')}: {feed.state.last_error}"
     if feed.last_fetch is None:
         return "not read yet"
     state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
@@ -369,7 +377,8 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         report = asyncio.run(one_round())
     finally:
         db.close()
-    print(f"Polled {report.polled} feeds: {len(report.articles)} new or changed stories, {len(report.failed)} failed.")
+    stories = plural(len(report.articles), "new or changed story", "new or changed stories")
+    print(f"Polled {plural(report.polled, 'feed')}: {stories}, {len(report.failed)} failed.")
     for feed, reason in report.failed:
         print(f"  feed #{feed.id} ({feed.label}): {reason}")
     for feed in report.disabled:
@@ -399,7 +408,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def _update_quietly(settings: Settings) -> None:
     idx = index.update(settings.index_dir, settings.articles_dir)
     index.maintain(settings.index_dir)
-    print(f"The index has {idx.article_count} articles ({len(idx.changed.added)} added, "
+    print(f"The index has {plural(idx.article_count, 'article')} ({len(idx.changed.added)} added, "
           f"{len(idx.changed.changed)} changed).")
 
 
@@ -407,6 +416,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Answer questions about news articles with verbatim quotes."
     )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     # Every command that reads articles or an index can be pointed at them, so it works from any folder.
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--articles", help="folder or file of articles (default: ARTICLES_DIR or seeds)")
@@ -418,7 +428,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
     p.add_argument("question")
-    p.add_argument("-n", type=int, default=3, help="at most N quotes (default 3)")
+    p.add_argument(
+        "-n", type=int, help="at most N quotes, or N stories for a question about a time alone (default 3 and 5)"
+    )
     p.add_argument("--context", action="store_true", help="show each quote inside its paragraph (**marked**)")
     p.add_argument("--lexical", action="store_true", help="answer by words alone, without the meaning model")
     p.add_argument("--json", action="store_true", help="print JSON")

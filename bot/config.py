@@ -46,6 +46,7 @@ class Settings:
     fetch_timeout: float = 30.0
     retention_days: int = 0  # 0: keep fetched articles forever
     follow_per_hour: int = 4
+    follow_max_age_hours: int = 48  # a followed story must be this recent (published, else first seen)
     answer_workers: int = 0
 
 
@@ -160,6 +161,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         fetch_timeout=float(_int("FETCH_TIMEOUT_SECONDS", get("FETCH_TIMEOUT_SECONDS"), 30, 1, 300, problems)),
         retention_days=_int("RETENTION_DAYS", get("RETENTION_DAYS"), 0, 0, 36_500, problems),
         follow_per_hour=_int("FOLLOW_MESSAGES_PER_HOUR", get("FOLLOW_MESSAGES_PER_HOUR"), 4, 1, 60, problems),
+        follow_max_age_hours=_int("FOLLOW_MAX_AGE_HOURS", get("FOLLOW_MAX_AGE_HOURS"), 48, 1, 8760, problems),
         answer_workers=_int("ANSWER_WORKERS", get("ANSWER_WORKERS"), 0, 0, 16, problems),
     )
     if problems:

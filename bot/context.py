@@ -6,8 +6,10 @@ reads ``context.services`` instead of digging in ``bot_data`` by key.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.services import Services
@@ -29,3 +31,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def services(self) -> Services:
         """The application's shared services."""
         return services_of(self.application)
+
+    async def tell_admins(self, text: str) -> None:
+        """Send ``text`` (HTML) to every one of the bot's admins; one who never started the bot is skipped."""
+        for admin in sorted(self.services.settings.admin_user_ids):
+            with contextlib.suppress(TelegramError):  # an admin who never started the bot cannot be written to
+                await self.bot.send_message(admin, text)

@@ -8,6 +8,8 @@ with one line that names the newest backup to restore. Backups are made with SQL
 ``DATA_DIR/backups`` (the newest ``BACKUPS_KEPT`` are kept). A new database is created under a temporary name and
 renamed into place once its schema exists, so an empty ``newsbot.sqlite3`` is never one of ours. Files are
 readable by their owner only. Calls are short and synchronous; the bot makes them through ``asyncio.to_thread``.
+Any call that fails in SQLite raises ``StateError`` (``DiskFull`` when the disk is full: SQLite rolls the statement
+back, so what the database held is intact); only a constraint violation is a normal result ("followed already").
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import datetime as dt
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import StateError
+from bot.errors import DiskFull, StateError
 from index.feeds import FeedState
 from index.store import private_dir
 
@@ -173,6 +176,42 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
         raise
 
 
+def _state_error(exc: Exception, path: Path, doing: str = "open") -> StateError:
+    """A failure of SQLite or of the file system as one line that says what to do (``DiskFull`` for no space)."""
+    text = str(exc)
+    if any(marker in text.lower() for marker in _NO_SPACE):
+        return DiskFull(
+            f"cannot {doing} {path}: no space left on the disk holding DATA_DIR ({text}); free some space"
+        )
+    return StateError(f"cannot {doing} {path} ({text})")
+
+
+class _Connection(sqlite3.Connection):
+    """The database's connection: a failing statement raises ``StateError``, except a constraint violation."""
+
+    def __init__(self, database: str | Path, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.path = Path(database)
+
+    def execute(self, *args) -> sqlite3.Cursor:
+        return self._checked(super().execute, args)
+
+    def executemany(self, *args) -> sqlite3.Cursor:
+        return self._checked(super().executemany, args)
+
+    def _checked(self, run: Callable[..., sqlite3.Cursor], args: tuple) -> sqlite3.Cursor:
+        try:
+            return run(*args)
+        except sqlite3.IntegrityError:
+            raise  # "followed already" and the like: the caller's normal result
+        except sqlite3.Error as exc:
+            raise _state_error(exc, self.path, "write to" if _writes(args) else "read") from None
+
+
+def _writes(args: tuple) -> bool:
+    return bool(args) and not str(args[0]).lstrip().upper().startswith("SELECT")
+
+
 def _owner_only(path: Path) -> None:
     with contextlib.suppress(OSError):
         if path.stat().st_mode & 0o077:
@@ -201,19 +240,11 @@ class Database:
                 self._create()
             self._check()
             _owner_only(self.path)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, factory=_Connection)
         except sqlite3.Error as exc:
-            raise self._error(exc) from None
+            raise _state_error(exc, self.path) from None
         except OSError as exc:
             raise StateError(f"cannot open {self.path} ({exc.strerror or exc})") from None
-
-    def _error(self, exc: Exception, doing: str = "open") -> StateError:
-        text = str(exc)
-        if any(marker in text.lower() for marker in _NO_SPACE):
-            return StateError(
-                f"cannot {doing} {self.path}: no space left on the disk holding DATA_DIR ({text}); free some space"
-            )
-        return StateError(f"cannot {doing} {self.path} ({text})")
 
     def _create(self) -> None:
         """A new database, made under a temporary name and renamed into place with its schema complete."""
@@ -283,7 +314,7 @@ class Database:
             os.replace(partial, target)
         except (sqlite3.Error, OSError) as exc:
             partial.unlink(missing_ok=True)
-            raise self._error(exc, "back up") from None
+            raise _state_error(exc, self.path, "back up") from None
         for old in sorted(self.backups.glob("newsbot-*.sqlite3"))[:-BACKUPS_KEPT]:
             old.unlink(missing_ok=True)
         return target

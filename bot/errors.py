@@ -3,7 +3,8 @@
     NewsbotError                 (index/errors.py: ArticlesNotFound, IndexNotFound, IndexCorrupt, ...)
     └── BotError
         ├── ConfigError          settings missing or malformed; the message lists every problem, one per line
-        ├── StateError           the bot's database cannot be used (emptied, damaged, newer, no space)
+        ├── StateError           the bot's database cannot be used (emptied, damaged, newer, unwritable)
+        │   └── DiskFull         no space left on the disk holding DATA_DIR: nothing can be saved until some is freed
         └── ReindexRunning       a reindex was asked for while another one runs
 
 Messages say what is wrong, not which command fixes it: each edge (the command line, a chat) adds its own hint.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from index.errors import NewsbotError
 
-__all__ = ["BotError", "ConfigError", "ReindexRunning", "StateError"]
+__all__ = ["BotError", "ConfigError", "DiskFull", "ReindexRunning", "StateError"]
 
 
 class BotError(NewsbotError):
@@ -26,6 +27,10 @@ class ConfigError(BotError):
 
 class StateError(BotError):
     """The bot's own database cannot be used as it is; it is left untouched and the message says what to do."""
+
+
+class DiskFull(StateError):
+    """No space is left on the disk holding DATA_DIR: the database cannot be written (what it holds is intact)."""
 
 
 class ReindexRunning(BotError):

@@ -1,11 +1,13 @@
 """Followed topics: ``/follow TOPIC`` sends each new story that matches it to the chat, once.
 
-After every reindex (new feed items, channel posts, uploads, an admin's /reindex), the new and changed stories are
-matched against every followed topic with the same relevance the answers use (``index.answers.matching``: a story
-is sent when its best quote would have answered the topic as a question). A chat gets each story once (what it
-was sent is kept in the database, so a restart neither re-sends nor loses anything), near-duplicate wire copies
-once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond that wait in a queue and go out
-together as one digest when the hour allows.
+After every reindex (new feed items, channel posts, uploads, an admin's /reindex), the stories that first reached
+the bot in it and are recent (``arrivals``: published, or when undated first seen, at most ``FOLLOW_MAX_AGE_HOURS``
+ago) are matched against every followed topic with the same relevance the answers use
+(``index.answers.matching``: a story is sent when its best quote would have answered the topic as a question). A
+rebuild, a restart, an index upgrade or a re-fetch of a story (same id) brings nothing that first reached the bot,
+so none of them sends anything. A chat gets each story once (what it was sent is kept in the database, the last
+guard), near-duplicate wire copies once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond
+that wait in a queue and go out together as one digest when the hour allows.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from html import escape
+from collections.abc import Iterable
 
 from telegram import Update
 from telegram.error import Forbidden
@@ -21,16 +23,15 @@ from telegram.ext import Application
 
 import index
 from bot import render
-from bot.chats import ALL, id_or_all, may_manage
+from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from index.answers import matching, quote_key
 
-__all__ = ["MAX_FOLLOWS", "follow", "following", "notify", "schedule", "unfollow"]
+__all__ = ["MAX_FOLLOWS", "arrivals", "follow", "following", "notify", "schedule", "unfollow"]
 
 log = logging.getLogger(__name__)
 
 MAX_FOLLOWS = 10  # topics per chat
-MAX_TOPIC = 200
 USAGE_FOLLOW = "Usage: /follow TOPIC, for example /follow opec oil output; /following lists them; /unfollow ID or all"
 
 
@@ -46,8 +47,9 @@ async def follow(update: Update, context: BotContext) -> None:
     if not topic:
         await message.reply_text(USAGE_FOLLOW)
         return
-    if len(topic) > MAX_TOPIC:
-        await message.reply_text(f"That topic is {len(topic):,} characters; a topic may have at most {MAX_TOPIC}.")
+    problem = topic_too_long(topic)
+    if problem:
+        await message.reply_text(problem)
         return
     if not index.analyze(topic):
         await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_FOLLOW}")
@@ -64,7 +66,7 @@ async def follow(update: Update, context: BotContext) -> None:
         return
     await message.reply_text(
         f"Following <i>{render.echo(topic, 100)}</i> (#{added.id}): each new story that matches it will be sent "
-        f"here, at most {context.services.settings.follow_per_hour} messages an hour."
+        f"here, at most {index.plural(context.services.settings.follow_per_hour, 'message')} an hour."
     )
 
 
@@ -99,8 +101,64 @@ async def unfollow(update: Update, context: BotContext) -> None:
     await message.reply_text("Stopped following " + ", ".join(f"#{i}" for i in removed) + ".")
 
 
-async def notify(application: Application, article_ids: list[str]) -> None:
-    """Send the stories among ``article_ids`` (new in the index) to the chats whose topics they match."""
+def arrivals(
+    current: index.Index,
+    previous: index.Index | None,
+    article_ids: Iterable[str],
+    *,
+    now: dt.datetime,
+    max_age: dt.timedelta,
+) -> set[str]:
+    """The stories among ``article_ids`` (added or changed by the update from ``previous`` to ``current``) that are
+    news for followers: they first reached the bot in that update, and they are recent.
+
+    A story first reached the bot when the index served before did not hold it and ``current`` first saw it after
+    that index was built (the index keeps an article's first-seen time across re-fetches and rebuilds, by id). It
+    is recent when it was published (when undated: first seen) at most ``max_age`` before ``now`` (aware).
+
+    Args:
+        current: the index the update made.
+        previous: the index served before it; None when there was none (then every story is new to the bot).
+        article_ids: the ids the update added or changed.
+        now: the present, aware.
+        max_age: how old a story may be and still be news.
+
+    Returns:
+        The ids to match against the followed topics.
+    """
+    oldest = index.naive_utc(now) - max_age
+    out = set()
+    for article_id in article_ids:
+        if previous is not None and _holds(previous, article_id):
+            continue  # re-read by a rebuild, a restart's reindex or a re-fetch: the bot had it already
+        try:
+            seen = current.first_seen(article_id)
+            published = current.article(article_id).date
+        except KeyError:
+            continue  # gone again (a later update removed it)
+        if previous is not None and seen <= previous.built_at:
+            continue
+        if index.naive_utc(published or seen) >= oldest:
+            out.add(article_id)
+    return out
+
+
+def _holds(idx: index.Index, article_id: str) -> bool:
+    try:
+        idx.first_seen(article_id)
+    except KeyError:
+        return False
+    return True
+
+
+async def notify(application: Application, article_ids: list[str], *, previous: index.Index | None) -> None:
+    """Send the stories among ``article_ids`` that are news (``arrivals``) to the chats whose topics they match.
+
+    Args:
+        application: the running bot.
+        article_ids: what the latest update added or changed.
+        previous: the index served before that update (None: none was).
+    """
     svc = services_of(application)
     if not article_ids or svc.db is None or not svc.library.loaded:
         return
@@ -108,8 +166,11 @@ async def notify(application: Application, article_ids: list[str]) -> None:
     if not follows:
         return
     idx = svc.library.index
-    new = set(article_ids)
     now = dt.datetime.now(dt.UTC)
+    max_age = dt.timedelta(hours=svc.settings.follow_max_age_hours)
+    new = await asyncio.to_thread(arrivals, idx, previous, article_ids, now=now, max_age=max_age)
+    if not new:
+        return
     for follow_ in follows:
         quotes = await asyncio.to_thread(matching, idx, follow_.topic, only=new, judge=svc.judge)
         fresh = []
@@ -135,7 +196,10 @@ async def _deliver(
     sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
     room = max(0, svc.settings.follow_per_hour - sent)
     for quote in unique[:room]:
-        text = f"<b>New on {escape(topic[:100])}</b>\n\n{render.quote_block(quote)}"
+        head = f"<b>New on {render.echo(topic, 100)}</b>"
+        text = render.fit(head, [render.quote_block(quote)])
+        if text == head:  # a sentence longer than a message: the story's title and link say it
+            text = f"{head}\n\n{render.source_line(quote.article)}"
         if not await _send(application, chat_id, text):
             return
         await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, [quote.article.id], now=now)

@@ -31,12 +31,13 @@ from telegram.ext import ApplicationHandlerStop
 import index
 from bot import render, uploads
 from bot.context import BotContext
-from bot.errors import ReindexRunning
+from bot.errors import DiskFull, ReindexRunning, StateError
 from index.ingest import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 3.0  # seconds between edits of a reindex status message
+STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
 USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
@@ -95,7 +96,8 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
             return
         if verdict == "warn":
             await message.reply_text(
-                f"You are asking faster than I can quote. Please wait {svc.limiter.retry_after(user.id)} seconds."
+                "You are asking faster than I can quote. "
+                f"Please wait {index.plural(svc.limiter.retry_after(user.id), 'second')}."
             )
             return
     question = question.strip()
@@ -262,7 +264,8 @@ async def _run_reindex(context: BotContext, status: Message, *, done: str = "", 
             f"{done}Reindex failed with an internal error (see the bot's log). The previous index is still serving."
         )
         return
-    log.info("reindexed: %d articles, %d passages in %.1f s", report.articles, report.passages, report.seconds)
+    log.info("reindexed: %s, %s in %.1f s", index.plural(report.articles, "article"),
+             index.plural(report.passages, "passage"), report.seconds)
     await status.edit_text(done + render.reindex_report(report))
 
 
@@ -331,14 +334,41 @@ async def add(update: Update, context: BotContext) -> None:
         await message.reply_text(f"{escape(name)} is already in the articles folder; nothing to add.")
         return
     title = escape(articles[0].title[:200])
-    count = f"{len(articles)} article{'s' if len(articles) != 1 else ''}"
+    count = index.plural(len(articles), "article")
     status = await message.reply_text(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
     await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 
 
+async def _state_failure(update: object, context: BotContext, err: StateError) -> None:
+    """The bot's database cannot be written: one line to the user, one notice a day to the admins, no traceback."""
+    log.warning("the bot's database cannot be used: %s", err)
+    if isinstance(update, Update) and update.effective_message and update.effective_chat:
+        cause = "the bot's disk is full" if isinstance(err, DiskFull) else "the bot's database cannot be used right now"
+        fix = "free some space" if isinstance(err, DiskFull) else "look at the bot's log"
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text(
+                f"Sorry, I could not do that: {cause}. Please try again later; the bot's admins need to {fix}."
+            )
+    svc = context.services
+    now = time.monotonic()
+    if svc.state_noticed is not None and now - svc.state_noticed < STATE_NOTICE_EVERY:
+        return
+    svc.state_noticed = now  # before the await: concurrent failures send one notice
+    await context.tell_admins(
+        f"The bot cannot save its state: {escape(str(err))}. Users who ask for something that needs saving are "
+        "told so in one line; this notice comes at most once a day."
+    )
+
+
 async def error(update: object, context: BotContext) -> None:
-    """Log every unexpected error with its traceback; the user gets a short apology, never the exception."""
+    """Log every unexpected error with its traceback; the user gets a short apology, never the exception.
+
+    The bot's database failing (a full disk) is expected: one line to the user and one notice to the admins.
+    """
     err = context.error
+    if isinstance(err, StateError):
+        await _state_failure(update, context, err)
+        return
     if isinstance(err, Forbidden):
         log.info("not allowed to write to a chat (blocked or removed): %s", err.message)
         return

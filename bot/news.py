@@ -12,7 +12,6 @@ deleted posts, so a deleted post stays until an admin removes its file. Fetched 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from html import escape
@@ -87,13 +86,13 @@ async def poll_feeds(context: BotContext) -> None:
     async with svc.polling:
         report = await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application))
     for feed in report.disabled:
-        await _tell_admins(
-            context,
-            f"Feed #{feed.id} ({escape(feed.label)}) is disabled after {svc.settings.feed_max_failures} failures "
-            f"in a row: {escape(feed.state.last_error or 'see the log')}. /feeds resume {feed.id} tries again.",
+        await context.tell_admins(
+            f"Feed #{feed.id} ({escape(feed.label)}) is disabled after "
+            f"{index.plural(svc.settings.feed_max_failures, 'failure')} in a row: "
+            f"{escape(feed.state.last_error or 'see the log')}. /feeds resume {feed.id} tries again.",
         )
     if report.articles:
-        log.info("feeds brought %d new or changed articles", len(report.articles))
+        log.info("feeds brought %s", index.plural(len(report.articles), "new or changed article"))
         await reindex_soon(context.application, delay=0.0)
 
 
@@ -105,14 +104,9 @@ async def prune_old(context: BotContext) -> None:
         uploads.remove_older_than, svc.settings.articles_dir, SOURCE_FOLDERS, cutoff
     )
     if removed:
-        log.info("retention: removed %d fetched articles older than %d days", len(removed), svc.settings.retention_days)
+        log.info("retention: removed %s older than %s", index.plural(len(removed), "fetched article"),
+                 index.plural(svc.settings.retention_days, "day"))
         await reindex_soon(context.application, delay=0.0)
-
-
-async def _tell_admins(context: BotContext, text: str) -> None:
-    for admin in sorted(context.services.settings.admin_user_ids):
-        with contextlib.suppress(Exception):  # an admin who never started the bot cannot be written to
-            await context.bot.send_message(admin, text)
 
 
 def _is_admin(update: Update, context: BotContext) -> bool:
@@ -187,7 +181,8 @@ async def _add_feed(message: Message, context: BotContext, args: list[str]) -> N
         )
         return
     await status.edit_text(
-        f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): {feed.last_new} new stories; "
+        f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): "
+        f"{index.plural(feed.last_new, 'new story', 'new stories')}; "
         "they are being indexed."
     )
     if feed.last_new:

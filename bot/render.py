@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from telegram.constants import MessageLimit
 
 import index
+from index import plural
 
 if TYPE_CHECKING:
     from bot.database import Feed
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_MESSAGE",
+    "MAX_TOPIC",
     "answer",
     "briefing",
     "context",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 MAX_MESSAGE = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters of text after entities are parsed
+MAX_TOPIC = 200  # characters: a topic is a few words; a longer one is refused, never stored or echoed whole
 
 
 def echo(text: str, limit: int = 60) -> str:
@@ -162,7 +165,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None and idx.article_count:
         built = index.date_text(idx.built_at, time=True)
-        articles = f"{idx.article_count} articles ({len(idx)} passages), indexed {built} UTC"
+        articles = f"{plural(idx.article_count, 'article')} ({plural(len(idx), 'passage')}), indexed {built} UTC"
     elif idx is not None:
         articles = "no articles yet: nothing is indexed until the first stories arrive"
     else:
@@ -182,7 +185,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
 
 def briefing(result: index.Briefing) -> list[str]:
     """A briefing as one or more messages, split between stories and never inside one."""
-    head = f"<b>Briefing: {escape(result.topic)}</b>" if result.topic else "<b>Latest stories</b>"
+    head = f"<b>Briefing: {echo(result.topic, MAX_TOPIC)}</b>" if result.topic else "<b>Latest stories</b>"
     if result.since is not None:
         head += f" since {index.date_text(result.since)}"
     if not result.stories:
@@ -195,7 +198,7 @@ def briefing(result: index.Briefing) -> list[str]:
             items.append(item)
     if result.duplicates:
         items.append(
-            f"<i>{result.duplicates} near-duplicate {'story' if result.duplicates == 1 else 'stories'} left out.</i>"
+            f"<i>{plural(result.duplicates, 'near-duplicate story', 'near-duplicate stories')} left out.</i>"
         )
     messages: list[str] = []
     current = head
@@ -218,7 +221,7 @@ def feed_lines(feeds: Sequence[Feed], interval: float) -> list[str]:
         if feed.paused:
             state = "paused"
         elif feed.state.disabled:
-            state = f"disabled after {feed.state.failures} failures: {echo(feed.state.last_error, 120)}"
+            state = f"disabled after {plural(feed.state.failures, 'failure')}: {echo(feed.state.last_error, 120)}"
         elif feed.last_fetch is None:
             state = "not read yet"
         else:
@@ -234,9 +237,11 @@ def reindex_report(report: ReindexReport) -> str:
     changes = report.changes
     ingest = report.report
     lines = [
-        f"<b>Reindexed</b> in {report.seconds:.1f} s: {report.articles} articles, {report.passages} passages.",
+        f"<b>Reindexed</b> in {report.seconds:.1f} s: {plural(report.articles, 'article')}, "
+        f"{plural(report.passages, 'passage')}.",
         f"Added {len(changes.added)}, changed {len(changes.changed)}, removed {len(changes.removed)}; "
-        f"skipped {ingest.skipped_count} files or records, {ingest.duplicate_count} duplicates.",
+        f"skipped {plural(ingest.skipped_count, 'file or record', 'files or records')}, "
+        f"{plural(ingest.duplicate_count, 'duplicate')}.",
     ]
     for skipped in ingest.skipped[:5]:
         detail = f" ({escape(skipped.detail)})" if skipped.detail else ""
@@ -258,15 +263,16 @@ def stats(idx: index.Index, counters: Stats, feeds: Sequence[Feed] = (), fetched
     """The /stats message: the index, the sources (feeds, stories fetched today, the latest error) and counters."""
     median = counters.median_ms
     lines = [
-        f"<b>Index</b>: {idx.article_count} articles, {len(idx)} passages, built {idx.built_at:%Y-%m-%d %H:%M} UTC "
+        f"<b>Index</b>: {plural(idx.article_count, 'article')}, {plural(len(idx), 'passage')}, "
+        f"built {idx.built_at:%Y-%m-%d %H:%M} UTC "
         f"in {idx.info.build_seconds:.1f} s."
     ]
     if feeds:
         paused = sum(f.paused for f in feeds)
         disabled = sum(f.state.disabled and not f.paused for f in feeds)
         line = (
-            f"<b>Sources</b>: {len(feeds)} feeds ({len(feeds) - paused - disabled} active, {paused} paused, "
-            f"{disabled} disabled), {fetched_today} stories fetched today"
+            f"<b>Sources</b>: {plural(len(feeds), 'feed')} ({len(feeds) - paused - disabled} active, {paused} paused, "
+            f"{disabled} disabled), {plural(fetched_today, 'story', 'stories')} fetched today"
         )
         failing = [f for f in feeds if f.state.last_error and f.state.failures]
         if failing:

@@ -23,7 +23,7 @@ import index.semantic
 from bot.answering import Answerer
 from bot.config import Settings
 from bot.database import Database
-from bot.errors import ReindexRunning
+from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,9 @@ class Library:
         self._reindexing = False
         self.progress: tuple[str, int, int] = ("starting", 0, 0)
         self.merging: asyncio.Task[None] | None = None  # the background merge after the latest reindex
-        # Called with what each reindex changed, once the new index serves (the followers hear of new stories).
-        self.on_change: Callable[[index.Changes], None] | None = None
+        # Called with what each reindex changed and the index served before it, once the new index serves (the
+        # followers hear of the stories that first reached the bot).
+        self.on_change: Callable[[index.Changes, index.Index | None], None] | None = None
 
     @property
     def index(self) -> index.Index:
@@ -114,11 +115,12 @@ class Library:
                 full=full,
                 progress=self._progress,
             )
-            unchanged = new is self._index or (self._index is not None and new.info == self._index.info)
+            previous = self._index
+            unchanged = new is previous or (previous is not None and new.info == previous.info)
             self._index = new
             self.merging = asyncio.create_task(self._maintain())
             if not unchanged and new.changed and self.on_change is not None:
-                self.on_change(new.changed)
+                self.on_change(new.changed, previous)
             return ReindexReport(
                 changes=index.Changes() if unchanged else new.changed,
                 report=new.report,
@@ -268,6 +270,7 @@ class Services:
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, entered in post_init
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
+    state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``work`` in the background (also before the application runs); failures are logged."""
@@ -278,8 +281,12 @@ class Services:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), StateError):  # a full disk under the database: expected, said in one line
+            log.warning("%s failed: %s", task.get_name(), task.exception())
+            return
+        log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     @classmethod
     def create(cls, settings: Settings, current: index.Index | None = None) -> Services:

@@ -18,7 +18,20 @@ from .dates import TimeQuery, date_text, naive_utc, parse_date, read_since, read
 from .embedding import ModelUnavailable
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
-from .model import Answer, Article, Briefing, BuildInfo, Changes, Hit, IngestReport, Passage, Quote, Skipped, Story
+from .model import (
+    Answer,
+    Article,
+    Briefing,
+    BuildInfo,
+    Changes,
+    Hit,
+    IngestReport,
+    Passage,
+    Quote,
+    Skipped,
+    Story,
+    plural,
+)
 from .passages import paragraph_around
 from .search import search
 from .segments import IndexLocked
@@ -62,6 +75,7 @@ __all__ = [
     "open_or_build",
     "paragraph_around",
     "parse_date",
+    "plural",
     "read_since",
     "read_time",
     "search",

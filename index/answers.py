@@ -150,6 +150,7 @@ def answer(
     judge: Judge | None = None,
     weights: Weights | None = None,
     now: dt.datetime | None = None,
+    stories: int = 5,
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
@@ -161,6 +162,7 @@ def answer(
         judge: the semantic judge (an embedding model); None answers lexically.
         weights: how the sentence features are combined; the path's fitted defaults when None.
         now: the asker's present, aware, in their time zone ("yesterday" is their yesterday); now in UTC if None.
+        stories: how many stories the briefing that answers a question about a time alone holds at most.
 
     Returns:
         An ``Answer``. ``answered`` is False, with a one-sentence message (and nearby titles when some were
@@ -177,7 +179,7 @@ def answer(
         return _declined(question, NOTHING_INDEXED)
     when = read_time(question, now=now or dt.datetime.now(dt.UTC))
     if when.empty:
-        return _briefing(idx, question, when, limit)
+        return _briefing(idx, question, when, stories)
     terms = analyze(when.text)
     if not terms:
         return _declined(
@@ -237,9 +239,9 @@ def _newest(idx: Index) -> str:
     return f" The newest articles are from {date_text(newest)}." if newest else ""
 
 
-def _briefing(idx: Index, question: str, when: TimeQuery, limit: int) -> Answer:
+def _briefing(idx: Index, question: str, when: TimeQuery, stories: int) -> Answer:
     """A question with nothing but time ("What happened yesterday?"): the stories of that range, newest first."""
-    briefing = brief(idx, None, since=when.since, until=when.until, n=max(limit, 5))
+    briefing = brief(idx, None, since=when.since, until=when.until, n=stories)
     if not briefing.stories:
         return _declined(question, f"There are no stories from {when.phrase}.{_newest(idx)}", kind="briefing")
     return Answer(question=question, answered=True, kind="briefing", briefing=briefing, confidence=math.inf)

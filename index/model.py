@@ -1,4 +1,4 @@
-"""Plain data shared by every stage: articles, passages, hits, quotes and answers.
+"""Plain data shared by every stage: articles, passages, hits, quotes and answers; ``plural`` writes their counts.
 
 All records are frozen and slotted. Offsets are character offsets into ``Article.text``, so
 ``article.text[p.start:p.end] == p.text`` holds for every passage and quote and can be checked anywhere.
@@ -24,7 +24,19 @@ __all__ = [
     "Quote",
     "Skipped",
     "Story",
+    "plural",
 ]
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``count`` and ``noun``, the noun in the plural unless the count is one: ``1 article``, ``0 articles``.
+
+    Args:
+        count: how many.
+        noun: the singular ("article", "near-duplicate story").
+        plural_noun: the plural when it is not ``noun`` + "s" ("stories").
+    """
+    return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +157,11 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line for humans: counts of loaded, skipped and duplicate articles."""
-        extra = f" ({self.headlines} headlines only)" if self.headlines else ""
-        decoded = f", {self.decoded_count} files not in UTF-8 decoded" if self.decoded_count else ""
+        extra = f" ({plural(self.headlines, 'headline')} only)" if self.headlines else ""
+        decoded = f", {plural(self.decoded_count, 'file')} not in UTF-8 decoded" if self.decoded_count else ""
         return (
-            f"{self.loaded} articles loaded from {self.files} files{extra}, "
-            f"{self.skipped_count} skipped, {self.duplicate_count} duplicates{decoded}"
+            f"{plural(self.loaded, 'article')} loaded from {plural(self.files, 'file')}{extra}, "
+            f"{self.skipped_count} skipped, {plural(self.duplicate_count, 'duplicate')}{decoded}"
         )
 
 

@@ -41,19 +41,21 @@ def make_settings(fake: FakeTelegram, tmp: Path, **overrides) -> Settings:
 async def running(settings: Settings, *, webhook: dict | None = None) -> AsyncIterator[Application]:
     """Initialize, post_init, start polling (or the webhook server) and the application; stop it all after."""
     app = build_application(settings)
-    async with app:
-        await app.post_init(app)
-        if webhook is None:
-            await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        else:
-            await app.updater.start_webhook(**webhook)
-        await app.start()
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            if app.post_stop:
-                await app.post_stop(app)
-    if app.post_shutdown:
-        await app.post_shutdown(app)
+    try:
+        async with app:
+            await app.post_init(app)
+            if webhook is None:
+                await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            else:
+                await app.updater.start_webhook(**webhook)
+            await app.start()
+            try:
+                yield app
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                if app.post_stop:
+                    await app.post_stop(app)
+    finally:  # also when the test failed: the database is closed, so a test's small disk can be unmounted
+        if app.post_shutdown:
+            await app.post_shutdown(app)

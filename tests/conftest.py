@@ -104,3 +104,11 @@ def small_filesystem(tmp_path: Path, size: str) -> Iterator[Path]:
         pytest.skip("needs root to mount a small tmpfs")
     yield mount
     subprocess.run(["umount", str(mount)], check=False)
+
+
+def fill_disk(mount: Path) -> Path:
+    """Fill the file system at ``mount`` to the last block with one file, and return that file."""
+    stat = os.statvfs(mount)
+    filler = mount / "filler"
+    filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize))
+    return filler

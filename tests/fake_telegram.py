@@ -133,6 +133,8 @@ class FakeTelegram:
     files: dict[str, bytes] = field(default_factory=dict)
     blocked_chats: set[int] = field(default_factory=set)
     chat_admins: dict[int, set[int]] = field(default_factory=dict)
+    # Methods answered with an error, as Telegram answers some: {"getChatMember": (400, "Bad Request: ...")}.
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     cursors: dict[int, int] = field(default_factory=dict)  # per chat: how many sent messages were read
     base_url: str = ""
     base_file_url: str = ""
@@ -188,6 +190,8 @@ class FakeTelegram:
         chat_id = params.get("chat_id")
         if chat_id is not None and int(chat_id) in self.blocked_chats:
             raise TelegramError(403, "Forbidden: bot was kicked from the group chat")
+        if method in self.refused:
+            raise TelegramError(*self.refused[method])
         if method == "getMe":
             return BOT
         if method in (

@@ -97,7 +97,7 @@ async def test_start_and_help(private):
     await private.send("/start")
     reply = await private.next_reply()
     assert "quoting them word for word" in reply.text
-    assert "1 articles (" in reply.text
+    assert "1 article (11 passages)" in reply.text
     await private.send("/help extra junk")
     assert "Try:" in (await private.next_reply()).text
 
@@ -128,7 +128,7 @@ async def test_admin_commands_refuse_non_admins(private, admin):
     await private.next_reply()
     await admin.send("/stats please")
     stats = await admin.next_reply()
-    assert "1 articles" in stats.text
+    assert "1 article, 11 passages" in stats.text
     assert "Questions answered since start: 1" in stats.text
     assert "Uptime" in stats.text
 

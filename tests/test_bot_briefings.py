@@ -240,3 +240,32 @@ def test_not_a_database_is_refused(tmp_path):
     path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StateError, match="is damaged or not a database"):
         Database(path)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        pytest.param("libya " * 680, id="4080-characters"),
+        pytest.param("turkey libya haftar " * 50, id="1000-characters"),
+        pytest.param("x" * 201, id="one-too-many"),
+    ],
+)
+async def test_brief_refuses_a_topic_longer_than_promised(group, topic, caplog):
+    with caplog.at_level(logging.ERROR):
+        await group.send(f"/brief {topic}".strip()[:4096])
+        reply = await group.next_reply()
+        await group.send(f"/brief {topic.strip()[:4000]} since 2020-01-01")
+        with_date = await group.next_reply()
+    for refusal in (reply, with_date):
+        assert refusal.text.startswith("That topic is ")
+        assert "a topic may have at most 200 characters" in refusal.text
+        assert len(refusal.text) < 200
+    assert "error while handling" not in caplog.text
+
+
+async def test_a_briefing_echoes_a_topic_of_200_characters_at_most(group):
+    topic = ("haftar " * 40)[:200]
+    await group.send(f"/brief {topic}")
+    head = (await group.next_reply()).text.split("\n", 1)[0]
+    assert head.startswith("Briefing: haftar haftar")
+    assert len(head) <= len("Briefing: ") + 200

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import email.utils
 import os
+import time
 
 import pytest
 
@@ -47,17 +49,21 @@ RIVER = ("Valley river floods farmland", ["The Tarn burst its banks near Albi an
 
 
 def publish(site, path: str, stories: list[tuple[str, str, list[str]]], *, kind: str = "rss") -> None:
-    """Serve a feed at ``path`` listing ``stories`` (slug, title, paragraphs), each with its page on the site."""
+    """Serve a feed at ``path`` listing ``stories`` (slug, title, paragraphs), each with its page on the site.
+
+    The items are dated an hour ago: followers are sent recent stories only (FOLLOW_MAX_AGE_HOURS).
+    """
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
     items = []
     for slug, title, paragraphs in stories:
         link = site.url(f"/news/{slug}.html")
         site.serve(f"/news/{slug}.html", article_page(title, paragraphs, canonical=link), content_type=HTML)
         if kind == "rss":
             items.append({"guid": f"urn:{slug}", "title": title, "link": link, "description": paragraphs[0],
-                          "pubDate": "Wed, 25 Nov 2026 08:00:00 GMT"})
+                          "pubDate": email.utils.format_datetime(when, usegmt=True)})
         else:
             items.append({"id": f"urn:{slug}", "title": title, "link": link, "summary": paragraphs[0],
-                          "updated": "2026-11-25T08:00:00Z"})
+                          "updated": when.isoformat().replace("+00:00", "Z")})
     site.serve(path, rss(items) if kind == "rss" else atom(items, title="Valley News"),
                content_type=RSS if kind == "rss" else ATOM)
 
@@ -73,10 +79,10 @@ def changes_of(app) -> asyncio.Queue:
     queue: asyncio.Queue = asyncio.Queue()
     tell_followers = library.on_change
 
-    def observe(changes):
+    def observe(changes, previous):
         queue.put_nowait(changes)
         if tell_followers is not None:
-            tell_followers(changes)
+            tell_followers(changes, previous)
 
     library.on_change = observe
     return queue
@@ -112,10 +118,10 @@ async def test_an_admin_adds_two_feeds_and_a_follower_gets_each_new_story_once_e
 
         await admin.send(f"/feeds add {site.url('/harbour.rss')} Harbour Times")
         assert "Following feed #1 (Harbour Times); reading it now" in (await admin.next_reply()).text
-        assert "Following feed #1 (Harbour Times): 1 new stories" in (await admin.next_reply()).text
+        assert "Following feed #1 (Harbour Times): 1 new story;" in (await admin.next_reply()).text
         await admin.send(f"/feeds add {site.url('/valley.atom')}")
         await admin.next_reply()
-        assert "Following feed #2 (Valley News): 1 new stories" in (await admin.next_reply()).text
+        assert "Following feed #2 (Valley News): 1 new story;" in (await admin.next_reply()).text
 
         # A story published after the bot started: picked up within one polling interval.
         publish(site, "/harbour.rss", [("tolls", *TOLLS), ("ferry", *FERRY)])
@@ -259,7 +265,8 @@ async def test_fetch_adds_one_page(telegram, site, tmp_path):
 
 def channel_post(message_id: int, text: str, **extra) -> dict:
     chat = {"id": CHANNEL, "type": "channel", "title": "Harbour Watch", "username": "harbourwatch"}
-    return {"message_id": message_id, "date": 1_764_057_600, "chat": chat, "sender_chat": chat, "text": text, **extra}
+    date = int(time.time()) - 3600  # an hour ago: followers are sent recent stories only
+    return {"message_id": message_id, "date": date, "chat": chat, "sender_chat": chat, "text": text, **extra}
 
 
 async def test_channel_posts_become_articles_and_an_edit_replaces_one(telegram, tmp_path):
@@ -279,7 +286,7 @@ async def test_channel_posts_become_articles_and_an_edit_replaces_one(telegram, 
         changes = changes_of(app)
         telegram.push("edited_channel_post", channel_post(
             77, "Lighthouse keeper retires\nThe last lighthouse keeper of Skerry Point retired after 42 years.",
-            edit_date=1_764_058_000,
+            edit_date=int(time.time()),
         ))
         await served(changes, "tg-1001234567890-77")
         await follower.send("How long did the lighthouse keeper serve?")
@@ -377,7 +384,7 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
     assert "Following feed #1 (Harbour Times)" in result.stdout
     result = await run("poll")
     assert result.code == 0, result.stderr
-    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
+    assert "Polled 1 feed: 1 new or changed story, 0 failed." in result.stdout
     result = await run("ask", "How much will the harbour bridge toll rise to?")
     assert "three pounds in January" in result.stdout
     assert site.url("/news/tolls.html") in result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_index_reports_skips(workdir, cli):
     write(workdir / "seeds", "broken.json", "{")
     out = cli("index", cwd=workdir)
     assert out.code == 0
-    assert "1 articles, " in out.stdout
+    assert "1 article, " in out.stdout
     assert "1 skipped" in out.stdout
     assert "broken.json: invalid JSON" in out.stdout
 
@@ -120,6 +121,37 @@ def test_brief_command(workdir, cli):
     bad = cli("brief", "--since", "someday", cwd=workdir)
     assert bad.code == 2
     assert "is not a date" in bad.stderr
+
+
+def test_n_limits_the_stories_of_a_question_about_a_time_alone(workdir, cli):
+    for day in range(1, 5):
+        write(workdir / "seeds", f"oil-{day}.txt", f"Oil story {day}\n{day} March 1987\n\nOil rose on day {day}.\n")
+    question = "what happened in 1987?"
+    two = cli("ask", question, "-n", "2", cwd=workdir)
+    assert two.code == 0, two.stderr
+    assert re.findall(r"^\d+\. Oil story", two.stdout, re.MULTILINE) == ["1. Oil story", "2. Oil story"]
+    assert len(json.loads(cli("ask", question, "-n", "1", "--json", cwd=workdir).stdout)["stories"]) == 1
+    every = cli("ask", question, cwd=workdir)
+    assert len(re.findall(r"^\d+\. Oil story", every.stdout, re.MULTILINE)) == 4, "without -n: up to 5 stories"
+    quotes = cli("ask", "Which air base did the GNA seize?", cwd=workdir)
+    assert len(re.findall(r"^\d+\. “", quotes.stdout, re.MULTILINE)) <= 3, "without -n: up to 3 quotes"
+
+
+def test_counts_of_one_are_singular(tmp_path, cli):
+    write(tmp_path / "one", "pier.txt", "Pier repaired\n\nThe old pier was repaired.\n")
+    built = cli("ask", "Was the pier repaired?", "--articles", "one", cwd=tmp_path)
+    assert "(1 article loaded from 1 file, 0 skipped, 0 duplicates)" in built.stderr
+    write(tmp_path / "one", "pier.txt", "Pier repaired\n\nThe old pier was repaired.\nTwice.\n")
+    indexed = cli("index", "--articles", "one", cwd=tmp_path).stdout
+    assert ": 1 article, 1 passage, 0 skipped, 0 duplicates." in indexed
+
+
+def test_version_is_the_package_version(tmp_path):
+    from importlib import metadata
+
+    out = run_process("--version", cwd=tmp_path)
+    assert out.returncode == 0
+    assert out.stdout == f"newsbot {metadata.version('newsbot')}\n"
 
 
 def test_ask_search_and_brief_work_outside_the_clone(tmp_path, cli):

@@ -11,10 +11,10 @@ import sqlite3
 import pytest
 
 from bot.database import BACKUPS_KEPT, Database
-from bot.errors import StateError
+from bot.errors import DiskFull, StateError
 
 from .cli_harness import run_process
-from .conftest import small_filesystem
+from .conftest import fill_disk, small_filesystem
 from .fake_telegram import TOKEN
 
 
@@ -121,16 +121,11 @@ def full_disk(tmp_path):
     yield from small_filesystem(tmp_path, "1m")
 
 
-def _fill(mount) -> None:
-    stat = os.statvfs(mount)
-    (mount / "filler").write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize))
-
-
 def test_an_existing_database_opens_on_a_full_disk(full_disk):
     store = Database(full_disk / "newsbot.sqlite3")
     store.add(7, "08:00", None)
     store.close()
-    _fill(full_disk)
+    fill_disk(full_disk)
     store = Database(full_disk / "newsbot.sqlite3")
     assert len(store.for_chat(7)) == 1
     with pytest.raises(StateError, match="disk"):
@@ -139,12 +134,33 @@ def test_an_existing_database_opens_on_a_full_disk(full_disk):
 
 
 def test_run_on_a_full_disk_says_one_line(full_disk):
-    _fill(full_disk)
+    fill_disk(full_disk)
     out = run_process("run", cwd=full_disk.parent, env={"TELEGRAM_BOT_TOKEN": TOKEN, "DATA_DIR": str(full_disk)})
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1
     assert "no space left" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_write_on_a_full_disk_raises_disk_full_and_loses_nothing(full_disk):
+    store = Database(full_disk / "newsbot.sqlite3")
+    store.add(7, "08:00", "libya")
+    assert store.add_follow(7, "haftar") is not None
+    fill_disk(full_disk)
+    for write in (lambda: store.add(7, "09:00", "x" * 50_000), lambda: store.add_follow(7, "y" * 50_000),
+                  lambda: store.set_timezone(7, "Europe/Paris"), lambda: store.remove(7)):
+        with pytest.raises(DiskFull, match="no space left on the disk holding DATA_DIR") as info:
+            write()
+        assert isinstance(info.value, StateError)
+        assert "\n" not in str(info.value)
+    assert store.add_follow(7, "haftar") is None, "a constraint is still a normal result"
+    assert [(s.time, s.topic) for s in store.for_chat(7)] == [("08:00", "libya")]
+    assert [f.topic for f in store.follows(7)] == ["haftar"]
+    store.close()
+    (full_disk / "filler").unlink()
+    store = Database(full_disk / "newsbot.sqlite3")
+    assert [(s.time, s.topic) for s in store.for_chat(7)] == [("08:00", "libya")]
+    store.close()
 
 
 def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):

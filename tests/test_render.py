@@ -34,6 +34,19 @@ def test_non_http_urls_are_not_linked():
     assert "<a " not in render.source_line(article)
 
 
+def test_counts_of_one_are_singular_in_reports():
+    from bot.services import ReindexReport
+    from index import Changes, IngestReport, plural
+
+    ingest = IngestReport(loaded=1, files=1, skip_counts=(("invalid JSON", 1),), duplicate_count=1, headlines=1)
+    report = ReindexReport(changes=Changes(added=("a",)), report=ingest, articles=1, passages=1, seconds=0.1)
+    text = parse_html(render.reindex_report(report))
+    assert "1 article, 1 passage." in text
+    assert "skipped 1 file or record, 1 duplicate." in text
+    assert ingest.summary() == "1 article loaded from 1 file (1 headline only), 1 skipped, 1 duplicate"
+    assert [plural(n, "story", "stories") for n in (0, 1, 2)] == ["0 stories", "1 story", "2 stories"]
+
+
 def test_long_answers_drop_whole_quotes():
     quotes = tuple(quote(f"Sentence {i} " + "word " * 300) for i in range(6))
     html = render.answer(Answer(question="q", answered=True, quotes=quotes))
