@@ -350,6 +350,8 @@ def _feed_state(feed: Feed) -> str:
     if feed.last_fetch is None:
         return "not read yet"
     state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
+    if feed.waiting:
+        state += f", {feed.waiting} waiting to be fetched"
     return state + (f"; failing ({feed.state.failures}): {feed.state.last_error}" if feed.state.failures else "")
 
 

@@ -13,6 +13,13 @@ module decides what they mean::
 Item identity (``FeedItem.key``) is the GUID or Atom id, else the link without tracking parameters, else a hash
 of title and text; ``FeedItem.digest`` changes when the title or the text changes, so a known key with a new
 digest is an edited item whose article should be replaced.
+
+Which items a poll fetches is decided here too, from one read of what the database knows (as the ``reader``
+library's update pipeline does)::
+
+    plan = plan_items(parsed.items, known, per_poll=50)   # parsed.items is None after a 304
+    plan.fetch      # keys to fetch now: new items, changed ones, then the backlog (seen, not fetched yet)
+    plan.gone       # keys the feed no longer lists (remembered a while, then forgotten)
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ import hashlib
 import html
 import io
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +43,11 @@ from .model import Article
 
 __all__ = [
     "DEFAULT_POLICY",
+    "MAX_CHANGES",
     "FeedItem",
     "FeedState",
+    "ItemPlan",
+    "KnownItem",
     "ParsedFeed",
     "PollPolicy",
     "after_failure",
@@ -46,8 +56,11 @@ __all__ = [
     "extract_article",
     "html_to_text",
     "is_due",
+    "item_from_record",
+    "item_record",
     "parse_feed",
     "parse_retry_after",
+    "plan_items",
     "resume",
 ]
 
@@ -291,6 +304,21 @@ def _item(entry: Mapping[str, Any]) -> FeedItem:
     )
 
 
+def item_record(item: FeedItem) -> dict[str, Any]:
+    """A feed item as plain JSON data, to keep it while it waits to be fetched (``item_from_record`` reads it)."""
+    return {**asdict(item), "published": item.published.isoformat() if item.published else None}
+
+
+def item_from_record(record: Mapping[str, Any]) -> FeedItem:
+    """The feed item ``item_record`` made.
+
+    Raises:
+        TypeError, ValueError: the record is not one ``item_record`` made.
+    """
+    published = record.get("published")
+    return FeedItem(**{**record, "published": dt.datetime.fromisoformat(published) if published else None})
+
+
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
 
@@ -462,6 +490,125 @@ def _page_date(doc: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+# --- Which items a poll fetches --------------------------------------------------------------------------------
+
+MAX_CHANGES = 24  # times one item's page is fetched again because its text changed (as the reader library does)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the database remembers of one item of a feed.
+
+    ``waiting``: seen but not fetched yet (new then, or changed since it was fetched); the database keeps the
+    item itself meanwhile, so it is fetched on a later poll whatever the feed answers. ``listed``: the feed listed
+    it when last read. ``changes``: how many times it was fetched again because its title or text changed.
+    """
+
+    key: str
+    digest: str
+    waiting: bool = False
+    listed: bool = True
+    changes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPlan:
+    """What one poll does with a feed's items (``plan_items``).
+
+    ``new``: never seen, in feed order. ``changed``: fetched before, and their title or text changed since.
+    ``refreshed``: waiting items whose title or text changed while they waited (kept in their new form).
+    ``backlog``: keys of the items seen before and not fetched yet, in the order they will be fetched.
+    ``gone``: keys of items the feed listed and lists no more; ``relisted``: keys listed again.
+    ``unchanged``: how many listed items need nothing. ``fetch``: the keys to fetch in this poll, in order.
+    """
+
+    new: tuple[FeedItem, ...] = ()
+    changed: tuple[FeedItem, ...] = ()
+    refreshed: tuple[FeedItem, ...] = ()
+    backlog: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
+    relisted: tuple[str, ...] = ()
+    unchanged: int = 0
+    fetch: tuple[str, ...] = ()
+
+    @property
+    def waiting(self) -> int:
+        """How many items still wait to be fetched after this poll."""
+        return len(self.new) + len(self.changed) + len(self.backlog) - len(self.fetch)
+
+
+def plan_items(
+    items: Sequence[FeedItem] | None,
+    known: Mapping[str, KnownItem],
+    *,
+    per_poll: int,
+    max_changes: int = MAX_CHANGES,
+) -> ItemPlan:
+    """Decide which items are new, changed, waiting or gone, and which to fetch in this poll.
+
+    New items come first, in the feed's order (feeds list the newest first, so today's stories arrive first),
+    then changed ones, then the backlog: items seen on earlier polls and not fetched yet, those the feed still
+    lists before those it dropped, each group in ``known``'s order. An item that left the feed before it was
+    fetched is still fetched: it was announced, and its page usually stays. An item whose text changed more than
+    ``max_changes`` times is not fetched again (its feed puts something like the time into it).
+
+    Args:
+        items: the feed's items as just read, or None when the feed was not read (a 304): then only the
+            backlog is fetched.
+        known: every item the database remembers for this feed, by key, waiting ones in the order they
+            should be fetched (the database gives the most recently seen first, each poll's in feed order).
+        per_poll: the most items fetched in one poll; the rest wait for the next.
+        max_changes: how many times an item is fetched again because its text changed.
+
+    Returns:
+        The plan. Pure: nothing is read or written.
+
+    Raises:
+        InvalidOption: ``per_poll`` is below 1.
+    """
+    if per_poll < 1:
+        raise InvalidOption(f"per_poll {per_poll} must be 1 or more")
+    new: list[FeedItem] = []
+    changed: list[FeedItem] = []
+    refreshed: list[FeedItem] = []
+    relisted: list[str] = []
+    unchanged = 0
+    listed_now = None if items is None else {item.key for item in items}
+    for item in items or ():
+        old = known.get(item.key)
+        if old is None:
+            new.append(item)
+            continue
+        if not old.listed:
+            relisted.append(item.key)
+        if old.waiting:
+            if old.digest != item.digest:
+                refreshed.append(item)
+        elif old.digest != item.digest and old.changes < max_changes:
+            changed.append(item)
+        else:
+            unchanged += 1
+
+    def still_listed(key: str, old: KnownItem) -> bool:
+        return old.listed if listed_now is None else key in listed_now
+
+    waiting = [(key, old) for key, old in known.items() if old.waiting]
+    backlog = [key for key, old in waiting if still_listed(key, old)]
+    backlog += [key for key, old in waiting if not still_listed(key, old)]
+    gone = [] if listed_now is None else [key for key, old in known.items() if old.listed and key not in listed_now]
+    order = [item.key for item in new] + [item.key for item in changed] + backlog
+    return ItemPlan(
+        new=tuple(new),
+        changed=tuple(changed),
+        refreshed=tuple(refreshed),
+        backlog=tuple(backlog),
+        gone=tuple(gone),
+        relisted=tuple(relisted),
+        unchanged=unchanged,
+        fetch=tuple(order[:per_poll]),
+    )
 
 
 # --- Polling policy -------------------------------------------------------------------------------------------

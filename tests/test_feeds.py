@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from index.errors import InvalidOption
 from index.feeds import (
+    MAX_CHANGES,
     FeedItem,
     FeedState,
+    KnownItem,
     PollPolicy,
     after_failure,
     after_success,
@@ -19,8 +21,11 @@ from index.feeds import (
     extract_article,
     html_to_text,
     is_due,
+    item_from_record,
+    item_record,
     parse_feed,
     parse_retry_after,
+    plan_items,
     resume,
 )
 
@@ -447,6 +452,73 @@ def test_an_item_without_any_url_gets_an_id_from_its_key():
     assert again is not None
     assert first.url is None
     assert first.id == again.id
+
+
+# --- Which items a poll fetches ---------------------------------------------------------------------------------
+
+
+def listed(*names: str, digest: str = "d") -> list[FeedItem]:
+    return [FeedItem(f"guid:{n}", n, None, n, None, "", "", f"{digest}-{n}") for n in names]
+
+
+def known(*names: str, digest: str = "d", **state) -> dict[str, KnownItem]:
+    return {f"guid:{n}": KnownItem(f"guid:{n}", f"{digest}-{n}", **state) for n in names}
+
+
+def test_a_first_read_fetches_the_newest_items_and_keeps_the_rest_waiting():
+    plan = plan_items(listed("c", "b", "a"), {}, per_poll=2)
+    assert [i.key for i in plan.new] == ["guid:c", "guid:b", "guid:a"]
+    assert plan.fetch == ("guid:c", "guid:b")
+    assert plan.waiting == 1
+    assert (plan.changed, plan.backlog, plan.gone, plan.unchanged) == ((), (), (), 0)
+
+
+def test_after_a_304_the_backlog_is_fetched_still_listed_first():
+    memory = {**known("d", waiting=True, listed=False), **known("c", "b", waiting=True), **known("a")}
+    plan = plan_items(None, memory, per_poll=2)
+    assert plan.backlog == ("guid:c", "guid:b", "guid:d")
+    assert plan.fetch == ("guid:c", "guid:b")
+    assert (plan.new, plan.gone, plan.waiting) == ((), (), 1)
+
+
+def test_new_then_changed_then_backlog():
+    memory = {**known("b", waiting=True), **known("a"), **known("x")}
+    items = listed("n") + listed("b") + listed("a", digest="edited") + listed("x")
+    plan = plan_items(items, memory, per_poll=10)
+    assert [i.key for i in plan.new] == ["guid:n"]
+    assert [i.key for i in plan.changed] == ["guid:a"]
+    assert plan.backlog == ("guid:b",)
+    assert plan.fetch == ("guid:n", "guid:a", "guid:b")
+    assert plan.unchanged == 1
+
+
+def test_items_that_leave_the_feed_are_gone_and_come_back_as_relisted():
+    memory = {**known("b", "a"), **known("old", listed=False)}
+    plan = plan_items(listed("old", "b"), memory, per_poll=10)
+    assert (plan.gone, plan.relisted, plan.fetch, plan.unchanged) == (("guid:a",), ("guid:old",), (), 2)
+
+
+def test_a_waiting_item_that_changed_is_kept_in_its_new_form_and_counts_once():
+    plan = plan_items(listed("a", digest="new"), known("a", waiting=True), per_poll=10)
+    assert [i.digest for i in plan.refreshed] == ["new-a"]
+    assert (plan.changed, plan.fetch) == ((), ("guid:a",))
+
+
+def test_an_item_whose_text_changes_every_poll_is_not_fetched_forever():
+    tired = known("a", changes=MAX_CHANGES)
+    plan = plan_items(listed("a", digest="again"), tired, per_poll=10)
+    assert (plan.changed, plan.fetch, plan.unchanged) == ((), (), 1)
+
+
+def test_plan_items_needs_a_positive_per_poll():
+    with pytest.raises(InvalidOption, match="per_poll"):
+        plan_items([], {}, per_poll=0)
+
+
+def test_an_item_survives_its_record():
+    item = feed_item(content="<p>Body</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
+    assert item_from_record(item_record(item)) == item
+    assert item_from_record(item_record(feed_item())) == feed_item()
 
 
 # --- Polling policy --------------------------------------------------------------------------------------------
