@@ -10,7 +10,8 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
   from the environment, and keeps no cookies;
 - ends within ``timeout`` seconds in all (connect, every redirect hop and the whole body), not only per read;
 - stops reading at ``max_bytes`` of decoded body, whatever Content-Length says;
-- accepts only feed types for feeds and HTML types for pages;
+- accepts HTML types only for pages; for feeds, any type but images, audio, video and fonts, since servers label
+  feeds ``text/plain``, ``application/octet-stream`` or ``text/html`` as often as not: the parser decides;
 - sends conditional headers (a 304 comes back as ``not_modified`` with an empty body);
 - runs at most ``per_host`` at a time per host, identifies itself with a clear User-Agent, and for pages only
   (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site.
@@ -22,7 +23,7 @@ Errors, each with a one-line message fit to show an admin::
         ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
         ├── TooManyRedirects  more than max_redirects hops (loops included)
         ├── ResponseTooLarge  more than max_bytes
-        ├── WrongContentType  not a feed type (feeds) or not HTML (pages)
+        ├── WrongContentType  media that cannot be a feed (feeds) or not HTML (pages)
         ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
         ├── FetchTimeout      the total deadline passed
         ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
@@ -62,7 +63,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_TIMEOUT",
-    "FEED_CONTENT_TYPES",
+    "NOT_FEED_MEDIA",
     "PAGE_CONTENT_TYPES",
     "FetchError",
     "FetchResult",
@@ -90,18 +91,8 @@ ROBOTS_AGENT = "newsbot"
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
 _INFLATE_STEP = 1 << 20
 
-FEED_CONTENT_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/x-rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/xml",
-        "text/xml",
-        "text/rss+xml",
-        "application/x-rdf+xml",
-    }
-)
+# Top-level media types that cannot be a feed; any other body is handed to the parser, which decides.
+NOT_FEED_MEDIA = ("image/", "audio/", "video/", "font/", "model/")
 PAGE_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _ACCEPT = {
     "feed": "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, "
@@ -604,10 +595,10 @@ class Fetcher:
             raise HTTPStatusError(
                 _status_message(url, status, retry_after), url=url, status=status, retry_after=retry_after
             )
-        accepted = {"feed": FEED_CONTENT_TYPES, "page": PAGE_CONTENT_TYPES}.get(kind)
-        if accepted is not None and media_type not in accepted:
-            expected = "an RSS, Atom or XML feed" if kind == "feed" else "an HTML page"
-            raise WrongContentType(f"{url} is {media_type or 'of no stated type'}, not {expected}", url=url)
+        if kind == "page" and media_type not in PAGE_CONTENT_TYPES:
+            raise WrongContentType(f"{url} is {media_type or 'of no stated type'}, not an HTML page", url=url)
+        if kind == "feed" and media_type.startswith(NOT_FEED_MEDIA):
+            raise WrongContentType(f"{url} is {media_type}, not an RSS, Atom or XML feed", url=url)
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(f"{url} is {int(declared)} bytes; the limit is {limit}", url=url)

@@ -323,6 +323,15 @@ def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
 
 
+def _charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type value, or None."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip(" \"'"):
+            return value.strip(" \"'")
+    return None
+
+
 def _feed_ttl(feed: Mapping[str, Any]) -> int | None:
     raw = str(feed.get("ttl") or "").strip()
     if raw.isdigit() and int(raw) > 0:
@@ -362,6 +371,11 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
 
     response_headers = _lower_keys(headers)
     response_headers["content-location"] = url
+    # Servers label feeds text/plain, application/octet-stream or text/html as often as not; feedparser would then
+    # flag even a valid feed as broken (and read text/* as ASCII). The body decides, as feed readers let it:
+    # only the stated charset is kept.
+    charset = _charset(response_headers.get("content-type", ""))
+    response_headers["content-type"] = "application/xml" + (f"; charset={charset}" if charset else "")
     # A BytesIO, never the bytes themselves: feedparser treats a str or bytes argument as a URL or a file name.
     result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     feed = result.get("feed") or {}

@@ -356,7 +356,10 @@ class _Handler(tornado.web.RequestHandler):
         if self._not_modified(route):
             self.set_status(304)
             return
-        self.set_header("Content-Type", route.content_type)
+        if route.content_type:
+            self.set_header("Content-Type", route.content_type)
+        else:  # a server that states no type at all
+            self.clear_header("Content-Type")
         self.write(route.body)
 
     def _not_modified(self, route: Static) -> bool:

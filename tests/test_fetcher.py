@@ -445,8 +445,13 @@ def test_address_kind(address, kind):
         pytest.param("feed", "application/rdf+xml", True, id="feed-rdf"),
         pytest.param("feed", "text/xml; charset=iso-8859-1", True, id="feed-text-xml"),
         pytest.param("feed", "application/xml", True, id="feed-xml"),
-        pytest.param("feed", "text/html; charset=utf-8", False, id="feed-html"),
-        pytest.param("feed", "application/json", False, id="feed-json"),
+        # Servers label feeds every way; the parser decides whether the body is one (a page may name its feed).
+        pytest.param("feed", "text/plain; charset=utf-8", True, id="feed-text-plain"),
+        pytest.param("feed", "application/octet-stream", True, id="feed-octet-stream"),
+        pytest.param("feed", "text/html; charset=utf-8", True, id="feed-html"),
+        pytest.param("feed", "", True, id="feed-no-type"),
+        pytest.param("feed", "image/png", False, id="feed-image"),
+        pytest.param("feed", "video/mp4", False, id="feed-video"),
         pytest.param("page", "text/html; charset=utf-8", True, id="page-html"),
         pytest.param("page", "application/xhtml+xml", True, id="page-xhtml"),
         pytest.param("page", "application/pdf", False, id="page-pdf"),
@@ -461,6 +466,17 @@ async def test_content_types(site, fetcher, kind, content_type, accepted):
     else:
         with pytest.raises(WrongContentType, match=re.escape(content_type.split(";")[0])):
             await fetcher.fetch(site.url("/doc"), kind=kind)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "text/html", ""])
+async def test_a_feed_served_with_any_text_type_is_read(site, fetcher, content_type):
+    site.serve("/feed", rss([{"guid": "urn:1", "title": "Bridge approved"}]), content_type=content_type)
+    site.serve("/empty-feed", rss([]), content_type=content_type)
+    result = await fetcher.fetch(site.url("/feed"), kind="feed")
+    feed = parse_feed(result.body, url=result.url, headers=result.headers)
+    assert ([i.title for i in feed.items], feed.problem) == (["Bridge approved"], None)
+    result = await fetcher.fetch(site.url("/empty-feed"), kind="feed")
+    assert parse_feed(result.body, url=result.url, headers=result.headers).problem is None
 
 
 # --- Pages and robots.txt --------------------------------------------------------------------------------------

@@ -142,6 +142,20 @@ async def test_a_feed_that_changes_every_poll_gets_every_item_fetched_once(site,
     assert len(list((tmp_path / "articles" / "feeds" / str(feed.id)).glob("*.json"))) == newest
 
 
+# --- Finding 9: the body decides, not the label ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "application/octet-stream"])
+async def test_a_valid_feed_served_as_plain_text_or_bytes_is_followed(site, db, fetcher, tmp_path, content_type):
+    serve_pages(site, [1, 2])
+    items = [{"guid": f"urn:story:{n}", "title": story(n)[0], "link": site.url(page_path(n))} for n in (2, 1)]
+    site.serve("/plain.rss", rss(items), content_type=content_type)
+    feed = db.add_feed(site.url("/plain.rss"), None)
+    report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
+    assert (report.failed, len(report.articles)) == ([], 2)
+    assert db.feed(feed.id).state.failures == 0
+
+
 # --- Finding 15: one batched read, one batched write -----------------------------------------------------------
 
 
