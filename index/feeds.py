@@ -25,6 +25,8 @@ library's update pipeline does)::
 from __future__ import annotations
 
 import calendar
+import codecs
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
@@ -38,7 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import InvalidOption
-from .ingest import _clean_paragraphs
+from .ingest import _BOMS, _clean_paragraphs, _legacy
 from .model import Article
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "after_failure",
     "after_success",
     "canonical_url",
+    "decode_feed",
     "extract_article",
     "html_to_text",
     "is_due",
@@ -232,13 +235,15 @@ class FeedItem:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A feed document: its title, site link, ``ttl`` in minutes, items, and a ``problem`` when unreadable."""
+    """A feed document: its title, site link, ``ttl`` in minutes, items, a ``problem`` when unreadable, and the
+    encoding its bytes were read in (``decode_feed``)."""
 
     title: str
     link: str | None
     ttl: int | None
     items: tuple[FeedItem, ...]
     problem: str | None = None
+    encoding: str = "utf-8"
 
 
 def _detail_html(value: str, detail: Mapping[str, Any] | None) -> str:
@@ -323,6 +328,77 @@ def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
 
 
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._:-]*)[\"']")
+# UTF-16 and UTF-32 without a byte-order mark, known by how "<?" comes out (XML 1.0, appendix F).
+_UNICODE_STARTS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+# Labels that read any bytes and that servers put on UTF-8 by default; UTF-8 with non-ASCII text beats them.
+_WESTERN_LABELS = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15"})
+
+
+def _codec(label: str | None) -> str | None:
+    """Python's codec for an encoding label, or None when it names none (GB2312 is read as its superset)."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return "gb18030" if name in ("gb2312", "gbk") else name
+
+
+def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
+    """The text of a feed's bytes, decoded as feed readers and browsers decide the encoding.
+
+    In order: a byte-order mark; UTF-16 or UTF-32 known by its first characters; the charset of the HTTP
+    ``Content-Type``; the XML declaration's ``encoding``; UTF-8; then detection (charset-normalizer, Windows-1252
+    first, as article files are read). A stated encoding is used only if it reads the bytes without error, and a
+    Western single-byte label (ISO-8859-1, Windows-1252, ASCII) is passed over when the bytes are UTF-8 with
+    non-ASCII text: servers put such labels on UTF-8 by default. Bytes nothing reads are taken as UTF-8 with the
+    bad bytes replaced.
+
+    Args:
+        body: the feed's bytes.
+        content_type: the HTTP ``Content-Type`` value ("" when none).
+
+    Returns:
+        ``(text, encoding)``: the text (without a byte-order mark) and Python's name of the encoding used.
+    """
+    for bom, codec, _name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace").removeprefix("\ufeff"), codecs.lookup(codec).name
+    for start, codec in _UNICODE_STARTS:
+        if body.startswith(start):
+            with contextlib.suppress(UnicodeDecodeError):
+                return body.decode(codec), codec
+    declared = _DECLARED_ENCODING.match(body)
+    labels = (_charset(content_type), declared.group(1).decode("ascii") if declared else None)
+    for codec in dict.fromkeys(c for c in map(_codec, labels) if c is not None):
+        if codec in _WESTERN_LABELS and not body.isascii() and _is_utf8(body):
+            continue
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(codec), codec
+    if _is_utf8(body):
+        return body.decode("utf-8"), "utf-8"
+    legacy = _legacy(body)
+    if legacy is not None:
+        return legacy[0], _codec(legacy[1]) or legacy[1]
+    return body.decode("utf-8", errors="replace"), "utf-8"
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _charset(content_type: str) -> str | None:
     """The ``charset`` parameter of a Content-Type value, or None."""
     for parameter in content_type.split(";")[1:]:
@@ -360,7 +436,8 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
     Args:
         body: the response body, as received.
         url: the URL the body came from (after redirects); relative links resolve against it.
-        headers: the response headers (any case); ``Content-Type`` gives the encoding.
+        headers: the response headers (any case); the charset of ``Content-Type`` is the first word on the
+            encoding (``decode_feed``); its media type says nothing: the body decides whether it is a feed.
 
     Returns:
         The feed. ``problem`` is one line when no item could be read from broken XML or a non-feed document;
@@ -371,13 +448,14 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
 
     response_headers = _lower_keys(headers)
     response_headers["content-location"] = url
-    # Servers label feeds text/plain, application/octet-stream or text/html as often as not; feedparser would then
-    # flag even a valid feed as broken (and read text/* as ASCII). The body decides, as feed readers let it:
-    # only the stated charset is kept.
-    charset = _charset(response_headers.get("content-type", ""))
-    response_headers["content-type"] = "application/xml" + (f"; charset={charset}" if charset else "")
+    text, encoding = decode_feed(body, content_type=response_headers.get("content-type", ""))
+    # feedparser gets UTF-8 that says so. Its own guess falls back to Windows-1252 for any undeclared legacy
+    # encoding (EUC-JP became mojibake), and servers label feeds text/plain, application/octet-stream or text/html
+    # as often as not, which it would flag as broken even when valid: the body decides, as feed readers let it.
+    response_headers["content-type"] = "application/xml; charset=utf-8"
+    utf8 = _XML_DECLARATION.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1).encode("utf-8")
     # A BytesIO, never the bytes themselves: feedparser treats a str or bytes argument as a URL or a file name.
-    result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    result = feedparser.parse(io.BytesIO(utf8), response_headers=response_headers)
     feed = result.get("feed") or {}
     title_value = feed.get("title") or ""
     title = _entry_title({"title": title_value, "title_detail": feed.get("title_detail")})
@@ -397,6 +475,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
         ttl=_feed_ttl(feed),
         items=tuple(items),
         problem=_problem(result) if unreadable else None,
+        encoding=encoding,
     )
 
 

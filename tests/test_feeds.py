@@ -18,6 +18,7 @@ from index.feeds import (
     after_failure,
     after_success,
     canonical_url,
+    decode_feed,
     extract_article,
     html_to_text,
     is_due,
@@ -204,6 +205,36 @@ def test_parse_feed_never_reads_files_or_urls(tmp_path):
         feed = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS)
         assert feed.items == ()
         assert feed.problem
+
+
+GREEK = "\u0391\u03b8\u03ae\u03bd\u03b1"  # Athens, in Greek
+JAPANESE = "ゲーム三昧な正月をすごしている。" * 3
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text", "encoding"),
+    [
+        pytest.param("Café".encode("cp1252"), "text/xml; charset=windows-1252", "Café", "cp1252", id="http-charset"),
+        pytest.param(
+            b'<?xml version="1.0" encoding="iso-8859-7"?>' + GREEK.encode("iso-8859-7"), "",
+            '<?xml version="1.0" encoding="iso-8859-7"?>' + GREEK, "iso8859-7", id="xml-declaration",
+        ),
+        pytest.param(
+            b'<?xml version="1.0" encoding="euc-jp"?>' + "正月".encode("euc-jp"), "text/xml; charset=euc-jp",
+            '<?xml version="1.0" encoding="euc-jp"?>正月', "euc_jp", id="both-agree",
+        ),
+        pytest.param("Café".encode(), "text/xml; charset=iso-8859-1", "Café", "utf-8", id="latin-1-label-on-utf-8"),
+        pytest.param("Café".encode(), "text/xml; charset=utf-8", "Café", "utf-8", id="utf-8"),
+        pytest.param(JAPANESE.encode("euc-jp"), "text/xml; charset=utf-8", JAPANESE, None, id="wrong-label-detected"),
+        pytest.param("Café".encode("utf-16"), "text/xml; charset=iso-8859-1", "Café", "utf-16", id="bom-first"),
+        pytest.param("<?xml".encode("utf-16-le"), "", "<?xml", "utf-16-le", id="utf-16-without-bom"),
+        pytest.param("Café".encode("cp1252"), "text/xml; charset=no-such-thing", "Café", "cp1252", id="unknown-label"),
+    ],
+)
+def test_decode_feed(body, content_type, text, encoding):
+    decoded, used = decode_feed(body, content_type=content_type)
+    assert decoded == text
+    assert encoding is None or used == encoding
 
 
 def test_encoding_comes_from_the_headers():
