@@ -128,7 +128,9 @@ async def _poll_one(
         return await _failed(db, feed, str(exc), exc, policy, now)
     parsed = None
     if not response.not_modified:
-        parsed = await asyncio.to_thread(parse_feed, response.body, url=response.url, headers=response.headers)
+        parsed = await asyncio.to_thread(
+            parse_feed, response.body, url=response.url, headers=response.headers, now=now
+        )
         if parsed.problem and not parsed.items:
             return await _failed(db, feed, parsed.problem, None, policy, now)
     return await _take(db, fetcher, articles_dir, feed, response, parsed, policy, now, per_poll)

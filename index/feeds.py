@@ -45,6 +45,7 @@ from .model import Article
 
 __all__ = [
     "DEFAULT_POLICY",
+    "EARLIEST_DATE",
     "MAX_CHANGES",
     "FeedItem",
     "FeedState",
@@ -259,15 +260,24 @@ def _entry_title(entry: Mapping[str, Any]) -> str:
     return _one_line(html_to_text(title) if kind in _HTML_TYPES else title)
 
 
-def _entry_published(entry: Mapping[str, Any]) -> dt.datetime | None:
+# No feed item predates the web; 1 January 1970 (Unix time 0) is what a missing date often becomes.
+EARLIEST_DATE = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
+
+
+def _entry_published(entry: Mapping[str, Any], now: dt.datetime | None) -> dt.datetime | None:
+    """The entry's date: published, else updated, else created; an impossible one is skipped, a future one is now."""
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get, not FeedParserDict's: that one maps a missing "updated" to "published" with a warning.
         parsed = dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
         if parsed:
             try:
-                return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
+                when = dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+            if when < EARLIEST_DATE:
+                continue
+            # A date ahead of the clock (a wrong time zone, "9999") would pin the story atop every "latest" list.
+            return min(when, now) if now is not None else when
     return None
 
 
@@ -283,7 +293,7 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def _item(entry: Mapping[str, Any]) -> FeedItem:
+def _item(entry: Mapping[str, Any], now: dt.datetime | None) -> FeedItem:
     guid = (entry.get("id") or "").strip() or None
     link = (entry.get("link") or "").strip() or None
     title = _entry_title(entry)
@@ -302,7 +312,7 @@ def _item(entry: Mapping[str, Any]) -> FeedItem:
         guid=guid,
         link=link,
         title=title,
-        published=_entry_published(entry),
+        published=_entry_published(entry, now),
         summary_html=summary_html,
         content_html=content_html,
         digest=text_hash,
@@ -430,7 +440,9 @@ def _problem(result: Mapping[str, Any]) -> str:
     return _one_line(f"not a readable feed: {message}{where}")[:200]
 
 
-def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def parse_feed(
+    body: bytes, *, url: str, headers: Mapping[str, str], now: dt.datetime | None = None
+) -> ParsedFeed:
     """Parse an RSS, Atom or RDF document with feedparser, without letting it fetch or open anything.
 
     Args:
@@ -438,6 +450,8 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
         url: the URL the body came from (after redirects); relative links resolve against it.
         headers: the response headers (any case); the charset of ``Content-Type`` is the first word on the
             encoding (``decode_feed``); its media type says nothing: the body decides whether it is a feed.
+        now: the fetch time (aware): an item dated later is dated ``now``. Dates before 2 January 1970 are no
+            date (the next of published, updated, created is tried). The poller always passes it.
 
     Returns:
         The feed. ``problem`` is one line when no item could be read from broken XML or a non-feed document;
@@ -462,7 +476,7 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
     items: list[FeedItem] = []
     seen: set[str] = set()
     for entry in result.get("entries") or ():
-        item = _item(entry)
+        item = _item(entry, now)
         if not (item.guid or item.link or item.title or item.text):
             continue  # an empty shell, as the loose parser makes of a cut-off <item>
         if item.key not in seen:

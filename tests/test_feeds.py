@@ -164,6 +164,30 @@ def test_dates_in_several_forms(element, expected):
     assert item.published is None or item.published.tzinfo is dt.UTC
 
 
+@pytest.mark.parametrize(
+    ("pub_date", "expected"),
+    [
+        pytest.param("9" * 5000, NOW, id="year-9999-is-the-fetch-time"),
+        pytest.param("Tue, 05 Mar 2099 10:00:00 GMT", NOW, id="future-is-the-fetch-time"),
+        pytest.param("Tue, 05 Mar 2024 12:30:00 GMT", NOW, id="minutes-ahead-is-the-fetch-time"),
+        pytest.param("Mon, 01 Jan 0001 +1400", None, id="year-1-is-no-date"),
+        pytest.param("Thu, 01 Jan 1970 00:00:00 GMT", None, id="unix-zero-is-no-date"),
+        pytest.param("Mon, 05 Jan 1998 09:00:00 GMT", dt.datetime(1998, 1, 5, 9, 0, tzinfo=dt.UTC), id="old-but-real"),
+        pytest.param("Tue, 05 Mar 2024 11:59:00 GMT", dt.datetime(2024, 3, 5, 11, 59, tzinfo=dt.UTC), id="just-now"),
+    ],
+)
+def test_impossible_dates_are_no_date_and_future_ones_the_fetch_time(pub_date, expected):
+    body = rss([{"guid": "1", "title": "T", "pubDate": pub_date}])
+    (item,) = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS, now=NOW).items
+    assert item.published == expected
+
+
+def test_an_impossible_published_date_gives_way_to_the_updated_one():
+    body = atom([{"id": "1", "title": "T", "published": "0001-01-01T00:00:00Z", "updated": "2024-03-04T08:00:00Z"}])
+    (item,) = parse_feed(body, url=FEED_URL, headers={}, now=NOW).items
+    assert item.published == dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC)
+
+
 def test_broken_xml_without_items_has_a_problem():
     feed = parse_feed(b"<rss><channel><title>T</title><<<", url=FEED_URL, headers=RSS_HEADERS)
     assert feed.items == ()

@@ -156,6 +156,30 @@ async def test_a_valid_feed_served_as_plain_text_or_bytes_is_followed(site, db, 
     assert db.feed(feed.id).state.failures == 0
 
 
+# --- Finding 13: feed dates are checked ------------------------------------------------------------------------
+
+
+async def test_a_story_dated_in_year_9999_is_dated_when_it_was_fetched_and_year_1_is_no_date(
+    site, db, fetcher, tmp_path
+):
+    import json
+
+    serve_pages(site, [1, 2])
+    items = [
+        {"guid": "urn:story:2", "title": story(2)[0], "link": site.url(page_path(2)), "pubDate": "9" * 5000},
+        {"guid": "urn:story:1", "title": story(1)[0], "link": site.url(page_path(1)),
+         "pubDate": "Mon, 01 Jan 0001 +1400"},
+    ]
+    site.serve("/dated.rss", rss(items), content_type=RSS)
+    db.add_feed(site.url("/dated.rss"), None)
+    await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
+    dates = {
+        record["title"]: record["date"]
+        for record in (json.loads(p.read_text()) for p in (tmp_path / "articles" / "feeds").rglob("*.json"))
+    }
+    assert dates == {story(2)[0]: START.isoformat(), story(1)[0]: None}
+
+
 # --- Finding 15: one batched read, one batched write -----------------------------------------------------------
 
 
