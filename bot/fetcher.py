@@ -14,7 +14,9 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
   feeds ``text/plain``, ``application/octet-stream`` or ``text/html`` as often as not: the parser decides;
 - sends conditional headers (a 304 comes back as ``not_modified`` with an empty body);
 - runs at most ``per_host`` at a time per host, identifies itself with a clear User-Agent, and for pages only
-  (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site.
+  (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site. Only real answers
+  are cached: a robots.txt that answers a server error, or a host that cannot be reached, is asked again next time,
+  and the error says which it was.
 
 Errors, each with a one-line message fit to show an admin::
 
@@ -27,7 +29,8 @@ Errors, each with a one-line message fit to show an admin::
         ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
         ├── FetchTimeout      the total deadline passed
         ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
-        └── RobotsDisallowed  robots.txt forbids the page
+        ├── RobotsDisallowed  robots.txt forbids the page
+        └── RobotsUnavailable robots.txt answered a server error: try later
 
 Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
 ``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
@@ -74,6 +77,7 @@ __all__ = [
     "Resolver",
     "ResponseTooLarge",
     "RobotsDisallowed",
+    "RobotsUnavailable",
     "TooManyRedirects",
     "UnsafeURL",
     "WrongContentType",
@@ -152,6 +156,10 @@ class NetworkError(FetchError):
 
 class RobotsDisallowed(FetchError):
     """The site's robots.txt does not allow newsbot to fetch this page."""
+
+
+class RobotsUnavailable(FetchError):
+    """The site's robots.txt answered a server error (5xx, 429): the page was not fetched; try later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,8 +451,8 @@ class Fetcher:
 
         Args:
             url: an http or https URL.
-            kind: ``"feed"`` (RSS/Atom/RDF/XML types; robots.txt not consulted) or ``"page"`` (HTML types;
-                robots.txt obeyed).
+            kind: ``"feed"`` (any type but images, audio, video and fonts; robots.txt not consulted) or
+                ``"page"`` (HTML types; robots.txt obeyed).
             etag, last_modified: validators from the previous fetch, sent as If-None-Match and
                 If-Modified-Since.
 
@@ -453,7 +461,7 @@ class Fetcher:
 
         Raises:
             UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout,
-            NetworkError, RobotsDisallowed: all ``FetchError``, each with a one-line reason.
+            NetworkError, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
             InvalidOption: ``kind`` is not "feed" or "page".
         """
         if kind not in ("feed", "page"):
@@ -615,6 +623,14 @@ class Fetcher:
         )
 
     async def _robots_allow(self, target: httpx.URL) -> bool:
+        """Whether the site's robots.txt lets newsbot fetch ``target``; only real answers are remembered.
+
+        Raises:
+            RobotsUnavailable: robots.txt answered a server error (5xx, 429): try later.
+            FetchError: robots.txt could not be fetched at all, for the reason the page could not be (an
+                unresolvable or unreachable host, an address the fetcher may not contact, a timeout); said of
+                the page.
+        """
         origin = (target.scheme, target.host, target.port)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:  # one robots.txt fetch per site, however many pages wait for it
@@ -633,13 +649,21 @@ class Fetcher:
                 robots_url, kind="robots", etag=None, last_modified=None, limit=ROBOTS_MAX_BYTES, truncate=True
             )
         except HTTPStatusError as exc:
-            # RFC 9309: a 4xx means there are no rules; a 5xx (and 429) means the site is unreachable: allow nothing.
-            allow = 400 <= exc.status < 500 and exc.status != 429
-            log.debug("robots.txt at %s: HTTP %d, %s", robots_url, exc.status, "allow all" if allow else "allow none")
-            return Protego.parse("" if allow else "User-agent: *\nDisallow: /")
+            # RFC 9309: a 4xx means there are no rules; a 5xx (and 429) means the site cannot say now: nothing is
+            # fetched, and nothing remembered, so the next page of the site asks again.
+            if 400 <= exc.status < 500 and exc.status != 429:
+                log.debug("robots.txt at %s: HTTP %d, allow all", robots_url, exc.status)
+                return Protego.parse("")
+            raise RobotsUnavailable(
+                f"robots.txt of {target.host} answered HTTP {exc.status}, so {target} was not fetched; try again "
+                "later",
+                url=str(target),
+            ) from None
+        except TooManyRedirects:
+            return Protego.parse("")  # RFC 9309: after five redirects, robots.txt may be taken as unavailable (4xx)
         except FetchError as exc:
-            log.debug("robots.txt at %s unreachable (%s): allow none for now", robots_url, exc)
-            return Protego.parse("User-agent: *\nDisallow: /")
+            # The page itself would have failed the same way (the same host): say so of the page, not of robots.txt.
+            raise type(exc)(str(exc).replace(robots_url, str(target)), url=str(target)) from None
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
 
 
