@@ -352,6 +352,8 @@ def _feed_state(feed: Feed) -> str:
     state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
     if feed.waiting:
         state += f", {feed.waiting} waiting to be fetched"
+    if feed.last_note:
+        state += f"; {feed.last_note}"
     return state + (f"; failing ({feed.state.failures}): {feed.state.last_error}" if feed.state.failures else "")
 
 
@@ -374,6 +376,9 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Polled {report.polled} feeds: {len(report.articles)} new or changed stories, {len(report.failed)} failed.")
     for feed, reason in report.failed:
         print(f"  feed #{feed.id} ({feed.label}): {reason}")
+    for result in report.feeds:
+        if result.note:
+            print(f"  feed #{result.feed.id} ({result.feed.label}): {result.note}")
     for feed in report.disabled:
         print(f"  feed #{feed.id} is now disabled; `newsbot feeds list` shows why")
     if report.articles:

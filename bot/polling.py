@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,9 @@ class FeedPoll:
     problem: str = ""  # why the feed could not be read ("" when it was)
     disabled: bool = False  # this failure disabled it
     waiting: int = 0  # items left for the next rounds
+    headlines: int = 0  # items kept as headlines only (among ``saved``)
+    skipped: int = 0  # items that could not be kept at all
+    note: str = ""  # how many were kept as headlines or skipped, and why, in one line
 
 
 @dataclass
@@ -157,13 +161,24 @@ async def _take(
     source = feed.name or (parsed.title if parsed is not None else "") or feed.title or response.url
     fetched: dict[str, str | None] = {}
     saved: list[str] = []
+    headlines: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
     for key in plan.fetch:
         item = items.get(key)
-        article = await _article(fetcher, feed, item, source) if item is not None else None
+        article, why = await _article(fetcher, feed, item, source) if item is not None else (None, "not kept")
         if article is not None:
             await asyncio.to_thread(save_article, articles_dir, f"feeds/{feed.id}", article, fetched=now)
             saved.append(article.id)
+            if not article.text:
+                headlines[why] += 1
+        else:
+            skipped[why] += 1
         fetched[key] = article.id if article is not None else None
+    note = "; ".join(
+        f"{sum(reasons.values())} {what} ({_reasons(reasons)})"
+        for what, reasons in (("kept as headlines only", headlines), ("skipped", skipped))
+        if reasons
+    )
     if parsed is None:  # a 304: the validators sent stay unless the server gave new ones
         etag, last_modified = response.etag or feed.state.etag, response.last_modified or feed.state.last_modified
     else:
@@ -175,20 +190,35 @@ async def _take(
     await asyncio.to_thread(
         db.save_poll, feed.id, state, when=now, title=(parsed.title or None) if parsed is not None else None,
         new_items=len(saved), url=response.moved_to, plan=plan, fetched=fetched,
+        headlines=headlines.total(), skipped=skipped.total(), note=note,
     )
-    return FeedPoll(feed, saved=saved, waiting=plan.waiting)
+    return FeedPoll(
+        feed, saved=saved, waiting=plan.waiting, headlines=headlines.total(), skipped=skipped.total(), note=note
+    )
 
 
-async def _article(fetcher: Fetcher, feed: Feed, item: FeedItem, source: str) -> index.Article | None:
-    """The item's article: its page's, else the feed's own text; None when neither has enough."""
-    page, page_url = None, item.link or ""
+def _reasons(reasons: Counter[str]) -> str:
+    """The commonest reason, and how many others there were."""
+    (reason, _), *others = reasons.most_common()
+    return reason + (f"; {len(others)} other reasons" if len(others) > 1 else f"; {others[0][0]}" if others else "")
+
+
+async def _article(fetcher: Fetcher, feed: Feed, item: FeedItem, source: str) -> tuple[index.Article | None, str]:
+    """The item's article: its page's, else the feed's own text, else its title alone (a headline); None when it
+    has neither text nor title. The second value says why a headline is all there is, or why nothing is."""
+    page, page_url, why = None, item.link or "", "no link to a page"
     if item.link:
         try:
             fetched = await fetcher.fetch(item.link, kind="page")
-            page, page_url = fetched.body, fetched.url
+            page, page_url, why = fetched.body, fetched.url, "no article text on the page"
         except FetchError as exc:  # the feed's own text stands in
-            log.info("feed %d: page %s not fetched: %s", feed.id, item.link, exc)
-    return await asyncio.to_thread(extract_article, page, url=page_url, item=item, source=source)
+            log.debug("feed %d: page %s not fetched: %s", feed.id, item.link, exc)
+            # Said of "the page", so that one cause shared by many items is counted as one reason.
+            why = str(exc).replace(exc.url, "the page").replace(item.link, "the page")
+    article = await asyncio.to_thread(extract_article, page, url=page_url, item=item, source=source)
+    if article is None:
+        return None, f"no title or text of their own, {why}"
+    return article, "" if article.text else why
 
 
 async def _failed(

@@ -531,6 +531,8 @@ def extract_article(
     fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
     fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_item_chars`` (a
     feed's summary is the story's own words, so a sentence is enough; a page's short text may be boilerplate).
+    When neither has enough, an item with a title is kept as a headline: an article with no text, whose title is
+    what gets quoted (as headline-only records are read).
 
     Args:
         page: the page's HTML, or None when it could not be had.
@@ -543,7 +545,8 @@ def extract_article(
 
     Returns:
         The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
-        feed's date (it carries a time) before the page's; None when neither page nor item has enough text.
+        feed's date (it carries a time) before the page's; its text "" for a headline; None when there is
+        neither enough text nor an item with a title.
     """
     doc = _extract_page(page, url) if page else None
     page_text = _page_text(doc) if doc is not None else ""
@@ -552,13 +555,15 @@ def extract_article(
         text = page_text
     elif len(item_text) >= min_item_chars:
         text = item_text
+    elif item is not None and item.title:
+        text = ""  # a headline; the page's own title may be a placeholder ("Loading"), the feed's is the story's
     else:
         return None
     declared_url = doc.url if doc is not None else None
     link = url or (item.link if item is not None else "") or ""
     canonical = _page_canonical(declared_url, link) if link else None
     page_title = _one_line(doc.title) if doc is not None and doc.title else ""
-    title = page_title or (item.title if item is not None else "")
+    title = (page_title if text else "") or (item.title if item is not None else "")
     date = item.published if item is not None and item.published else _page_date(doc)
     # Without any URL the item's key is what stays the same from poll to poll.
     article_id = _article_id(canonical or (item.key if item is not None else text))

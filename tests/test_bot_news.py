@@ -399,6 +399,21 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
     assert os.stat(tmp_path / "data" / "newsbot.sqlite3").st_mode & 0o077 == 0
 
 
+async def test_the_cli_poll_says_how_many_items_it_kept_as_headlines_and_why(site, tmp_path, cli):
+    site.status("/news/offline.html", 503)
+    site.serve("/hn.rss", rss([{"guid": "urn:hn:1", "title": "Ask HN: who still runs a ferry?",
+                                "link": site.url("/news/offline.html")}]), content_type=RSS)
+    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
+           "INDEX_DIR": str(tmp_path / "index")}
+    (tmp_path / "articles").mkdir()
+    assert (await asyncio.to_thread(cli, "feeds", "add", site.url("/hn.rss"), cwd=tmp_path, env=env)).code == 0
+    result = await asyncio.to_thread(cli, "poll", cwd=tmp_path, env=env)
+    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
+    assert "kept as headlines only (the page answered HTTP 503 Service Unavailable)" in result.stdout
+    result = await asyncio.to_thread(cli, "feeds", "list", cwd=tmp_path, env=env)
+    assert "1 new; 1 kept as headlines only (the page answered HTTP 503" in result.stdout
+
+
 def test_feed_settings_are_read_and_checked():
     from bot.config import load_settings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -484,11 +485,20 @@ def test_no_page_uses_the_feed_content_and_the_item_link():
 
 
 def test_no_text_anywhere_gives_none():
-    short = feed_item(summary="<p>Read more…</p>")
-    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=short, source="S") is None
+    untitled = replace(feed_item(summary="<p>Read more…</p>"), title="")
+    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=untitled, source="S") is None
     assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=None, source="S") is None
     assert extract_article(None, url="https://harbour.test/a", item=None, source="S") is None
     assert extract_article(b"", url="https://harbour.test/a", item=None, source="S") is None
+
+
+@pytest.mark.parametrize("page", [EMPTY_PAGE, None], ids=["page-without-text", "no-page"])
+def test_an_item_with_only_a_title_and_a_link_is_kept_as_a_headline(page):
+    item = feed_item(summary="<p>Read more…</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
+    article = extract_article(page, url="https://harbour.test/news/bridge", item=item, source="Harbour Times")
+    assert article is not None
+    assert (article.title, article.text) == ("Bridge approved (feed title)", "")  # not the page's "Loading"
+    assert (article.url, article.date) == ("https://harbour.test/news/bridge", item.published)
 
 
 def test_source_falls_back_to_the_host():

@@ -180,6 +180,45 @@ async def test_a_story_dated_in_year_9999_is_dated_when_it_was_fetched_and_year_
     assert dates == {story(2)[0]: START.isoformat(), story(1)[0]: None}
 
 
+# --- Finding 12: headlines kept, skips counted and explained ----------------------------------------------------
+
+
+async def test_items_whose_pages_cannot_be_had_are_kept_as_headlines_and_skips_are_explained(
+    site, db, fetcher, tmp_path
+):
+    import json
+
+    from bot import render
+
+    for n in (1, 2):
+        site.status(page_path(n), 503)
+    items = [
+        {"guid": "urn:hn:2", "title": "Show HN: a harbour tide table in 200 lines", "link": site.url(page_path(2))},
+        {"guid": "urn:hn:1", "title": "Ask HN: who still runs a ferry?", "link": site.url(page_path(1))},
+        {"guid": "urn:hn:0", "link": site.url(page_path(1))},  # neither title nor text: nothing to keep
+    ]
+    site.serve("/hn.rss", rss(items), content_type=RSS)
+    feed = db.add_feed(site.url("/hn.rss"), "Hacker News")
+    report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "articles" / "feeds").rglob("*.json")]
+    assert sorted((r["title"], r["text"]) for r in records) == [
+        ("Ask HN: who still runs a ferry?", ""),  # a headline record: its title is what gets quoted
+        ("Show HN: a harbour tide table in 200 lines", ""),
+    ]
+    (result,) = report.feeds
+    assert (len(result.saved), result.headlines, result.skipped) == (2, 2, 1)
+    assert result.note == (
+        "2 kept as headlines only (the page answered HTTP 503 Service Unavailable); "
+        "1 skipped (no title or text of their own, the page answered HTTP 503 Service Unavailable)"
+    )
+    stored = db.feed(feed.id)
+    assert (stored.last_new, stored.last_headlines, stored.last_skipped) == (2, 2, 1)
+    (_, line) = render.feed_lines([stored], 1800)
+    assert "2 kept as headlines only" in line
+    assert "1 skipped" in line
+    assert "HTTP 503" in line
+
+
 # --- Finding 15: one batched read, one batched write -----------------------------------------------------------
 
 
