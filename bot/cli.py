@@ -309,8 +309,6 @@ def _database(settings: Settings) -> Database:
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot feeds list|add|remove``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
-    from index.feeds import canonical_url
-
     if args.action != "list" and not args.target:
         print(f"newsbot: `newsbot feeds {args.action}` needs the feed's {'URL' if args.action == 'add' else 'id'}",
               file=sys.stderr)
@@ -318,15 +316,8 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     db = _database(settings)
     try:
         if args.action == "add":
-            if not args.target.lower().startswith(("http://", "https://")):
-                print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
-                return 2
-            feed = db.add_feed(canonical_url(args.target), args.name)
-            if feed is None:
-                print(f"newsbot: {args.target} is followed already", file=sys.stderr)
-                return 2
-            print(f"Following feed #{feed.id} ({feed.label}); `newsbot poll` reads it now, a running bot soon.")
-        elif args.action == "remove":
+            return _follow(args, settings, db)
+        if args.action == "remove":
             if not args.target.lstrip("#").isdigit() or not db.remove_feed(int(args.target.lstrip("#"))):
                 print(f"newsbot: there is no feed {args.target!r}; `newsbot feeds list` shows the ids", file=sys.stderr)
                 return 2
@@ -339,6 +330,48 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
                 print("No feeds are followed yet; add one with `newsbot feeds add URL`.")
     finally:
         db.close()
+    return 0
+
+
+def _follow(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    """``newsbot feeds add URL``: read it once, follow the feed it is (or the one the page names), index its stories."""
+    import asyncio
+
+    from bot.errors import AlreadyFollowed, NotAFeed
+    from bot.fetcher import FetchError
+    from bot.polling import Followed, follow_feed, open_fetcher, policy_for
+
+    if not args.target.lower().startswith(("http://", "https://")):
+        print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
+        return 2
+
+    async def follow() -> Followed:
+        async with open_fetcher(settings) as fetcher:
+            return await follow_feed(
+                db, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
+            )
+
+    settings.articles_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        followed = asyncio.run(follow())
+    except AlreadyFollowed as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except (NotAFeed, FetchError) as exc:
+        page = isinstance(exc, NotAFeed) and exc.page
+        hint = f"; to add the page's own article, run `newsbot fetch {args.target}`" if page else ""
+        print(f"newsbot: did not follow {args.target}: {exc}{hint}", file=sys.stderr)
+        return 2
+    feed, first = followed.feed, followed.first
+    if followed.discovered_from:
+        print(f"{followed.discovered_from} is a web page; following the feed it names, {feed.url}.")
+    print(f"Following feed #{feed.id} ({feed.label}): it lists {followed.items} items, {len(first.saved)} new stories.")
+    if first.waiting:
+        print(f"  {first.waiting} more come in the next polls (`newsbot poll`, or a running bot).")
+    if first.note:
+        print(f"  {first.note}")
+    if first.saved:
+        _update_quietly(settings)
     return 0
 
 

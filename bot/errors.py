@@ -4,7 +4,9 @@
     └── BotError
         ├── ConfigError          settings missing or malformed; the message lists every problem, one per line
         ├── StateError           the bot's database cannot be used (emptied, damaged, newer, no space)
-        └── ReindexRunning       a reindex was asked for while another one runs
+        ├── ReindexRunning       a reindex was asked for while another one runs
+        ├── NotAFeed             a URL to follow answered with neither a feed nor a page naming one (.page)
+        └── AlreadyFollowed      the feed to follow (or the one a page names) is followed already (.feed_id)
 
 Messages say what is wrong, not which command fixes it: each edge (the command line, a chat) adds its own hint.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from index.errors import NewsbotError
 
-__all__ = ["BotError", "ConfigError", "ReindexRunning", "StateError"]
+__all__ = ["AlreadyFollowed", "BotError", "ConfigError", "NotAFeed", "ReindexRunning", "StateError"]
 
 
 class BotError(NewsbotError):
@@ -30,3 +32,22 @@ class StateError(BotError):
 
 class ReindexRunning(BotError):
     """A reindex was requested while another one is running."""
+
+
+class NotAFeed(BotError):
+    """A URL to follow answered, but with neither a feed nor a web page that names one.
+
+    ``page`` is True when it answered with a web page (its own article may be what was meant).
+    """
+
+    def __init__(self, message: str, *, page: bool) -> None:
+        super().__init__(message)
+        self.page = page
+
+
+class AlreadyFollowed(BotError):
+    """The feed to follow, or the feed a page names, is followed already (as feed ``feed_id``)."""
+
+    def __init__(self, message: str, *, feed_id: int) -> None:
+        super().__init__(message)
+        self.feed_id = feed_id

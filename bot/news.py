@@ -23,9 +23,9 @@ from telegram.ext import Application
 import index
 from bot import render, uploads
 from bot.context import BotContext, services_of
-from bot.errors import ReindexRunning
+from bot.errors import AlreadyFollowed, NotAFeed, ReindexRunning
 from bot.fetcher import FetchError
-from bot.polling import fetch_page, policy_for, poll
+from bot.polling import Followed, fetch_page, follow_feed, policy_for, poll
 from index.feeds import PollPolicy, canonical_url
 
 __all__ = [
@@ -164,34 +164,47 @@ async def _add_feed(message: Message, context: BotContext, args: list[str]) -> N
     if len(await asyncio.to_thread(svc.db.feeds)) >= MAX_FEEDS:
         await message.reply_text(f"There are {MAX_FEEDS} feeds already; remove one first.")
         return
-    feed = await asyncio.to_thread(svc.db.add_feed, url, name)
-    if feed is None:
-        await message.reply_text(f"{render.echo(url, 80)} is followed already; /feeds lists the feeds.")
-        return
-    status = await message.reply_text(f"Following feed #{feed.id} ({render.echo(feed.label, 80)}); reading it now…")
     if svc.fetcher is None:
+        await message.reply_text("Reading feeds is not available right now; try again in a moment.")
         return
-    async with svc.polling:
-        feed = await asyncio.to_thread(svc.db.feed, feed.id)
-        if feed is None:  # removed meanwhile
-            return
-        if feed.last_fetch is None:  # else the round that just ran read it already
-            await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application),
-                       feed_ids={feed.id})
-            feed = await asyncio.to_thread(svc.db.feed, feed.id) or feed
-    if feed.state.failures:
-        reason = feed.state.last_error
-        await status.edit_text(
-            f"Following feed #{feed.id}, but it could not be read yet: {render.echo(reason, 200)}. "
-            "It will be tried again, less and less often."
-        )
+    status = await message.reply_text(f"Reading {render.echo(url, 80)}…")
+    try:
+        async with svc.polling:
+            followed = await follow_feed(
+                svc.db, svc.fetcher, svc.settings.articles_dir, url, name, policy=policy(context.application)
+            )
+    except AlreadyFollowed as exc:
+        await status.edit_text(f"{render.echo(str(exc), 200)}; /feeds lists the feeds.")
         return
-    await status.edit_text(
-        f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): {feed.last_new} new stories; "
-        "they are being indexed."
-    )
-    if feed.last_new:
+    except NotAFeed as exc:
+        hint = f" To add the page's own article, use /fetch {render.echo(url, 200)}" if exc.page else ""
+        await status.edit_text(f"I did not follow that: {render.echo(str(exc), 300)}.{hint}")
+        return
+    except FetchError as exc:
+        await status.edit_text(f"I did not follow that: {render.echo(str(exc), 300)}.")
+        return
+    await status.edit_text(_followed_text(followed))
+    if followed.first.saved:
         await reindex_soon(context.application, delay=0.0)
+
+
+def _followed_text(followed: Followed) -> str:
+    """What an admin is told after adding a feed."""
+    feed, first = followed.feed, followed.first
+    lines = []
+    if followed.discovered_from:
+        lines.append(
+            f"{render.echo(followed.discovered_from, 200)} is a web page; following the feed it names, "
+            f"{render.echo(feed.url, 200)}."
+        )
+    text = f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): {len(first.saved)} new stories"
+    text += "; they are being indexed." if first.saved else "."
+    if first.waiting:
+        text += f" It lists {followed.items} items; the other {first.waiting} come in the next polls."
+    if first.note:
+        text += f" {render.echo(first.note, 200)}."
+    lines.append(text)
+    return "\n".join(lines)
 
 
 async def fetch(update: Update, context: BotContext) -> None:

@@ -12,6 +12,9 @@ next rounds whatever the feed answers (a 304 included). Each article is saved as
 Failures back off exponentially and, after ``max_failures`` in a row, disable the feed: the round reports it
 once so the admins can be told.
 
+``follow_feed`` adds a feed (``/feeds add`` and ``newsbot feeds add``) only after reading it once: a web page that
+names its feed (``<link rel="alternate" type="application/rss+xml">``) gets that feed followed, as feed readers'
+autodiscovery does; anything else is refused with the reason. That first read is the feed's first poll.
 ``fetch_page`` adds one page by URL (``/fetch`` and ``newsbot fetch``). The bot runs rounds from its JobQueue;
 ``newsbot poll`` runs one from cron.
 """
@@ -29,7 +32,8 @@ from pathlib import Path
 import index
 from bot.config import Settings
 from bot.database import Database, Feed
-from bot.fetcher import Fetcher, FetchError, FetchResult, HTTPStatusError
+from bot.errors import AlreadyFollowed, NotAFeed
+from bot.fetcher import PAGE_CONTENT_TYPES, Fetcher, FetchError, FetchResult, HTTPStatusError
 from bot.uploads import save_article
 from index.feeds import (
     FeedItem,
@@ -37,13 +41,25 @@ from index.feeds import (
     PollPolicy,
     after_failure,
     after_success,
+    canonical_url,
     extract_article,
+    feed_links,
     is_due,
     parse_feed,
     plan_items,
 )
 
-__all__ = ["ITEMS_PER_POLL", "FeedPoll", "PollReport", "fetch_page", "open_fetcher", "policy_for", "poll"]
+__all__ = [
+    "ITEMS_PER_POLL",
+    "FeedPoll",
+    "Followed",
+    "PollReport",
+    "fetch_page",
+    "follow_feed",
+    "open_fetcher",
+    "policy_for",
+    "poll",
+]
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +235,84 @@ async def _article(fetcher: Fetcher, feed: Feed, item: FeedItem, source: str) ->
     if article is None:
         return None, f"no title or text of their own, {why}"
     return article, "" if article.text else why
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A feed just followed: the feed, the page it was discovered from (None when given directly), how many items
+    it lists, and what its first read took."""
+
+    feed: Feed
+    discovered_from: str | None
+    items: int
+    first: FeedPoll
+
+
+async def follow_feed(
+    db: Database,
+    fetcher: Fetcher,
+    articles_dir: Path,
+    url: str,
+    name: str | None,
+    *,
+    policy: PollPolicy,
+    now: dt.datetime | None = None,
+    per_poll: int = ITEMS_PER_POLL,
+) -> Followed:
+    """Read ``url`` once and follow the feed it is, or the feed the web page it is names; that read is its first poll.
+
+    Args:
+        db, fetcher, articles_dir: where the feed is recorded, how it is fetched, where its stories are saved.
+        url: an http(s) URL: a feed, or a page naming one in ``<link rel="alternate" type=...>``.
+        name: what to call the feed (None: its own title).
+        policy, now, per_poll: as for ``poll``.
+
+    Returns:
+        The feed followed and what its first read brought.
+
+    Raises:
+        AlreadyFollowed: the feed is followed already.
+        NotAFeed: the URL answered with neither a feed nor a page naming one (``page`` says which it was).
+        FetchError: the URL could not be fetched (the reason: unsafe, unreachable, HTTP 404, ...).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    url = canonical_url(url)
+    await _not_followed(db, url)
+    response = await fetcher.fetch(url, kind="feed")
+    parsed = await asyncio.to_thread(parse_feed, response.body, url=response.url, headers=response.headers, now=now)
+    discovered_from = None
+    if parsed.problem and not parsed.items:
+        page = response.content_type in PAGE_CONTENT_TYPES or response.body.lstrip()[:15].lower().startswith(
+            (b"<!doctype html", b"<html")
+        )
+        links = await asyncio.to_thread(feed_links, response.body, url=response.url) if page else []
+        if not links:
+            if page:
+                raise NotAFeed(f"{url} is a web page that names no feed", page=True)
+            raise NotAFeed(f"{url} is {parsed.problem}", page=False)
+        discovered_from, url = url, canonical_url(links[0])
+        await _not_followed(db, url)
+        try:
+            response = await fetcher.fetch(url, kind="feed")
+        except FetchError as exc:
+            raise NotAFeed(f"{discovered_from} names the feed {url}, but {exc}", page=True) from None
+        parsed = await asyncio.to_thread(
+            parse_feed, response.body, url=response.url, headers=response.headers, now=now
+        )
+        if parsed.problem and not parsed.items:
+            raise NotAFeed(f"{discovered_from} names the feed {url}, but it is {parsed.problem}", page=True)
+    feed = await asyncio.to_thread(db.add_feed, canonical_url(response.moved_to or url), name, now=now)
+    if feed is None:  # followed meanwhile, or under the address it moved to
+        raise AlreadyFollowed(f"{url} is followed already", feed_id=0)
+    first = await _take(db, fetcher, articles_dir, feed, response, parsed, policy, now, per_poll)
+    feed = await asyncio.to_thread(db.feed, feed.id) or feed
+    return Followed(feed=feed, discovered_from=discovered_from, items=len(parsed.items), first=first)
+
+
+async def _not_followed(db: Database, url: str) -> None:
+    followed = next((f for f in await asyncio.to_thread(db.feeds) if f.url == url), None)
+    if followed is not None:
+        raise AlreadyFollowed(f"{url} is followed already (feed #{followed.id})", feed_id=followed.id)
 
 
 async def _failed(

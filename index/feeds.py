@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .errors import InvalidOption
 from .ingest import _BOMS, _clean_paragraphs, _legacy
@@ -58,6 +58,7 @@ __all__ = [
     "canonical_url",
     "decode_feed",
     "extract_article",
+    "feed_links",
     "html_to_text",
     "is_due",
     "item_from_record",
@@ -491,6 +492,52 @@ def parse_feed(
         problem=_problem(result) if unreadable else None,
         encoding=encoding,
     )
+
+
+_FEED_LINK_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+
+
+class _FeedLinks(HTMLParser):
+    """Collects ``<link rel="alternate" type="application/rss+xml" href=...>`` and the page's ``<base href>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: (value or "").strip() for name, value in attrs}
+        if tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif (
+            tag == "link"
+            and "alternate" in values.get("rel", "").lower().split()
+            and values.get("type", "").lower().split(";")[0].strip() in _FEED_LINK_TYPES
+            and values.get("href")
+        ):
+            self.hrefs.append(values["href"])
+
+    handle_startendtag = handle_starttag
+
+
+def feed_links(page: bytes, *, url: str) -> list[str]:
+    """The feeds a web page names, as feed readers discover them (RSS/Atom autodiscovery).
+
+    Args:
+        page: the page's HTML.
+        url: the page's URL after redirects; relative links resolve against it (or the page's ``<base>``).
+
+    Returns:
+        The absolute http(s) URLs of the ``<link rel="alternate">`` elements whose type is RSS, Atom or RDF, in
+        the page's order, without repeats; empty when the page names none.
+    """
+    collector = _FeedLinks()
+    # Only the head matters, and tag names and URLs are ASCII in practice: no encoding detection needed.
+    collector.feed(page[:1_000_000].decode("utf-8", errors="replace"))
+    collector.close()
+    base = urljoin(url, collector.base) if collector.base else url
+    found = [urljoin(base, href) for href in collector.hrefs]
+    return list(dict.fromkeys(link for link in found if urlsplit(link).scheme in _DEFAULT_PORTS))
 
 
 def _article_id(url: str) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import socket
 
 import pytest
 
@@ -111,7 +112,7 @@ async def test_an_admin_adds_two_feeds_and_a_follower_gets_each_new_story_once_e
         assert "Following <i>harbour bridge tolls</i> (#1)" in (await follower.next_reply()).html
 
         await admin.send(f"/feeds add {site.url('/harbour.rss')} Harbour Times")
-        assert "Following feed #1 (Harbour Times); reading it now" in (await admin.next_reply()).text
+        assert f"Reading {site.url('/harbour.rss')}" in (await admin.next_reply()).text
         assert "Following feed #1 (Harbour Times): 1 new stories" in (await admin.next_reply()).text
         await admin.send(f"/feeds add {site.url('/valley.atom')}")
         await admin.next_reply()
@@ -174,20 +175,18 @@ async def test_an_empty_start_is_normal_and_answers_once_the_first_stories_arriv
 
 async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told(telegram, site, tmp_path):
     settings = news_settings(telegram, tmp_path, feed_max_failures=2)
-    site.status("/down.rss", 500)
-    site.serve("/broken.rss", b"<rss><channel><title>Broken", content_type=RSS)
+    site.serve("/down.rss", rss([]), content_type=RSS)
+    site.serve("/broken.rss", rss([]), content_type=RSS)
     async with running(settings):
         admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
-        await admin.send(f"/feeds add {site.url('/broken.rss')} Broken")
-        await admin.next_reply()
-        assert "could not be read yet" in (await admin.next_reply()).text
-
-        await admin.send(f"/feeds add {site.url('/down.rss')} Down")
-        await admin.next_reply()
-        failed = (await admin.next_reply()).text
-        assert "Following feed #2, but it could not be read yet" in failed
-        assert "500" in failed
-        # Its second failure (after backing off) disables it, and the admins hear of it once.
+        for path, name in (("/broken.rss", "Broken"), ("/down.rss", "Down")):
+            await admin.send(f"/feeds add {site.url(path)} {name}")
+            await admin.next_reply()
+            assert f"({name}): 0 new stories" in (await admin.next_reply()).text
+        # Both go wrong after they were followed; their second failures (after backing off) disable them, and the
+        # admins hear of each once.
+        site.serve("/broken.rss", b"<rss><channel><title>Broken", content_type=RSS)
+        site.status("/down.rss", 500)
         notices = [(await admin.next_reply(seconds=30)).text for _ in range(2)]
         assert any("Feed #2 (Down) is disabled after 2 failures in a row" in n for n in notices)
         assert any("Feed #1 (Broken) is disabled" in n for n in notices)
@@ -195,6 +194,7 @@ async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told
         await admin.send("/feeds")
         listing = (await admin.next_reply()).text
         assert "#2 Down — disabled after 2 failures" in listing
+        assert "500" in listing
         await admin.send("/stats")
         assert "Sources: 2 feeds (0 active, 0 paused, 2 disabled)" in (await admin.next_reply()).text
         assert site.requests["/down.rss"] == requests  # a disabled feed is not polled
@@ -220,13 +220,11 @@ async def test_feed_commands_are_for_admins_and_urls_are_checked(telegram, site,
         await admin.send(f"/feeds add {site.url('/harbour.rss')}")
         await admin.next_reply()
         refused = (await admin.next_reply()).text
-        assert "could not be read yet" in refused
+        assert refused.startswith("I did not follow that:")
         assert "loopback address" in refused
         assert site.requests["/harbour.rss"] == 0
-        await admin.send(f"/feeds add {site.url('/harbour.rss')}")
-        assert "is followed already" in (await admin.next_reply()).text
-        await admin.send("/feeds remove 1")
-        assert "Stopped following feed #1" in (await admin.next_reply()).text
+        await admin.send("/feeds")
+        assert "No feeds are followed yet" in (await admin.next_reply()).text  # refused, so not followed
         await admin.send("/feeds remove 1")
         assert "There is no feed #1" in (await admin.next_reply()).text
 
@@ -374,10 +372,7 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
 
     result = await run("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")
     assert result.code == 0, result.stderr
-    assert "Following feed #1 (Harbour Times)" in result.stdout
-    result = await run("poll")
-    assert result.code == 0, result.stderr
-    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
+    assert "Following feed #1 (Harbour Times): it lists 1 items, 1 new stories." in result.stdout
     result = await run("ask", "How much will the harbour bridge toll rise to?")
     assert "three pounds in January" in result.stdout
     assert site.url("/news/tolls.html") in result.stdout
@@ -406,12 +401,96 @@ async def test_the_cli_poll_says_how_many_items_it_kept_as_headlines_and_why(sit
     env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
            "INDEX_DIR": str(tmp_path / "index")}
     (tmp_path / "articles").mkdir()
-    assert (await asyncio.to_thread(cli, "feeds", "add", site.url("/hn.rss"), cwd=tmp_path, env=env)).code == 0
-    result = await asyncio.to_thread(cli, "poll", cwd=tmp_path, env=env)
-    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
-    assert "kept as headlines only (the page answered HTTP 503 Service Unavailable)" in result.stdout
+    result = await asyncio.to_thread(cli, "feeds", "add", site.url("/hn.rss"), cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    assert "1 kept as headlines only (the page answered HTTP 503 Service Unavailable)" in result.stdout
     result = await asyncio.to_thread(cli, "feeds", "list", cwd=tmp_path, env=env)
     assert "1 new; 1 kept as headlines only (the page answered HTTP 503" in result.stdout
+
+
+def harbour_home(feed_href: str | None) -> bytes:
+    """The site's home page: a web page, naming its feed the way feed readers discover it (when given)."""
+    link = f'<link rel="alternate" type="application/rss+xml" href="{feed_href}">' if feed_href else ""
+    return (f'<!doctype html><html><head><title>Harbour Times</title>{link}</head>'
+            '<body><h1>Harbour Times</h1><p>All the news of the harbour.</p></body></html>').encode()
+
+
+async def test_feeds_add_reads_the_url_once_follows_the_feed_a_page_names_and_refuses_the_rest(
+    telegram, site, tmp_path
+):
+    settings = news_settings(telegram, tmp_path)
+    publish(site, "/feeds/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/", harbour_home("/feeds/harbour.rss"), content_type=HTML)
+    site.serve("/about.html", harbour_home(None), content_type=HTML)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with running(settings):
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        await admin.send(f"/feeds add {site.url('/')}")
+        await admin.next_reply()
+        followed = (await admin.next_reply()).text
+        assert f"{site.url('/')} is a web page; following the feed it names, {site.url('/feeds/harbour.rss')}" in (
+            followed
+        )
+        assert "Following feed #1 (Harbour Times): 1 new stories" in followed
+
+        for url, reason in (
+            (site.url("/missing.rss"), "answered HTTP 404"),
+            (f"http://127.0.0.1:{port}/feed.rss", "could not fetch"),
+            (site.url("/about.html"), "is a web page that names no feed"),
+            (site.url("/news/tolls.html"), "is a web page that names no feed"),
+        ):
+            await admin.send(f"/feeds add {url}")
+            await admin.next_reply()
+            refused = (await admin.next_reply()).text
+            assert refused.startswith("I did not follow that:"), refused
+            assert reason in refused
+            assert ("/fetch" in refused) == ("web page" in reason)
+        await admin.send(f"/feeds add {site.url('/feeds/harbour.rss')}")
+        await admin.next_reply()
+        assert "is followed already (feed #1)" in (await admin.next_reply()).text
+        await admin.send("/feeds")
+        listing = (await admin.next_reply()).text
+        assert "#1 Harbour Times" in listing
+        assert "#2" not in listing
+
+
+async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_feed(site, tmp_path, cli):
+    publish(site, "/feeds/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/", harbour_home("/feeds/harbour.rss"), content_type=HTML)
+    site.serve("/about.html", harbour_home(None), content_type=HTML)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
+           "INDEX_DIR": str(tmp_path / "index")}
+    (tmp_path / "articles").mkdir()
+
+    def run(*args):
+        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
+
+    for url, reason in (
+        (site.url("/missing.rss"), "answered HTTP 404 Not Found"),
+        (f"http://127.0.0.1:{port}/feed.rss", f"could not fetch http://127.0.0.1:{port}/feed.rss"),
+        (site.url("/about.html"), "is a web page that names no feed; to add the page's own article, run `newsbot"),
+    ):
+        result = await run("feeds", "add", url)
+        assert result.code == 2, result.stdout
+        assert f"did not follow {url}: " in result.stderr
+        assert reason in result.stderr
+    assert "No feeds are followed yet" in (await run("feeds", "list")).stdout
+    result = await run("feeds", "add", site.url("/"))
+    assert result.code == 0, result.stderr
+    assert f"{site.url('/')} is a web page; following the feed it names, {site.url('/feeds/harbour.rss')}." in (
+        result.stdout
+    )
+    assert "Following feed #1 (Harbour Times): it lists 1 items, 1 new stories." in result.stdout
+    assert "three pounds in January" in (await run("ask", "How much will the harbour bridge toll rise to?")).stdout
+    result = await run("feeds", "add", site.url("/feeds/harbour.rss"))
+    assert (result.code, result.stderr.strip()) == (
+        2, f"newsbot: {site.url('/feeds/harbour.rss')} is followed already (feed #1)"
+    )
 
 
 def test_feed_settings_are_read_and_checked():

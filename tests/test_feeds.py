@@ -21,6 +21,7 @@ from index.feeds import (
     canonical_url,
     decode_feed,
     extract_article,
+    feed_links,
     html_to_text,
     is_due,
     item_from_record,
@@ -221,6 +222,42 @@ def test_documents_that_are_not_feeds_have_a_problem(body, content_type):
 def test_a_valid_feed_without_items_has_no_problem():
     feed = parse_feed(rss([]), url=FEED_URL, headers=RSS_HEADERS)
     assert (feed.items, feed.problem) == ((), None)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        pytest.param(
+            '<link rel="alternate" type="application/rss+xml" title="All" href="/feed.xml">'
+            '<link rel="alternate" type="application/atom+xml" href="https://harbour.test/atom">',
+            ["https://harbour.test/feed.xml", "https://harbour.test/atom"],
+            id="rss-and-atom",
+        ),
+        pytest.param(
+            '<LINK REL="Alternate Feed" TYPE="Application/RSS+XML; charset=utf-8" HREF="rss">',
+            ["https://harbour.test/news/rss"],
+            id="case-and-relative",
+        ),
+        pytest.param(
+            '<base href="https://cdn.harbour.test/x/"><link rel="alternate" type="application/rss+xml" href="f.rss"/>',
+            ["https://cdn.harbour.test/x/f.rss"],
+            id="base-href",
+        ),
+        pytest.param(
+            '<link rel="alternate" type="text/html" href="/fr/"><link rel="stylesheet" type="text/css" href="/s.css">'
+            '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">'
+            '<link rel="alternate" type="application/rss+xml">',
+            [],
+            id="no-feed",
+        ),
+        pytest.param(
+            '<link rel="alternate" type="application/rss+xml" href="/f">' * 2, ["https://harbour.test/f"], id="repeats"
+        ),
+    ],
+)
+def test_feed_links_are_discovered_in_a_page(head, expected):
+    page = f"<!doctype html><html><head><title>T</title>{head}</head><body><p>Hi</p></body></html>".encode()
+    assert feed_links(page, url="https://harbour.test/news/") == expected
 
 
 def test_parse_feed_never_reads_files_or_urls(tmp_path):
