@@ -414,9 +414,19 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  feed #{result.feed.id} ({result.feed.label}): {result.note}")
     for feed in report.disabled:
         print(f"  feed #{feed.id} is now disabled; `newsbot feeds list` shows why")
-    if report.articles:
+    # Whatever is saved and not indexed yet, by this poll or by one whose update failed (the index was busy, or
+    # the process was killed after saving): compared with the index at every poll, not only when this one saved.
+    if report.articles or _index_behind(settings):
         _update_quietly(settings)
     return 1 if report.polled and len(report.failed) == report.polled else 0  # cron mails when all failed
+
+
+def _index_behind(settings: Settings) -> bool:
+    """Whether the articles folder holds files the index has not taken in (or there is no index yet)."""
+    try:
+        return bool(index.load(settings.index_dir).changes(settings.articles_dir))
+    except (index.IndexNotFound, index.IndexCorrupt):
+        return True
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
@@ -437,8 +447,17 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _update_quietly(settings: Settings) -> None:
-    idx = index.update(settings.index_dir, settings.articles_dir)
-    index.maintain(settings.index_dir)
+    """An incremental update after new articles were saved; a busy index is one line, and the next poll retries."""
+    try:
+        idx = index.update(settings.index_dir, settings.articles_dir)
+        index.maintain(settings.index_dir)
+    except index.IndexLocked:
+        print(
+            "newsbot: the index is being updated by another process (a running bot?); the stories are saved, and "
+            "the next `newsbot poll` indexes them",
+            file=sys.stderr,
+        )
+        return
     print(f"The index has {idx.article_count} articles ({len(idx.changed.added)} added, "
           f"{len(idx.changed.changed)} changed).")
 

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 from html import escape
+from pathlib import Path
 
 from telegram import Chat, Message, MessageOriginChannel, Update
 from telegram.ext import Application
@@ -95,6 +96,21 @@ async def poll_feeds(context: BotContext) -> None:
     if report.articles:
         log.info("feeds brought %d new or changed articles", len(report.articles))
         await reindex_soon(context.application, delay=0.0)
+    elif report.polled and svc.library.loaded and not svc.library.busy:
+        # Stories saved by an earlier round whose reindex failed (or by `newsbot poll`, `/fetch` meanwhile): the
+        # served index is compared with the folder at every round that read a feed.
+        behind = await asyncio.to_thread(_not_indexed, svc.library.index, svc.settings.articles_dir)
+        if behind:
+            log.info("the articles folder has files not indexed yet (%s); indexing them", behind.summary())
+            await reindex_soon(context.application, delay=0.0)
+
+
+def _not_indexed(idx: index.Index, articles_dir: Path) -> index.Changes:
+    """What differs between the articles folder and the index being served (nothing when the folder is gone)."""
+    try:
+        return idx.changes(articles_dir)
+    except index.ArticlesNotFound:
+        return index.Changes()
 
 
 async def prune_old(context: BotContext) -> None:

@@ -205,6 +205,29 @@ async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told
         await site.wait_until(lambda: site.requests["/down.rss"] > requests)
 
 
+async def test_stories_whose_reindex_failed_are_indexed_by_a_later_round(telegram, site, tmp_path):
+    from index.segments import SegmentedIndex
+
+    settings = news_settings(telegram, tmp_path)
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    async with running(settings) as app:
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        changes = changes_of(app)
+        await admin.send(f"/feeds add {site.url('/harbour.rss')}")
+        await admin.next_reply()
+        await admin.next_reply()
+        await served(changes)
+        await settle(app)
+        with SegmentedIndex.open(settings.index_dir):  # another writer holds the index: the reindex fails
+            publish(site, "/harbour.rss", [("vote", *VOTE), ("tolls", *TOLLS)])
+            await site.wait_until(lambda: site.requests["/news/vote.html"] == 1)
+            polls = site.requests["/harbour.rss"]
+            await site.wait_until(lambda: site.requests["/harbour.rss"] >= polls + 2)  # rounds after the failure
+        await served(changes)  # a later round, with nothing new to fetch (304), indexes what is saved
+        await admin.send("How did the council vote on the harbour bridge toll?")
+        assert "voted 31 to 12" in (await admin.next_reply()).text
+
+
 async def test_feed_commands_are_for_admins_and_urls_are_checked(telegram, site, tmp_path):
     settings = make_settings(telegram, tmp_path)  # ALLOW_PRIVATE_URLS off: the loopback site is refused
     site.serve("/harbour.rss", rss([]), content_type=RSS)
@@ -491,6 +514,38 @@ async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_fe
     assert (result.code, result.stderr.strip()) == (
         2, f"newsbot: {site.url('/feeds/harbour.rss')} is followed already (feed #1)"
     )
+
+
+async def test_stories_a_cli_poll_saved_but_could_not_index_are_indexed_by_the_next_poll(site, tmp_path, cli):
+    from bot.database import Database
+    from index.segments import SegmentedIndex
+
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
+           "INDEX_DIR": str(tmp_path / "index")}
+    (tmp_path / "articles").mkdir()
+
+    def run(*args):
+        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
+
+    assert (await run("feeds", "add", site.url("/harbour.rss"))).code == 0
+    publish(site, "/harbour.rss", [("vote", *VOTE), ("tolls", *TOLLS)])
+    db = Database(tmp_path / "data" / "newsbot.sqlite3")
+    db.pause_feed(1, False)  # resuming makes it due now
+    db.close()
+    with SegmentedIndex.open(tmp_path / "index"):  # another writer (a running bot's reindex) holds the index
+        result = await run("poll")
+    assert result.code == 0, result.stderr
+    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
+    assert "the next `newsbot poll` indexes them" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    result = await run("poll")  # no feed is due: what was saved is indexed all the same
+    assert result.code == 0, result.stderr
+    assert "Polled 0 feeds" in result.stdout
+    assert "1 added" in result.stdout
+    assert "voted 31 to 12" in (await run("ask", "How did the council vote on the bridge toll?")).stdout
+    assert "added" not in (await run("poll")).stdout  # nothing left to index: no update, no line
 
 
 def test_feed_settings_are_read_and_checked():
