@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -308,7 +309,7 @@ def _database(settings: Settings) -> Database:
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot feeds list|add|remove``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
+    """``newsbot feeds list|add|remove|pause|resume``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
     if args.action != "list" and not args.target:
         print(f"newsbot: `newsbot feeds {args.action}` needs the feed's {'URL' if args.action == 'add' else 'id'}",
               file=sys.stderr)
@@ -317,11 +318,18 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "add":
             return _follow(args, settings, db)
-        if args.action == "remove":
-            if not args.target.lstrip("#").isdigit() or not db.remove_feed(int(args.target.lstrip("#"))):
+        if args.action in ("remove", "pause", "resume"):
+            number = args.target.lstrip("#")
+            feed_id = int(number) if number.isdigit() and len(number) <= 18 else None
+            if args.action == "remove":
+                done = feed_id is not None and db.remove_feed(feed_id)
+            else:  # resuming also re-enables a disabled feed and makes it due now, as /feeds resume does
+                done = feed_id is not None and db.pause_feed(feed_id, args.action == "pause")
+            if not done:
                 print(f"newsbot: there is no feed {args.target!r}; `newsbot feeds list` shows the ids", file=sys.stderr)
                 return 2
-            print(f"Stopped following feed {args.target}; its articles stay.")
+            verb = {"remove": "Stopped following", "pause": "Paused", "resume": "Resumed"}[args.action]
+            print(f"{verb} feed #{feed_id}" + ("; its articles stay." if args.action == "remove" else "."))
         else:
             feeds = db.feeds()
             for feed in feeds:
@@ -391,22 +399,34 @@ def _feed_state(feed: Feed) -> str:
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot poll``: one round of every due feed, then an incremental update of the index (for cron)."""
+    """``newsbot poll [--all]``: one round of every due feed (every unpaused feed with ``--all``), then an
+    incremental update of the index with whatever is saved and not indexed yet (for cron)."""
     import asyncio
 
     from bot.polling import open_fetcher, policy_for, poll
 
-    async def one_round() -> PollReport:
+    if settings.log_level != "DEBUG":
+        # The summary below names each failure once; the poller's own log line would say it again (cron mails both).
+        logging.getLogger("bot.polling").setLevel(logging.WARNING)
+
+    async def one_round(feed_ids: set[int] | None) -> PollReport:
         async with open_fetcher(settings) as fetcher:
-            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings))
+            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
     db = _database(settings)
     try:
-        report = asyncio.run(one_round())
+        chosen = {f.id for f in db.feeds() if not f.paused and not f.state.disabled} if args.all else None
+        report = asyncio.run(one_round(chosen))
+        feeds = db.feeds()
     finally:
         db.close()
-    print(f"Polled {report.polled} feeds: {len(report.articles)} new or changed stories, {len(report.failed)} failed.")
+    if report.polled:
+        print(
+            f"Polled {report.polled} feeds: {len(report.articles)} new or changed stories, {len(report.failed)} failed."
+        )
+    else:
+        print(f"Polled 0 feeds: {_none_due(feeds, dt.datetime.now(dt.UTC))}")
     for feed, reason in report.failed:
         print(f"  feed #{feed.id} ({feed.label}): {reason}")
     for result in report.feeds:
@@ -421,27 +441,45 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.polled and len(report.failed) == report.polled else 0  # cron mails when all failed
 
 
+def _none_due(feeds: Sequence[Feed], now: dt.datetime) -> str:
+    """Why a round polled nothing, and when the next feed is due."""
+    if not feeds:
+        return "no feed is followed; `newsbot feeds add URL` adds one."
+    active = [f for f in feeds if not f.paused and not f.state.disabled]
+    if not active:
+        return "every feed is paused or disabled; `newsbot feeds list` shows them."
+    feed = min(active, key=lambda f: f.state.next_due or now)
+    when = max(feed.state.next_due or now, now)
+    minutes = math.ceil((when - now).total_seconds() / 60)
+    return f"none is due; the next is #{feed.id} ({feed.label}) at {when:%Y-%m-%d %H:%M} UTC (in {minutes} min)."
+
+
 def _index_behind(settings: Settings) -> bool:
-    """Whether the articles folder holds files the index has not taken in (or there is no index yet)."""
+    """Whether the articles folder holds files the index has not taken in (any file, when there is no index)."""
+    from index.ingest import list_sources
+
     try:
         return bool(index.load(settings.index_dir).changes(settings.articles_dir))
     except (index.IndexNotFound, index.IndexCorrupt):
-        return True
+        return bool(list_sources(settings.articles_dir))
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot fetch URL``: add the article of one web page, then update the index."""
     import asyncio
 
-    from bot.polling import fetch_page, open_fetcher
+    from bot.polling import Page, fetch_page, open_fetcher
 
-    async def fetch() -> index.Article:
+    async def fetch() -> Page:
         async with open_fetcher(settings) as fetcher:
             return await fetch_page(fetcher, settings.articles_dir, args.url)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
-    article = asyncio.run(fetch())
-    print(f"Added {article.title!r} ({article.url}).")
+    article, outcome = asyncio.run(fetch())
+    if outcome == "unchanged":
+        print(f"Already added: {article.title!r} ({article.url}) is unchanged.")
+        return 0
+    print(f"{'Added' if outcome == 'added' else 'Updated'} {article.title!r} ({article.url}).")
     _update_quietly(settings)
     return 0
 
@@ -496,12 +534,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_brief)
-    p = sub.add_parser("feeds", help="list, add or remove the news feeds followed (kept in DATA_DIR)")
-    p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
-    p.add_argument("target", nargs="?", help="the feed's URL (add) or id (remove)")
+    p = sub.add_parser("feeds", help="list, add, remove, pause or resume the news feeds followed (kept in DATA_DIR)")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "pause", "resume"], default="list")
+    p.add_argument("target", nargs="?", help="the feed's URL (add) or id (remove, pause, resume)")
     p.add_argument("--name", help="a name for the feed (add; default: the feed's own title)")
     p.set_defaults(func=cmd_feeds)
     p = sub.add_parser("poll", parents=[where], help="read every feed that is due once, and index new stories")
+    p.add_argument("--all", action="store_true", help="read every feed now (not paused or disabled ones), due or not")
     p.set_defaults(func=cmd_poll)
     p = sub.add_parser("fetch", parents=[where], help="add the article of one web page, and index it")
     p.add_argument("url")

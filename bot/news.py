@@ -238,11 +238,16 @@ async def fetch(update: Update, context: BotContext) -> None:
         await message.reply_text("Fetching is not available right now; try again in a moment.")
         return
     try:
-        article = await fetch_page(svc.fetcher, svc.settings.articles_dir, args[0])
+        page = await fetch_page(svc.fetcher, svc.settings.articles_dir, args[0])
     except FetchError as exc:
         await message.reply_text(f"I could not add that page: {render.echo(str(exc), 200)}.")
         return
-    await message.reply_text(f"Added {render.source_line(article).removeprefix('— ')}; indexing it now.")
+    described = render.source_line(page.article).removeprefix("— ")
+    if page.outcome == "unchanged":
+        await message.reply_text(f"I have that page already, unchanged: {described}.")
+        return
+    verb = "Added" if page.outcome == "added" else "Updated"
+    await message.reply_text(f"{verb} {described}; indexing it now.")
     await reindex_soon(context.application, delay=0.0)
 
 

@@ -28,6 +28,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import index
 from bot.config import Settings
@@ -53,6 +54,7 @@ __all__ = [
     "ITEMS_PER_POLL",
     "FeedPoll",
     "Followed",
+    "Page",
     "PollReport",
     "fetch_page",
     "follow_feed",
@@ -183,8 +185,9 @@ async def _take(
         item = items.get(key)
         article, why = await _article(fetcher, feed, item, source) if item is not None else (None, "not kept")
         if article is not None:
-            await asyncio.to_thread(save_article, articles_dir, f"feeds/{feed.id}", article, fetched=now)
-            saved.append(article.id)
+            kept = await asyncio.to_thread(save_article, articles_dir, f"feeds/{feed.id}", article, fetched=now)
+            if kept.outcome != "unchanged":
+                saved.append(article.id)
             if not article.text:
                 headlines[why] += 1
         else:
@@ -331,10 +334,16 @@ async def _failed(
     )
 
 
-async def fetch_page(
-    fetcher: Fetcher, articles_dir: Path, url: str, *, now: dt.datetime | None = None
-) -> index.Article:
-    """Fetch one page, extract its article and save it under ``pages/``.
+class Page(NamedTuple):
+    """A page ``fetch_page`` added: its article, and whether it was ``"added"``, ``"replaced"`` (its text changed
+    since it was last fetched) or ``"unchanged"``."""
+
+    article: index.Article
+    outcome: str
+
+
+async def fetch_page(fetcher: Fetcher, articles_dir: Path, url: str, *, now: dt.datetime | None = None) -> Page:
+    """Fetch one page, extract its article and save it under ``pages/`` (an unchanged article is left alone).
 
     Raises:
         FetchError: the page could not be fetched (unsafe URL, too large, refused by robots.txt, ...) or has
@@ -345,5 +354,5 @@ async def fetch_page(
     article = await asyncio.to_thread(extract_article, response.body, url=response.url, item=None, source="")
     if article is None:
         raise FetchError(f"no article text found at {response.url}", url=response.url)
-    await asyncio.to_thread(save_article, articles_dir, "pages", article, fetched=now)
-    return article
+    saved = await asyncio.to_thread(save_article, articles_dir, "pages", article, fetched=now)
+    return Page(article, saved.outcome)

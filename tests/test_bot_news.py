@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import re
 import socket
 
 import pytest
@@ -266,6 +267,8 @@ async def test_fetch_adds_one_page(telegram, site, tmp_path):
         await admin.send(f"/fetch {site.url('/news/tolls.html')}")
         assert "Added Harbour bridge tolls to rise" in (await admin.next_reply()).text
         await served(changes)
+        await admin.send(f"/fetch {site.url('/news/tolls.html')}")
+        assert "I have that page already, unchanged: Harbour bridge tolls to rise" in (await admin.next_reply()).text
         await user.send("What will the harbour bridge toll rise to?")
         answer = await user.next_reply()
         assert "three pounds in January" in answer.text
@@ -380,19 +383,42 @@ async def test_retention_removes_old_fetched_articles_from_the_folder_and_the_in
         assert (settings.articles_dir / next(p.name for p in SEEDS.iterdir())).exists()  # the admin's files stay
 
 
-async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
+class FeedCLI:
+    """``await newsbot("poll")``: the command line in-process, with DATA_DIR, ARTICLES_DIR and INDEX_DIR under the
+    test's folder and loopback addresses allowed (the test site); ``env`` and ``cwd`` serve a real process too."""
+
+    def __init__(self, tmp_path, cli) -> None:
+        self.cwd = tmp_path
+        self.cli = cli
+        self.env = {
+            "ALLOW_PRIVATE_URLS": "1",
+            "DATA_DIR": str(tmp_path / "data"),
+            "ARTICLES_DIR": str(tmp_path / "articles"),
+            "INDEX_DIR": str(tmp_path / "index"),
+        }
+        (tmp_path / "articles").mkdir(exist_ok=True)
+
+    def __call__(self, *args: str):
+        return asyncio.to_thread(self.cli, *args, cwd=self.cwd, env=self.env)
+
+    def make_due(self, feed_id: int) -> None:
+        """Make a feed due now, as resuming it does."""
+        from bot.database import Database
+
+        db = Database(self.cwd / "data" / "newsbot.sqlite3")
+        db.pause_feed(feed_id, False)
+        db.close()
+
+
+@pytest.fixture
+def newsbot(tmp_path, cli) -> FeedCLI:
+    return FeedCLI(tmp_path, cli)
+
+
+async def test_the_cli_follows_polls_and_fetches(site, tmp_path, newsbot):
     publish(site, "/harbour.rss", [("tolls", *TOLLS)])
     site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
-    env = {
-        "ALLOW_PRIVATE_URLS": "1",
-        "DATA_DIR": str(tmp_path / "data"),
-        "ARTICLES_DIR": str(tmp_path / "articles"),
-        "INDEX_DIR": str(tmp_path / "index"),
-    }
-
-    def run(*args):
-        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
-
+    run = newsbot
     result = await run("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")
     assert result.code == 0, result.stderr
     assert "Following feed #1 (Harbour Times): it lists 1 items, 1 new stories." in result.stdout
@@ -412,22 +438,22 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
     assert result.code == 2
     assert "robots.txt" in result.stderr
     result = await run("feeds", "remove", "1")
-    assert "Stopped following feed 1" in result.stdout
+    assert "Stopped following feed #1" in result.stdout
     assert (await run("feeds", "remove", "1")).code == 2
     assert os.stat(tmp_path / "data" / "newsbot.sqlite3").st_mode & 0o077 == 0
 
 
-async def test_the_cli_poll_says_how_many_items_it_kept_as_headlines_and_why(site, tmp_path, cli):
+async def test_the_cli_poll_says_how_many_items_it_kept_as_headlines_and_why(site, newsbot):
+    site.serve("/hn.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/hn.rss"))).code == 0
     site.status("/news/offline.html", 503)
     site.serve("/hn.rss", rss([{"guid": "urn:hn:1", "title": "Ask HN: who still runs a ferry?",
                                 "link": site.url("/news/offline.html")}]), content_type=RSS)
-    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
-           "INDEX_DIR": str(tmp_path / "index")}
-    (tmp_path / "articles").mkdir()
-    result = await asyncio.to_thread(cli, "feeds", "add", site.url("/hn.rss"), cwd=tmp_path, env=env)
-    assert result.code == 0, result.stderr
+    newsbot.make_due(1)
+    result = await newsbot("poll")
+    assert "Polled 1 feeds: 1 new or changed stories, 0 failed." in result.stdout
     assert "1 kept as headlines only (the page answered HTTP 503 Service Unavailable)" in result.stdout
-    result = await asyncio.to_thread(cli, "feeds", "list", cwd=tmp_path, env=env)
+    result = await newsbot("feeds", "list")
     assert "1 new; 1 kept as headlines only (the page answered HTTP 503" in result.stdout
 
 
@@ -479,19 +505,14 @@ async def test_feeds_add_reads_the_url_once_follows_the_feed_a_page_names_and_re
         assert "#2" not in listing
 
 
-async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_feed(site, tmp_path, cli):
+async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_feed(site, newsbot):
     publish(site, "/feeds/harbour.rss", [("tolls", *TOLLS)])
     site.serve("/", harbour_home("/feeds/harbour.rss"), content_type=HTML)
     site.serve("/about.html", harbour_home(None), content_type=HTML)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
-           "INDEX_DIR": str(tmp_path / "index")}
-    (tmp_path / "articles").mkdir()
-
-    def run(*args):
-        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
+    run = newsbot
 
     for url, reason in (
         (site.url("/missing.rss"), "answered HTTP 404 Not Found"),
@@ -516,23 +537,14 @@ async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_fe
     )
 
 
-async def test_stories_a_cli_poll_saved_but_could_not_index_are_indexed_by_the_next_poll(site, tmp_path, cli):
-    from bot.database import Database
+async def test_stories_a_cli_poll_saved_but_could_not_index_are_indexed_by_the_next_poll(site, tmp_path, newsbot):
     from index.segments import SegmentedIndex
 
     publish(site, "/harbour.rss", [("tolls", *TOLLS)])
-    env = {"ALLOW_PRIVATE_URLS": "1", "DATA_DIR": str(tmp_path / "data"), "ARTICLES_DIR": str(tmp_path / "articles"),
-           "INDEX_DIR": str(tmp_path / "index")}
-    (tmp_path / "articles").mkdir()
-
-    def run(*args):
-        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
-
+    run = newsbot
     assert (await run("feeds", "add", site.url("/harbour.rss"))).code == 0
     publish(site, "/harbour.rss", [("vote", *VOTE), ("tolls", *TOLLS)])
-    db = Database(tmp_path / "data" / "newsbot.sqlite3")
-    db.pause_feed(1, False)  # resuming makes it due now
-    db.close()
+    newsbot.make_due(1)
     with SegmentedIndex.open(tmp_path / "index"):  # another writer (a running bot's reindex) holds the index
         result = await run("poll")
     assert result.code == 0, result.stderr
@@ -546,6 +558,75 @@ async def test_stories_a_cli_poll_saved_but_could_not_index_are_indexed_by_the_n
     assert "1 added" in result.stdout
     assert "voted 31 to 12" in (await run("ask", "How did the council vote on the bridge toll?")).stdout
     assert "added" not in (await run("poll")).stdout  # nothing left to index: no update, no line
+
+
+async def test_the_cli_fetch_of_an_unchanged_page_says_so(site, newsbot):
+    site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
+    first = await newsbot("fetch", site.url("/news/vote.html"))
+    assert first.stdout.startswith(f"Added 'Council votes on harbour bridge tolls' ({site.url('/news/vote.html')}).")
+    again = await newsbot("fetch", site.url("/news/vote.html"))
+    assert again.code == 0, again.stderr
+    assert again.stdout == (
+        f"Already added: 'Council votes on harbour bridge tolls' ({site.url('/news/vote.html')}) is unchanged.\n"
+    )
+    site.serve("/news/vote.html", article_page(VOTE[0], [*VOTE[1], "The vote was held again on Friday."]),
+               content_type=HTML)
+    edited = await newsbot("fetch", site.url("/news/vote.html"))
+    assert edited.stdout.startswith("Updated 'Council votes on harbour bridge tolls'")
+    assert "1 changed" in edited.stdout
+
+
+async def test_the_cli_poll_prints_a_failure_once(site, tmp_path, newsbot):
+    from .cli_harness import run_process
+
+    site.serve("/harbour.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"))).code == 0
+    site.status("/harbour.rss", 500)
+    newsbot.make_due(1)
+    result = await asyncio.to_thread(run_process, "poll", cwd=tmp_path, env=newsbot.env)  # its logging, as cron's
+    assert result.returncode == 1  # every feed polled failed: cron mails
+    output = result.stdout + result.stderr
+    assert output.count("answered HTTP 500") == 1, output
+    assert f"  feed #1 (Harbour Times): {site.url('/harbour.rss')} answered HTTP 500" in result.stdout
+
+
+async def test_the_cli_poll_says_when_the_next_feed_is_due(site, newsbot):
+    assert (await newsbot("poll")).stdout == "Polled 0 feeds: no feed is followed; `newsbot feeds add URL` adds one.\n"
+    site.serve("/harbour.rss", rss([]), content_type=RSS)
+    site.serve("/valley.rss", rss([], ttl=120), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")).code == 0
+    assert (await newsbot("feeds", "add", site.url("/valley.rss"), "--name", "Valley News")).code == 0
+    result = await newsbot("poll")
+    assert re.fullmatch(
+        r"Polled 0 feeds: none is due; the next is #1 \(Harbour Times\) at \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+        r"\(in (29|30|31|32|33) min\)\.\n",
+        result.stdout,
+    ), result.stdout
+    assert (await newsbot("feeds", "pause", "1")).stdout == "Paused feed #1.\n"
+    result = await newsbot("poll")
+    assert "the next is #2 (Valley News)" in result.stdout
+    assert re.search(r"\(in 1[23]\d min\)", result.stdout), result.stdout  # its ttl of 120 min, plus jitter
+
+
+async def test_the_cli_pauses_resumes_and_polls_every_feed_now(site, newsbot):
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/valley.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"))).code == 0
+    assert (await newsbot("feeds", "add", site.url("/valley.rss"))).code == 0
+    reads = site.requests["/harbour.rss"], site.requests["/valley.rss"]
+    result = await newsbot("poll", "--all")
+    assert result.stdout.startswith("Polled 2 feeds: 0 new or changed stories, 0 failed.")
+    assert (site.requests["/harbour.rss"], site.requests["/valley.rss"]) == (reads[0] + 1, reads[1] + 1)
+
+    assert (await newsbot("feeds", "pause", "#2")).stdout == "Paused feed #2.\n"
+    assert "\tpaused" in (await newsbot("feeds", "list")).stdout
+    assert (await newsbot("poll", "--all")).stdout.startswith("Polled 1 feeds")  # a paused feed stays paused
+    assert site.requests["/valley.rss"] == reads[1] + 1
+    assert (await newsbot("feeds", "resume", "2")).stdout == "Resumed feed #2.\n"
+    assert (await newsbot("poll")).stdout.startswith("Polled 1 feeds")  # resuming makes it due now
+    assert site.requests["/valley.rss"] == reads[1] + 2
+    result = await newsbot("feeds", "pause", "7")
+    assert (result.code, result.stderr) == (2, "newsbot: there is no feed '7'; `newsbot feeds list` shows the ids\n")
 
 
 def test_feed_settings_are_read_and_checked():
