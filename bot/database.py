@@ -523,7 +523,7 @@ class Database:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.execute(
+                cursor = self._db.execute(
                     "UPDATE feeds SET etag = ?, last_modified = ?, failures = ?, next_due = ?, disabled = ?, "
                     "last_error = ?, last_fetch = ?, title = COALESCE(?, title), last_new = COALESCE(?, last_new), "
                     "url = COALESCE(?, url), waiting = COALESCE(?, waiting), "
@@ -531,7 +531,7 @@ class Database:
                     "last_note = COALESCE(?, last_note) WHERE id = ?",
                     rows_feed,
                 )
-                if plan is not None:
+                if plan is not None and cursor.rowcount:  # a feed removed during its poll keeps no items
                     self._save_items(feed_id, plan, fetched or {}, stamp)
                 self._db.execute("COMMIT")
             except BaseException:

@@ -170,7 +170,8 @@ async def _take(
     per_poll: int,
 ) -> FeedPoll:
     """One read of what is known, the plan, the pages fetched, and one write of what was learnt."""
-    known = await asyncio.to_thread(db.known_items, feed.id)
+    # A 304 with no backlog has nothing to plan: the item table is not even read.
+    known = {} if parsed is None and not feed.waiting else await asyncio.to_thread(db.known_items, feed.id)
     plan = plan_items(parsed.items if parsed is not None else None, known, per_poll=per_poll)
     items: dict[str, FeedItem] = {item.key: item for item in parsed.items} if parsed is not None else {}
     missing = [key for key in plan.fetch if key not in items]

@@ -260,6 +260,19 @@ def test_items_a_feed_dropped_are_forgotten_after_a_while_and_listed_ones_never(
     store.close()
 
 
+def test_a_poll_that_ends_after_its_feed_was_removed_keeps_no_items(tmp_path):
+    from index.feeds import FeedItem, FeedState, plan_items
+
+    store = Database(tmp_path / "newsbot.sqlite3")
+    feed = store.add_feed("https://example.com/rss", None)
+    plan = plan_items([FeedItem("guid:1", "1", None, "Story", None, "", "", "d1")], {}, per_poll=1)
+    assert store.remove_feed(feed.id)  # an admin's /feeds remove, while the poll fetched pages
+    store.save_poll(feed.id, FeedState(), when=dt.datetime(2026, 11, 25, tzinfo=dt.UTC), plan=plan,
+                    fetched={"guid:1": "a1"})
+    assert store.known_items(feed.id) == {}
+    store.close()
+
+
 def test_what_a_chat_was_sent_and_queued_survives_a_restart(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     store = Database(path)

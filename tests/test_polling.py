@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 
+from bot import render
 from bot.database import Database
 from bot.fetcher import Fetcher
 from bot.polling import ITEMS_PER_POLL, poll
@@ -89,6 +90,7 @@ async def test_a_3000_item_feed_is_fetched_in_full_although_the_feed_answers_304
     articles = tmp_path / "articles"
     later = await rounds(db, fetcher, articles, 1, start=START)
     assert db.feed(feed.id).waiting == 3000 - ITEMS_PER_POLL
+    assert f"{3000 - ITEMS_PER_POLL} waiting to be fetched" in render.feed_lines([db.feed(feed.id)], 1800)[1]
     await rounds(db, fetcher, articles, 3000 // ITEMS_PER_POLL + 1, start=later)
     assert db.feed(feed.id).waiting == 0
     gets = page_gets(site, numbers)
