@@ -184,7 +184,10 @@ async def _take(
     skipped: Counter[str] = Counter()
     for key in plan.fetch:
         item = items.get(key)
-        article, why = await _article(fetcher, feed, item, source) if item is not None else (None, "not kept")
+        if item is None:  # its stored record could not be read back
+            article, why = None, "the item as the feed gave it could not be read back from the database"
+        else:
+            article, why = await _article(fetcher, feed, item, source)
         if article is not None:
             kept = await asyncio.to_thread(save_article, articles_dir, f"feeds/{feed.id}", article, fetched=now)
             if kept.outcome != "unchanged":
