@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -316,9 +317,7 @@ def _database(settings: Settings) -> Database:
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot feeds list|add|remove``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
-    from index.feeds import canonical_url
-
+    """``newsbot feeds list|add|remove|pause|resume``: the feeds the bot (or ``newsbot poll``) follows, in DATA_DIR."""
     if args.action != "list" and not args.target:
         print(f"newsbot: `newsbot feeds {args.action}` needs the feed's {'URL' if args.action == 'add' else 'id'}",
               file=sys.stderr)
@@ -326,19 +325,19 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     db = _database(settings)
     try:
         if args.action == "add":
-            if not args.target.lower().startswith(("http://", "https://")):
-                print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
-                return 2
-            feed = db.add_feed(canonical_url(args.target), args.name)
-            if feed is None:
-                print(f"newsbot: {args.target} is followed already", file=sys.stderr)
-                return 2
-            print(f"Following feed #{feed.id} ({feed.label}); `newsbot poll` reads it now, a running bot soon.")
-        elif args.action == "remove":
-            if not args.target.lstrip("#").isdigit() or not db.remove_feed(int(args.target.lstrip("#"))):
+            return _follow(args, settings, db)
+        if args.action in ("remove", "pause", "resume"):
+            number = args.target.lstrip("#")
+            feed_id = int(number) if number.isdigit() and len(number) <= 18 else None
+            if args.action == "remove":
+                done = feed_id is not None and db.remove_feed(feed_id)
+            else:  # resuming also re-enables a disabled feed and makes it due now, as /feeds resume does
+                done = feed_id is not None and db.pause_feed(feed_id, args.action == "pause")
+            if not done:
                 print(f"newsbot: there is no feed {args.target!r}; `newsbot feeds list` shows the ids", file=sys.stderr)
                 return 2
-            print(f"Stopped following feed {args.target}; its articles stay.")
+            verb = {"remove": "Stopped following", "pause": "Paused", "resume": "Resumed"}[args.action]
+            print(f"{verb} feed #{feed_id}" + ("; its articles stay." if args.action == "remove" else "."))
         else:
             feeds = db.feeds()
             for feed in feeds:
@@ -350,6 +349,49 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _follow(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    """``newsbot feeds add URL``: read it once, follow the feed it is (or the one the page names), index its stories."""
+    import asyncio
+
+    from bot.errors import AlreadyFollowed, NotAFeed
+    from bot.fetcher import FetchError
+    from bot.polling import Followed, follow_feed, open_fetcher, policy_for
+
+    if not args.target.lower().startswith(("http://", "https://")):
+        print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
+        return 2
+
+    async def follow() -> Followed:
+        async with open_fetcher(settings) as fetcher:
+            return await follow_feed(
+                db, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
+            )
+
+    settings.articles_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        followed = asyncio.run(follow())
+    except AlreadyFollowed as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except (NotAFeed, FetchError) as exc:
+        page = isinstance(exc, NotAFeed) and exc.page
+        hint = f"; to add the page's own article, run `newsbot fetch {args.target}`" if page else ""
+        print(f"newsbot: did not follow {args.target}: {exc}{hint}", file=sys.stderr)
+        return 2
+    feed, first = followed.feed, followed.first
+    if followed.discovered_from:
+        print(f"{followed.discovered_from} is a web page; following the feed it names, {feed.url}.")
+    stories = plural(len(first.saved), "new story", "new stories")
+    print(f"Following feed #{feed.id} ({feed.label}): it lists {plural(followed.items, 'item')}, {stories}.")
+    if first.waiting:
+        print(f"  {first.waiting} more come in the next polls (`newsbot poll`, or a running bot).")
+    if first.note:
+        print(f"  {first.note}")
+    if first.saved:
+        _update_quietly(settings)
+    return 0
+
+
 def _feed_state(feed: Feed) -> str:
     if feed.paused:
         return "paused"
@@ -358,56 +400,110 @@ def _feed_state(feed: Feed) -> str:
     if feed.last_fetch is None:
         return "not read yet"
     state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
+    if feed.waiting:
+        state += f", {feed.waiting} waiting to be fetched"
+    if feed.last_note:
+        state += f"; {feed.last_note}"
     return state + (f"; failing ({feed.state.failures}): {feed.state.last_error}" if feed.state.failures else "")
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot poll``: one round of every due feed, then an incremental update of the index (for cron)."""
+    """``newsbot poll [--all]``: one round of every due feed (every unpaused feed with ``--all``), then an
+    incremental update of the index with whatever is saved and not indexed yet (for cron)."""
     import asyncio
 
     from bot.polling import open_fetcher, policy_for, poll
 
-    async def one_round() -> PollReport:
+    if settings.log_level != "DEBUG":
+        # The summary below names each failure once; the poller's own log line would say it again (cron mails both).
+        logging.getLogger("bot.polling").setLevel(logging.WARNING)
+
+    async def one_round(feed_ids: set[int] | None) -> PollReport:
         async with open_fetcher(settings) as fetcher:
-            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings))
+            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
     db = _database(settings)
     try:
-        report = asyncio.run(one_round())
+        chosen = {f.id for f in db.feeds() if not f.paused and not f.state.disabled} if args.all else None
+        report = asyncio.run(one_round(chosen))
+        feeds = db.feeds()
     finally:
         db.close()
-    stories = plural(len(report.articles), "new or changed story", "new or changed stories")
-    print(f"Polled {plural(report.polled, 'feed')}: {stories}, {len(report.failed)} failed.")
+    if report.polled:
+        stories = plural(len(report.articles), "new or changed story", "new or changed stories")
+        print(f"Polled {plural(report.polled, 'feed')}: {stories}, {len(report.failed)} failed.")
+    else:
+        print(f"Polled 0 feeds: {_none_due(feeds, dt.datetime.now(dt.UTC))}")
     for feed, reason in report.failed:
         print(f"  feed #{feed.id} ({feed.label}): {reason}")
+    for result in report.feeds:
+        if result.note:
+            print(f"  feed #{result.feed.id} ({result.feed.label}): {result.note}")
     for feed in report.disabled:
         print(f"  feed #{feed.id} is now disabled; `newsbot feeds list` shows why")
-    if report.articles:
+    # Whatever is saved and not indexed yet, by this poll or by one whose update failed (the index was busy, or
+    # the process was killed after saving): compared with the index at every poll, not only when this one saved.
+    if report.articles or _index_behind(settings):
         _update_quietly(settings)
     return 1 if report.polled and len(report.failed) == report.polled else 0  # cron mails when all failed
+
+
+def _none_due(feeds: Sequence[Feed], now: dt.datetime) -> str:
+    """Why a round polled nothing, and when the next feed is due."""
+    if not feeds:
+        return "no feed is followed; `newsbot feeds add URL` adds one."
+    active = [f for f in feeds if not f.paused and not f.state.disabled]
+    if not active:
+        return "every feed is paused or disabled; `newsbot feeds list` shows them."
+    feed = min(active, key=lambda f: f.state.next_due or now)
+    when = max(feed.state.next_due or now, now)
+    minutes = math.ceil((when - now).total_seconds() / 60)
+    return f"none is due; the next is #{feed.id} ({feed.label}) at {when:%Y-%m-%d %H:%M} UTC (in {minutes} min)."
+
+
+def _index_behind(settings: Settings) -> bool:
+    """Whether the articles folder holds files the index has not taken in (any file, when there is no index)."""
+    from index.ingest import list_sources
+
+    try:
+        return bool(index.load(settings.index_dir).changes(settings.articles_dir))
+    except (index.IndexNotFound, index.IndexCorrupt):
+        return bool(list_sources(settings.articles_dir))
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot fetch URL``: add the article of one web page, then update the index."""
     import asyncio
 
-    from bot.polling import fetch_page, open_fetcher
+    from bot.polling import Page, fetch_page, open_fetcher
 
-    async def fetch() -> index.Article:
+    async def fetch() -> Page:
         async with open_fetcher(settings) as fetcher:
             return await fetch_page(fetcher, settings.articles_dir, args.url)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
-    article = asyncio.run(fetch())
-    print(f"Added {article.title!r} ({article.url}).")
+    article, outcome = asyncio.run(fetch())
+    if outcome == "unchanged":
+        print(f"Already added: {article.title!r} ({article.url}) is unchanged.")
+        return 0
+    print(f"{'Added' if outcome == 'added' else 'Updated'} {article.title!r} ({article.url}).")
     _update_quietly(settings)
     return 0
 
 
 def _update_quietly(settings: Settings) -> None:
-    idx = index.update(settings.index_dir, settings.articles_dir)
-    index.maintain(settings.index_dir)
+    """An incremental update after new articles were saved; a busy index is one line, and the next poll retries."""
+    try:
+        idx = index.update(settings.index_dir, settings.articles_dir)
+        index.maintain(settings.index_dir)
+    except index.IndexLocked:
+        print(
+            "newsbot: the index is being updated by another process (a running bot?); the stories are saved, and "
+            "the next `newsbot poll` indexes them",
+            file=sys.stderr,
+        )
+        return
     print(f"The index has {plural(idx.article_count, 'article')} ({len(idx.changed.added)} added, "
           f"{len(idx.changed.changed)} changed).")
 
@@ -449,12 +545,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=5, help="number of stories (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_brief)
-    p = sub.add_parser("feeds", help="list, add or remove the news feeds followed (kept in DATA_DIR)")
-    p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
-    p.add_argument("target", nargs="?", help="the feed's URL (add) or id (remove)")
+    p = sub.add_parser("feeds", help="list, add, remove, pause or resume the news feeds followed (kept in DATA_DIR)")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "pause", "resume"], default="list")
+    p.add_argument("target", nargs="?", help="the feed's URL (add) or id (remove, pause, resume)")
     p.add_argument("--name", help="a name for the feed (add; default: the feed's own title)")
     p.set_defaults(func=cmd_feeds)
     p = sub.add_parser("poll", parents=[where], help="read every feed that is due once, and index new stories")
+    p.add_argument("--all", action="store_true", help="read every feed now (not paused or disabled ones), due or not")
     p.set_defaults(func=cmd_poll)
     p = sub.add_parser("fetch", parents=[where], help="add the article of one web page, and index it")
     p.add_argument("url")

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import DiskFull, StateError
-from index.feeds import FeedState
+from index.feeds import FeedItem, FeedState, ItemPlan, KnownItem, item_from_record, item_record
 from index.store import private_dir
 
 __all__ = [
@@ -102,8 +103,28 @@ CREATE TABLE follow_queue (
     PRIMARY KEY (chat_id, article_id)
 )
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
-ITEMS_KEPT = 1000  # seen items remembered per feed: far more than any feed lists at once
+# Version 3: the feed reader's memory. An item is remembered for as long as its feed lists it (no fixed count);
+# one the feed dropped is remembered GONE_KEPT_DAYS more (at most GONE_KEPT per feed), so a feed that drops items
+# for a while and lists them again does not bring them again. An item seen and not fetched yet keeps the feed's
+# own data in ``pending`` (JSON) until it is fetched: the backlog. Existing items were all fetched already.
+_V3 = """
+ALTER TABLE feed_items ADD COLUMN pending TEXT;          -- the item as the feed gave it, while it waits; else NULL
+ALTER TABLE feed_items ADD COLUMN position INTEGER NOT NULL DEFAULT 0;  -- its place in the feed when first seen
+ALTER TABLE feed_items ADD COLUMN listed INTEGER NOT NULL DEFAULT 1;    -- the feed listed it when last read
+ALTER TABLE feed_items ADD COLUMN left_at TEXT;          -- UTC; when the feed stopped listing it
+ALTER TABLE feed_items ADD COLUMN fetched_at TEXT;       -- UTC; when its page was last fetched (NULL: never)
+ALTER TABLE feed_items ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;   -- fetched again after its text changed
+UPDATE feed_items SET fetched_at = seen_at;
+CREATE INDEX feed_items_waiting ON feed_items (feed_id, seen_at) WHERE pending IS NOT NULL;
+ALTER TABLE feeds ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;          -- items seen and not fetched yet
+ALTER TABLE feeds ADD COLUMN last_headlines INTEGER NOT NULL DEFAULT 0;   -- kept as headlines by the last poll
+ALTER TABLE feeds ADD COLUMN last_skipped INTEGER NOT NULL DEFAULT 0;     -- items the last poll could not keep
+-- why some were kept as headlines or not at all (one line)
+ALTER TABLE feeds ADD COLUMN last_note TEXT NOT NULL DEFAULT ''
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+GONE_KEPT = 5000  # items a feed no longer lists, remembered per feed (the most recently dropped)
+GONE_KEPT_DAYS = 30  # ... and for at most this long
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _NO_SPACE = ("database or disk is full", "disk i/o error", "no space")
 
@@ -141,6 +162,10 @@ class Feed:
     state: FeedState
     last_fetch: dt.datetime | None
     last_new: int
+    waiting: int = 0  # items seen and not fetched yet (the backlog)
+    last_headlines: int = 0  # items the last poll kept as headlines only
+    last_skipped: int = 0  # items the last poll could not keep at all
+    last_note: str = ""  # why, in one line
 
     @property
     def label(self) -> str:
@@ -406,7 +431,7 @@ class Database:
     # -- feeds
     _FEED_COLUMNS = (
         "id, url, name, title, added_at, paused, etag, last_modified, failures, next_due, disabled, last_error, "
-        "last_fetch, last_new"
+        "last_fetch, last_new, waiting, last_headlines, last_skipped, last_note"
     )
 
     @staticmethod
@@ -429,6 +454,10 @@ class Database:
             state=state,
             last_fetch=_utc(row[12]),
             last_new=row[13],
+            waiting=row[14],
+            last_headlines=row[15],
+            last_skipped=row[16],
+            last_note=row[17],
         )
 
     def add_feed(self, url: str, name: str | None, *, now: dt.datetime | None = None) -> Feed | None:
@@ -482,56 +511,138 @@ class Database:
         title: str | None = None,
         new_items: int | None = None,
         url: str | None = None,
+        plan: ItemPlan | None = None,
+        fetched: Mapping[str, str | None] | None = None,
+        headlines: int | None = None,
+        skipped: int | None = None,
+        note: str | None = None,
     ) -> None:
-        """Record a poll: the feed's new state, and what it found when it succeeded."""
+        """Record a poll in one transaction: the feed's new state, and what it learnt of the items.
+
+        Args:
+            feed_id: the feed.
+            state: its polling state after the poll.
+            when: when the poll ended (aware).
+            title: the feed's own title, when it was read.
+            new_items: how many stories the poll saved.
+            url: the feed's new address after a permanent redirect.
+            plan: the poll's plan (``index.feeds.plan_items``): new, changed and refreshed items are kept as
+                waiting, gone ones marked so, relisted ones listed again. None after a failure.
+            fetched: the items fetched, by key, with the id of the article saved for each (None: nothing could
+                be kept); they stop waiting.
+            headlines, skipped, note: items the poll kept as headlines only, items it could not keep, and why.
+        """
+        stamp = when.astimezone(dt.UTC)
+        rows_feed = (
+            state.etag,
+            state.last_modified,
+            state.failures,
+            state.next_due.astimezone(dt.UTC).isoformat() if state.next_due else None,
+            int(state.disabled),
+            state.last_error,
+            stamp.isoformat(timespec="seconds"),
+            title,
+            new_items,
+            url,
+            None if plan is None else plan.waiting,
+            headlines,
+            skipped,
+            note,
+            feed_id,
+        )
         with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                cursor = self._db.execute(
+                    "UPDATE feeds SET etag = ?, last_modified = ?, failures = ?, next_due = ?, disabled = ?, "
+                    "last_error = ?, last_fetch = ?, title = COALESCE(?, title), last_new = COALESCE(?, last_new), "
+                    "url = COALESCE(?, url), waiting = COALESCE(?, waiting), "
+                    "last_headlines = COALESCE(?, last_headlines), last_skipped = COALESCE(?, last_skipped), "
+                    "last_note = COALESCE(?, last_note) WHERE id = ?",
+                    rows_feed,
+                )
+                if plan is not None and cursor.rowcount:  # a feed removed during its poll keeps no items
+                    self._save_items(feed_id, plan, fetched or {}, stamp)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _save_items(self, feed_id: int, plan: ItemPlan, fetched: Mapping[str, str | None], when: dt.datetime) -> None:
+        """The item half of ``save_poll``: a few ``executemany`` inside its transaction."""
+        now = when.isoformat(timespec="microseconds")
+        self._db.executemany(
+            "INSERT INTO feed_items (feed_id, key, digest, article_id, seen_at, pending, position, listed) "
+            "VALUES (?, ?, ?, NULL, ?, ?, ?, 1) ON CONFLICT (feed_id, key) DO UPDATE SET digest = excluded.digest, "
+            "pending = excluded.pending, listed = 1, left_at = NULL",
+            [
+                (feed_id, item.key, item.digest, now, json.dumps(item_record(item), ensure_ascii=False), position)
+                for position, item in enumerate(plan.new)
+            ],
+        )
+        for items, change in ((plan.changed, 1), (plan.refreshed, 0)):
+            self._db.executemany(
+                "UPDATE feed_items SET digest = ?, pending = ?, changes = changes + ? WHERE feed_id = ? AND key = ?",
+                [
+                    (item.digest, json.dumps(item_record(item), ensure_ascii=False), change, feed_id, item.key)
+                    for item in items
+                ],
+            )
+        self._db.executemany(
+            "UPDATE feed_items SET pending = NULL, article_id = ?, fetched_at = ? WHERE feed_id = ? AND key = ?",
+            [(article_id, now, feed_id, key) for key, article_id in fetched.items()],
+        )
+        self._db.executemany(
+            "UPDATE feed_items SET listed = 1, left_at = NULL WHERE feed_id = ? AND key = ?",
+            [(feed_id, key) for key in plan.relisted],
+        )
+        self._db.executemany(
+            "UPDATE feed_items SET listed = 0, left_at = ? WHERE feed_id = ? AND key = ?",
+            [(now, feed_id, key) for key in plan.gone],
+        )
+        if plan.gone:
+            cutoff = (when - dt.timedelta(days=GONE_KEPT_DAYS)).isoformat(timespec="microseconds")
             self._db.execute(
-                "UPDATE feeds SET etag = ?, last_modified = ?, failures = ?, next_due = ?, disabled = ?, "
-                "last_error = ?, last_fetch = ?, title = COALESCE(?, title), last_new = COALESCE(?, last_new), "
-                "url = COALESCE(?, url) WHERE id = ?",
-                (
-                    state.etag,
-                    state.last_modified,
-                    state.failures,
-                    state.next_due.astimezone(dt.UTC).isoformat() if state.next_due else None,
-                    int(state.disabled),
-                    state.last_error,
-                    when.astimezone(dt.UTC).isoformat(timespec="seconds"),
-                    title,
-                    new_items,
-                    url,
-                    feed_id,
-                ),
+                "DELETE FROM feed_items WHERE feed_id = ? AND listed = 0 AND (left_at < ? OR key NOT IN "
+                "(SELECT key FROM feed_items WHERE feed_id = ? AND listed = 0 ORDER BY left_at DESC LIMIT ?))",
+                (feed_id, cutoff, feed_id, GONE_KEPT),
             )
 
-    def item_digest(self, feed_id: int, key: str) -> str | None:
-        """The digest an item had when last seen, or None for a new item."""
+    def known_items(self, feed_id: int) -> dict[str, KnownItem]:
+        """Everything remembered of a feed's items, by key, in one read: the most recently seen first (each
+        poll's new items in feed order), the order in which waiting items are fetched."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT digest FROM feed_items WHERE feed_id = ? AND key = ?", (feed_id, key)
-            ).fetchone()
-        return row[0] if row else None
+            rows = self._db.execute(
+                "SELECT key, digest, pending IS NOT NULL, listed, changes FROM feed_items WHERE feed_id = ? "
+                "ORDER BY seen_at DESC, position",
+                (feed_id,),
+            ).fetchall()
+        return {
+            key: KnownItem(key=key, digest=digest, waiting=bool(waiting), listed=bool(listed), changes=changes)
+            for key, digest, waiting, listed, changes in rows
+        }
 
-    def remember_item(self, feed_id: int, key: str, digest: str, article_id: str | None, *, now: dt.datetime) -> None:
-        """Record an item as seen (so it is not fetched again unless its content changes); keeps a bounded history."""
+    def waiting_items(self, feed_id: int, keys: Sequence[str]) -> dict[str, FeedItem]:
+        """The waiting items among ``keys``, as the feed gave them (a damaged record is left out)."""
+        found: dict[str, FeedItem] = {}
         with self._lock:
-            self._db.execute(
-                "INSERT INTO feed_items (feed_id, key, digest, article_id, seen_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (feed_id, key) DO UPDATE SET digest = excluded.digest, article_id = excluded.article_id, "
-                "seen_at = excluded.seen_at",
-                (feed_id, key, digest, article_id, now.astimezone(dt.UTC).isoformat(timespec="seconds")),
-            )
-            self._db.execute(
-                "DELETE FROM feed_items WHERE feed_id = ? AND key NOT IN (SELECT key FROM feed_items WHERE feed_id = ? "
-                "ORDER BY seen_at DESC LIMIT ?)",
-                (feed_id, feed_id, ITEMS_KEPT),
-            )
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                rows = self._db.execute(
+                    f"SELECT key, pending FROM feed_items WHERE feed_id = ? AND pending IS NOT NULL "
+                    f"AND key IN ({', '.join('?' * len(chunk))})",
+                    (feed_id, *chunk),
+                ).fetchall()
+                for key, pending in rows:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        found[key] = item_from_record(json.loads(pending))
+        return found
 
     def fetched_since(self, when: dt.datetime) -> int:
         """How many feed items became articles since ``when``."""
         with self._lock:
             row = self._db.execute(
-                "SELECT COUNT(*) FROM feed_items WHERE article_id IS NOT NULL AND seen_at >= ?",
+                "SELECT COUNT(*) FROM feed_items WHERE article_id IS NOT NULL AND fetched_at >= ?",
                 (when.astimezone(dt.UTC).isoformat(timespec="seconds"),),
             ).fetchone()
         return int(row[0])

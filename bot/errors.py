@@ -5,7 +5,9 @@
         ├── ConfigError          settings missing or malformed; the message lists every problem, one per line
         ├── StateError           the bot's database cannot be used (emptied, damaged, newer, unwritable)
         │   └── DiskFull         no space left on the disk holding DATA_DIR: nothing can be saved until some is freed
-        └── ReindexRunning       a reindex was asked for while another one runs
+        ├── ReindexRunning       a reindex was asked for while another one runs
+        ├── NotAFeed             a URL to follow answered with neither a feed nor a page naming one (.page)
+        └── AlreadyFollowed      the feed to follow (or the one a page names) is followed already (.feed_id)
 
 Messages say what is wrong, not which command fixes it: each edge (the command line, a chat) adds its own hint.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from index.errors import NewsbotError
 
-__all__ = ["BotError", "ConfigError", "DiskFull", "ReindexRunning", "StateError"]
+__all__ = ["AlreadyFollowed", "BotError", "ConfigError", "DiskFull", "NotAFeed", "ReindexRunning", "StateError"]
 
 
 class BotError(NewsbotError):
@@ -35,3 +37,22 @@ class DiskFull(StateError):
 
 class ReindexRunning(BotError):
     """A reindex was requested while another one is running."""
+
+
+class NotAFeed(BotError):
+    """A URL to follow answered, but with neither a feed nor a web page that names one.
+
+    ``page`` is True when it answered with a web page (its own article may be what was meant).
+    """
+
+    def __init__(self, message: str, *, page: bool) -> None:
+        super().__init__(message)
+        self.page = page
+
+
+class AlreadyFollowed(BotError):
+    """The feed to follow, or the feed a page names, is followed already (as feed ``feed_id``)."""
+
+    def __init__(self, message: str, *, feed_id: int) -> None:
+        super().__init__(message)
+        self.feed_id = feed_id

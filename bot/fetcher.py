@@ -10,10 +10,13 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
   from the environment, and keeps no cookies;
 - ends within ``timeout`` seconds in all (connect, every redirect hop and the whole body), not only per read;
 - stops reading at ``max_bytes`` of decoded body, whatever Content-Length says;
-- accepts only feed types for feeds and HTML types for pages;
+- accepts HTML types only for pages; for feeds, any type but images, audio, video and fonts, since servers label
+  feeds ``text/plain``, ``application/octet-stream`` or ``text/html`` as often as not: the parser decides;
 - sends conditional headers (a 304 comes back as ``not_modified`` with an empty body);
 - runs at most ``per_host`` at a time per host, identifies itself with a clear User-Agent, and for pages only
-  (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site.
+  (feed readers do not for the subscribed feed) obeys the site's robots.txt, cached per site. Only real answers
+  are cached: a robots.txt that answers a server error, or a host that cannot be reached, is asked again next time,
+  and the error says which it was.
 
 Errors, each with a one-line message fit to show an admin::
 
@@ -22,11 +25,12 @@ Errors, each with a one-line message fit to show an admin::
         ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
         ├── TooManyRedirects  more than max_redirects hops (loops included)
         ├── ResponseTooLarge  more than max_bytes
-        ├── WrongContentType  not a feed type (feeds) or not HTML (pages)
+        ├── WrongContentType  media that cannot be a feed (feeds) or not HTML (pages)
         ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
         ├── FetchTimeout      the total deadline passed
         ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
-        └── RobotsDisallowed  robots.txt forbids the page
+        ├── RobotsDisallowed  robots.txt forbids the page
+        └── RobotsUnavailable robots.txt answered a server error: try later
 
 Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
 ``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
@@ -62,7 +66,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_TIMEOUT",
-    "FEED_CONTENT_TYPES",
+    "NOT_FEED_MEDIA",
     "PAGE_CONTENT_TYPES",
     "FetchError",
     "FetchResult",
@@ -73,6 +77,7 @@ __all__ = [
     "Resolver",
     "ResponseTooLarge",
     "RobotsDisallowed",
+    "RobotsUnavailable",
     "TooManyRedirects",
     "UnsafeURL",
     "WrongContentType",
@@ -90,18 +95,8 @@ ROBOTS_AGENT = "newsbot"
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
 _INFLATE_STEP = 1 << 20
 
-FEED_CONTENT_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/x-rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/xml",
-        "text/xml",
-        "text/rss+xml",
-        "application/x-rdf+xml",
-    }
-)
+# Top-level media types that cannot be a feed; any other body is handed to the parser, which decides.
+NOT_FEED_MEDIA = ("image/", "audio/", "video/", "font/", "model/")
 PAGE_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _ACCEPT = {
     "feed": "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, "
@@ -161,6 +156,10 @@ class NetworkError(FetchError):
 
 class RobotsDisallowed(FetchError):
     """The site's robots.txt does not allow newsbot to fetch this page."""
+
+
+class RobotsUnavailable(FetchError):
+    """The site's robots.txt answered a server error (5xx, 429): the page was not fetched; try later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,8 +451,8 @@ class Fetcher:
 
         Args:
             url: an http or https URL.
-            kind: ``"feed"`` (RSS/Atom/RDF/XML types; robots.txt not consulted) or ``"page"`` (HTML types;
-                robots.txt obeyed).
+            kind: ``"feed"`` (any type but images, audio, video and fonts; robots.txt not consulted) or
+                ``"page"`` (HTML types; robots.txt obeyed).
             etag, last_modified: validators from the previous fetch, sent as If-None-Match and
                 If-Modified-Since.
 
@@ -462,7 +461,7 @@ class Fetcher:
 
         Raises:
             UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout,
-            NetworkError, RobotsDisallowed: all ``FetchError``, each with a one-line reason.
+            NetworkError, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
             InvalidOption: ``kind`` is not "feed" or "page".
         """
         if kind not in ("feed", "page"):
@@ -604,10 +603,10 @@ class Fetcher:
             raise HTTPStatusError(
                 _status_message(url, status, retry_after), url=url, status=status, retry_after=retry_after
             )
-        accepted = {"feed": FEED_CONTENT_TYPES, "page": PAGE_CONTENT_TYPES}.get(kind)
-        if accepted is not None and media_type not in accepted:
-            expected = "an RSS, Atom or XML feed" if kind == "feed" else "an HTML page"
-            raise WrongContentType(f"{url} is {media_type or 'of no stated type'}, not {expected}", url=url)
+        if kind == "page" and media_type not in PAGE_CONTENT_TYPES:
+            raise WrongContentType(f"{url} is {media_type or 'of no stated type'}, not an HTML page", url=url)
+        if kind == "feed" and media_type.startswith(NOT_FEED_MEDIA):
+            raise WrongContentType(f"{url} is {media_type}, not an RSS, Atom or XML feed", url=url)
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(f"{url} is {int(declared)} bytes; the limit is {limit}", url=url)
@@ -624,6 +623,14 @@ class Fetcher:
         )
 
     async def _robots_allow(self, target: httpx.URL) -> bool:
+        """Whether the site's robots.txt lets newsbot fetch ``target``; only real answers are remembered.
+
+        Raises:
+            RobotsUnavailable: robots.txt answered a server error (5xx, 429): try later.
+            FetchError: robots.txt could not be fetched at all, for the reason the page could not be (an
+                unresolvable or unreachable host, an address the fetcher may not contact, a timeout); said of
+                the page.
+        """
         origin = (target.scheme, target.host, target.port)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:  # one robots.txt fetch per site, however many pages wait for it
@@ -642,13 +649,21 @@ class Fetcher:
                 robots_url, kind="robots", etag=None, last_modified=None, limit=ROBOTS_MAX_BYTES, truncate=True
             )
         except HTTPStatusError as exc:
-            # RFC 9309: a 4xx means there are no rules; a 5xx (and 429) means the site is unreachable: allow nothing.
-            allow = 400 <= exc.status < 500 and exc.status != 429
-            log.debug("robots.txt at %s: HTTP %d, %s", robots_url, exc.status, "allow all" if allow else "allow none")
-            return Protego.parse("" if allow else "User-agent: *\nDisallow: /")
+            # RFC 9309: a 4xx means there are no rules; a 5xx (and 429) means the site cannot say now: nothing is
+            # fetched, and nothing remembered, so the next page of the site asks again.
+            if 400 <= exc.status < 500 and exc.status != 429:
+                log.debug("robots.txt at %s: HTTP %d, allow all", robots_url, exc.status)
+                return Protego.parse("")
+            raise RobotsUnavailable(
+                f"robots.txt of {target.host} answered HTTP {exc.status}, so {target} was not fetched; try again "
+                "later",
+                url=str(target),
+            ) from None
+        except TooManyRedirects:
+            return Protego.parse("")  # RFC 9309: after five redirects, robots.txt may be taken as unavailable (4xx)
         except FetchError as exc:
-            log.debug("robots.txt at %s unreachable (%s): allow none for now", robots_url, exc)
-            return Protego.parse("User-agent: *\nDisallow: /")
+            # The page itself would have failed the same way (the same host): say so of the page, not of robots.txt.
+            raise type(exc)(str(exc).replace(robots_url, str(target)), url=str(target)) from None
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
 
 

@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import logging
 from html import escape
+from pathlib import Path
 
 from telegram import Chat, Message, MessageOriginChannel, Update
 from telegram.ext import Application
@@ -22,9 +23,9 @@ from telegram.ext import Application
 import index
 from bot import render, uploads
 from bot.context import BotContext, services_of
-from bot.errors import ReindexRunning
+from bot.errors import AlreadyFollowed, NotAFeed, ReindexRunning
 from bot.fetcher import FetchError
-from bot.polling import fetch_page, policy_for, poll
+from bot.polling import Followed, fetch_page, follow_feed, policy_for, poll
 from index.feeds import PollPolicy, canonical_url
 
 __all__ = [
@@ -94,6 +95,21 @@ async def poll_feeds(context: BotContext) -> None:
     if report.articles:
         log.info("feeds brought %s", index.plural(len(report.articles), "new or changed article"))
         await reindex_soon(context.application, delay=0.0)
+    elif report.polled and svc.library.loaded and not svc.library.busy:
+        # Stories saved by an earlier round whose reindex failed (or by `newsbot poll`, `/fetch` meanwhile): the
+        # served index is compared with the folder at every round that read a feed.
+        behind = await asyncio.to_thread(_not_indexed, svc.library.index, svc.settings.articles_dir)
+        if behind:
+            log.info("the articles folder has files not indexed yet (%s); indexing them", behind.summary())
+            await reindex_soon(context.application, delay=0.0)
+
+
+def _not_indexed(idx: index.Index, articles_dir: Path) -> index.Changes:
+    """What differs between the articles folder and the index being served (nothing when the folder is gone)."""
+    try:
+        return idx.changes(articles_dir)
+    except index.ArticlesNotFound:
+        return index.Changes()
 
 
 async def prune_old(context: BotContext) -> None:
@@ -158,35 +174,48 @@ async def _add_feed(message: Message, context: BotContext, args: list[str]) -> N
     if len(await asyncio.to_thread(svc.db.feeds)) >= MAX_FEEDS:
         await message.reply_text(f"There are {MAX_FEEDS} feeds already; remove one first.")
         return
-    feed = await asyncio.to_thread(svc.db.add_feed, url, name)
-    if feed is None:
-        await message.reply_text(f"{render.echo(url, 80)} is followed already; /feeds lists the feeds.")
-        return
-    status = await message.reply_text(f"Following feed #{feed.id} ({render.echo(feed.label, 80)}); reading it now…")
     if svc.fetcher is None:
+        await message.reply_text("Reading feeds is not available right now; try again in a moment.")
         return
-    async with svc.polling:
-        feed = await asyncio.to_thread(svc.db.feed, feed.id)
-        if feed is None:  # removed meanwhile
-            return
-        if feed.last_fetch is None:  # else the round that just ran read it already
-            await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application),
-                       feed_ids={feed.id})
-            feed = await asyncio.to_thread(svc.db.feed, feed.id) or feed
-    if feed.state.failures:
-        reason = feed.state.last_error
-        await status.edit_text(
-            f"Following feed #{feed.id}, but it could not be read yet: {render.echo(reason, 200)}. "
-            "It will be tried again, less and less often."
-        )
+    status = await message.reply_text(f"Reading {render.echo(url, 80)}…")
+    try:
+        async with svc.polling:
+            followed = await follow_feed(
+                svc.db, svc.fetcher, svc.settings.articles_dir, url, name, policy=policy(context.application)
+            )
+    except AlreadyFollowed as exc:
+        await status.edit_text(f"{render.echo(str(exc), 200)}; /feeds lists the feeds.")
         return
-    await status.edit_text(
-        f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): "
-        f"{index.plural(feed.last_new, 'new story', 'new stories')}; "
-        "they are being indexed."
-    )
-    if feed.last_new:
+    except NotAFeed as exc:
+        hint = f" To add the page's own article, use /fetch {render.echo(url, 200)}" if exc.page else ""
+        await status.edit_text(f"I did not follow that: {render.echo(str(exc), 300)}.{hint}")
+        return
+    except FetchError as exc:
+        await status.edit_text(f"I did not follow that: {render.echo(str(exc), 300)}.")
+        return
+    await status.edit_text(_followed_text(followed))
+    if followed.first.saved:
         await reindex_soon(context.application, delay=0.0)
+
+
+def _followed_text(followed: Followed) -> str:
+    """What an admin is told after adding a feed."""
+    feed, first = followed.feed, followed.first
+    lines = []
+    if followed.discovered_from:
+        lines.append(
+            f"{render.echo(followed.discovered_from, 200)} is a web page; following the feed it names, "
+            f"{render.echo(feed.url, 200)}."
+        )
+    stories = index.plural(len(first.saved), "new story", "new stories")
+    text = f"Following feed #{feed.id} ({render.echo(feed.label, 80)}): {stories}"
+    text += "; they are being indexed." if first.saved else "."
+    if first.waiting:
+        text += f" It lists {index.plural(followed.items, 'item')}; the other {first.waiting} come in the next polls."
+    if first.note:
+        text += f" {render.echo(first.note, 200)}."
+    lines.append(text)
+    return "\n".join(lines)
 
 
 async def fetch(update: Update, context: BotContext) -> None:
@@ -204,11 +233,16 @@ async def fetch(update: Update, context: BotContext) -> None:
         await message.reply_text("Fetching is not available right now; try again in a moment.")
         return
     try:
-        article = await fetch_page(svc.fetcher, svc.settings.articles_dir, args[0])
+        page = await fetch_page(svc.fetcher, svc.settings.articles_dir, args[0])
     except FetchError as exc:
         await message.reply_text(f"I could not add that page: {render.echo(str(exc), 200)}.")
         return
-    await message.reply_text(f"Added {render.source_line(article).removeprefix('— ')}; indexing it now.")
+    described = render.source_line(page.article).removeprefix("— ")
+    if page.outcome == "unchanged":
+        await message.reply_text(f"I have that page already, unchanged: {described}.")
+        return
+    verb = "Added" if page.outcome == "added" else "Updated"
+    await message.reply_text(f"{verb} {described}; indexing it now.")
     await reindex_soon(context.application, delay=0.0)
 
 

@@ -226,6 +226,10 @@ def feed_lines(feeds: Sequence[Feed], interval: float) -> list[str]:
             state = "not read yet"
         else:
             state = f"read {feed.last_fetch:%Y-%m-%d %H:%M} UTC, {feed.last_new} new"
+            if feed.waiting:
+                state += f", {feed.waiting} waiting to be fetched"
+            if feed.last_note:
+                state += f"; {echo(feed.last_note, 200)}"
             if feed.state.failures:
                 state += f"; failing ({feed.state.failures}): {echo(feed.state.last_error, 120)}"
         lines.append(f"#{feed.id} {echo(feed.label, 60)} — {state}")

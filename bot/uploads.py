@@ -23,6 +23,7 @@ import stat
 import tempfile
 import unicodedata
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 import index
 from index.ingest import SUPPORTED_SUFFIXES
@@ -30,6 +31,7 @@ from index.ingest import SUPPORTED_SUFFIXES
 __all__ = [
     "MAX_NAME",
     "PARTIAL_PREFIX",
+    "Saved",
     "check_upload",
     "remove_older_than",
     "remove_partial_uploads",
@@ -130,16 +132,26 @@ def remove_partial_uploads(folder: Path) -> list[Path]:
     return removed
 
 
-def save_article(folder: Path, subfolder: str, article: index.Article, *, fetched: dt.datetime) -> Path:
-    """Write ``article`` as ``folder/subfolder/<id>.json`` (replacing an earlier version of the same article).
+class Saved(NamedTuple):
+    """Where ``save_article`` put an article, and what it did: ``"added"``, ``"replaced"`` or ``"unchanged"``."""
 
-    Written to an exclusive temporary file and renamed into place, so a reader never sees half a record; the
-    file's name comes from the article id's safe form, never from the network.
+    path: Path
+    outcome: Literal["added", "replaced", "unchanged"]
+
+
+def save_article(folder: Path, subfolder: str, article: index.Article, *, fetched: dt.datetime) -> Saved:
+    """Write ``article`` as ``folder/subfolder/<id>.json``, replacing an earlier version of the same article.
+
+    The same article already there (only the fetch time differs) is left as it is, so the index sees no change
+    and the record keeps the time it was first fetched. Written to an exclusive temporary file and renamed into
+    place, so a reader never sees half a record; the file's name comes from the article id's safe form, never
+    from the network.
     """
     target_dir = folder / subfolder
     target_dir.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", article.id).strip("._-")[:100]
     stem = stem or hashlib.sha1(article.id.encode()).hexdigest()
+    target = target_dir / f"{stem}.json"
     record = {
         "id": article.id,
         "title": article.title,
@@ -149,19 +161,35 @@ def save_article(folder: Path, subfolder: str, article: index.Article, *, fetche
         "source": article.source,
         "fetched": fetched.astimezone(dt.UTC).isoformat(timespec="seconds"),
     }
+    existing = _record(target)
+    if existing is not None and {**existing, "fetched": record["fetched"]} == record:
+        return Saved(target, "unchanged")
     fd, partial = tempfile.mkstemp(dir=target_dir, prefix=PARTIAL_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(record, handle, ensure_ascii=False)
             handle.flush()
             os.fsync(handle.fileno())
-        target = target_dir / f"{stem}.json"
         os.replace(partial, target)  # replaces the name itself, never a file a link points to
-        return target
+        return Saved(target, "added" if existing is None else "replaced")
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise
+
+
+def _record(path: Path) -> dict | None:
+    """The JSON object in a regular file (never through a link), or None when there is none to read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            record = json.loads(handle.read())
+        except (ValueError, OSError):
+            return {}  # something unreadable is there: replaced
+    return record if isinstance(record, dict) else {}
 
 
 def remove_older_than(folder: Path, subfolders: tuple[str, ...], cutoff: dt.datetime) -> list[Path]:

@@ -13,41 +13,59 @@ module decides what they mean::
 Item identity (``FeedItem.key``) is the GUID or Atom id, else the link without tracking parameters, else a hash
 of title and text; ``FeedItem.digest`` changes when the title or the text changes, so a known key with a new
 digest is an edited item whose article should be replaced.
+
+Which items a poll fetches is decided here too, from one read of what the database knows (as the ``reader``
+library's update pipeline does)::
+
+    plan = plan_items(parsed.items, known, per_poll=50)   # parsed.items is None after a 304
+    plan.fetch      # keys to fetch now: new items, changed ones, then the backlog (seen, not fetched yet)
+    plan.gone       # keys the feed no longer lists (remembered a while, then forgotten)
 """
 
 from __future__ import annotations
 
 import calendar
+import codecs
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import html
 import io
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .errors import InvalidOption
-from .ingest import _clean_paragraphs
+from .ingest import _BOMS, _clean_paragraphs, _legacy
 from .model import Article
 
 __all__ = [
     "DEFAULT_POLICY",
+    "EARLIEST_DATE",
+    "MAX_CHANGES",
     "FeedItem",
     "FeedState",
+    "ItemPlan",
+    "KnownItem",
     "ParsedFeed",
     "PollPolicy",
     "after_failure",
     "after_success",
     "canonical_url",
+    "decode_feed",
     "extract_article",
+    "feed_links",
     "html_to_text",
     "is_due",
+    "item_from_record",
+    "item_record",
     "parse_feed",
     "parse_retry_after",
+    "plan_items",
     "resume",
 ]
 
@@ -219,13 +237,15 @@ class FeedItem:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A feed document: its title, site link, ``ttl`` in minutes, items, and a ``problem`` when unreadable."""
+    """A feed document: its title, site link, ``ttl`` in minutes, items, a ``problem`` when unreadable, and the
+    encoding its bytes were read in (``decode_feed``)."""
 
     title: str
     link: str | None
     ttl: int | None
     items: tuple[FeedItem, ...]
     problem: str | None = None
+    encoding: str = "utf-8"
 
 
 def _detail_html(value: str, detail: Mapping[str, Any] | None) -> str:
@@ -241,15 +261,24 @@ def _entry_title(entry: Mapping[str, Any]) -> str:
     return _one_line(html_to_text(title) if kind in _HTML_TYPES else title)
 
 
-def _entry_published(entry: Mapping[str, Any]) -> dt.datetime | None:
+# No feed item predates the web; 1 January 1970 (Unix time 0) is what a missing date often becomes.
+EARLIEST_DATE = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
+
+
+def _entry_published(entry: Mapping[str, Any], now: dt.datetime | None) -> dt.datetime | None:
+    """The entry's date: published, else updated, else created; an impossible one is skipped, a future one is now."""
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get, not FeedParserDict's: that one maps a missing "updated" to "published" with a warning.
         parsed = dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
         if parsed:
             try:
-                return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
+                when = dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+            if when < EARLIEST_DATE:
+                continue
+            # A date ahead of the clock (a wrong time zone, "9999") would pin the story atop every "latest" list.
+            return min(when, now) if now is not None else when
     return None
 
 
@@ -265,7 +294,7 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def _item(entry: Mapping[str, Any]) -> FeedItem:
+def _item(entry: Mapping[str, Any], now: dt.datetime | None) -> FeedItem:
     guid = (entry.get("id") or "").strip() or None
     link = (entry.get("link") or "").strip() or None
     title = _entry_title(entry)
@@ -284,15 +313,110 @@ def _item(entry: Mapping[str, Any]) -> FeedItem:
         guid=guid,
         link=link,
         title=title,
-        published=_entry_published(entry),
+        published=_entry_published(entry, now),
         summary_html=summary_html,
         content_html=content_html,
         digest=text_hash,
     )
 
 
+def item_record(item: FeedItem) -> dict[str, Any]:
+    """A feed item as plain JSON data, to keep it while it waits to be fetched (``item_from_record`` reads it)."""
+    return {**asdict(item), "published": item.published.isoformat() if item.published else None}
+
+
+def item_from_record(record: Mapping[str, Any]) -> FeedItem:
+    """The feed item ``item_record`` made.
+
+    Raises:
+        TypeError, ValueError: the record is not one ``item_record`` made.
+    """
+    published = record.get("published")
+    return FeedItem(**{**record, "published": dt.datetime.fromisoformat(published) if published else None})
+
+
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
+
+
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"\A\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._:-]*)[\"']")
+# UTF-16 and UTF-32 without a byte-order mark, known by how "<?" comes out (XML 1.0, appendix F).
+_UNICODE_STARTS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+# Labels that read any bytes and that servers put on UTF-8 by default; UTF-8 with non-ASCII text beats them.
+_WESTERN_LABELS = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252", "iso8859-15"})
+
+
+def _codec(label: str | None) -> str | None:
+    """Python's codec for an encoding label, or None when it names none (GB2312 is read as its superset)."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return "gb18030" if name in ("gb2312", "gbk") else name
+
+
+def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
+    """The text of a feed's bytes, decoded as feed readers and browsers decide the encoding.
+
+    In order: a byte-order mark; UTF-16 or UTF-32 known by its first characters; the charset of the HTTP
+    ``Content-Type``; the XML declaration's ``encoding``; UTF-8; then detection (charset-normalizer, Windows-1252
+    first, as article files are read). A stated encoding is used only if it reads the bytes without error, and a
+    Western single-byte label (ISO-8859-1, Windows-1252, ASCII) is passed over when the bytes are UTF-8 with
+    non-ASCII text: servers put such labels on UTF-8 by default. Bytes nothing reads are taken as UTF-8 with the
+    bad bytes replaced.
+
+    Args:
+        body: the feed's bytes.
+        content_type: the HTTP ``Content-Type`` value ("" when none).
+
+    Returns:
+        ``(text, encoding)``: the text (without a byte-order mark) and Python's name of the encoding used.
+    """
+    for bom, codec, _name in _BOMS:
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace").removeprefix("\ufeff"), codecs.lookup(codec).name
+    for start, codec in _UNICODE_STARTS:
+        if body.startswith(start):
+            with contextlib.suppress(UnicodeDecodeError):
+                return body.decode(codec), codec
+    declared = _DECLARED_ENCODING.match(body)
+    labels = (_charset(content_type), declared.group(1).decode("ascii") if declared else None)
+    for codec in dict.fromkeys(c for c in map(_codec, labels) if c is not None):
+        if codec in _WESTERN_LABELS and not body.isascii() and _is_utf8(body):
+            continue
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(codec), codec
+    if _is_utf8(body):
+        return body.decode("utf-8"), "utf-8"
+    legacy = _legacy(body)
+    if legacy is not None:
+        return legacy[0], _codec(legacy[1]) or legacy[1]
+    return body.decode("utf-8", errors="replace"), "utf-8"
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type value, or None."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip(" \"'"):
+            return value.strip(" \"'")
+    return None
 
 
 def _feed_ttl(feed: Mapping[str, Any]) -> int | None:
@@ -317,13 +441,18 @@ def _problem(result: Mapping[str, Any]) -> str:
     return _one_line(f"not a readable feed: {message}{where}")[:200]
 
 
-def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def parse_feed(
+    body: bytes, *, url: str, headers: Mapping[str, str], now: dt.datetime | None = None
+) -> ParsedFeed:
     """Parse an RSS, Atom or RDF document with feedparser, without letting it fetch or open anything.
 
     Args:
         body: the response body, as received.
         url: the URL the body came from (after redirects); relative links resolve against it.
-        headers: the response headers (any case); ``Content-Type`` gives the encoding.
+        headers: the response headers (any case); the charset of ``Content-Type`` is the first word on the
+            encoding (``decode_feed``); its media type says nothing: the body decides whether it is a feed.
+        now: the fetch time (aware): an item dated later is dated ``now``. Dates before 2 January 1970 are no
+            date (the next of published, updated, created is tried). The poller always passes it.
 
     Returns:
         The feed. ``problem`` is one line when no item could be read from broken XML or a non-feed document;
@@ -334,15 +463,21 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
 
     response_headers = _lower_keys(headers)
     response_headers["content-location"] = url
+    text, encoding = decode_feed(body, content_type=response_headers.get("content-type", ""))
+    # feedparser gets UTF-8 that says so. Its own guess falls back to Windows-1252 for any undeclared legacy
+    # encoding (EUC-JP became mojibake), and servers label feeds text/plain, application/octet-stream or text/html
+    # as often as not, which it would flag as broken even when valid: the body decides, as feed readers let it.
+    response_headers["content-type"] = "application/xml; charset=utf-8"
+    utf8 = _XML_DECLARATION.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1).encode("utf-8")
     # A BytesIO, never the bytes themselves: feedparser treats a str or bytes argument as a URL or a file name.
-    result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    result = feedparser.parse(io.BytesIO(utf8), response_headers=response_headers)
     feed = result.get("feed") or {}
     title_value = feed.get("title") or ""
     title = _entry_title({"title": title_value, "title_detail": feed.get("title_detail")})
     items: list[FeedItem] = []
     seen: set[str] = set()
     for entry in result.get("entries") or ():
-        item = _item(entry)
+        item = _item(entry, now)
         if not (item.guid or item.link or item.title or item.text):
             continue  # an empty shell, as the loose parser makes of a cut-off <item>
         if item.key not in seen:
@@ -355,7 +490,54 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str]) -> ParsedFe
         ttl=_feed_ttl(feed),
         items=tuple(items),
         problem=_problem(result) if unreadable else None,
+        encoding=encoding,
     )
+
+
+_FEED_LINK_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+
+
+class _FeedLinks(HTMLParser):
+    """Collects ``<link rel="alternate" type="application/rss+xml" href=...>`` and the page's ``<base href>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: (value or "").strip() for name, value in attrs}
+        if tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif (
+            tag == "link"
+            and "alternate" in values.get("rel", "").lower().split()
+            and values.get("type", "").lower().split(";")[0].strip() in _FEED_LINK_TYPES
+            and values.get("href")
+        ):
+            self.hrefs.append(values["href"])
+
+    handle_startendtag = handle_starttag
+
+
+def feed_links(page: bytes, *, url: str) -> list[str]:
+    """The feeds a web page names, as feed readers discover them (RSS/Atom autodiscovery).
+
+    Args:
+        page: the page's HTML.
+        url: the page's URL after redirects; relative links resolve against it (or the page's ``<base>``).
+
+    Returns:
+        The absolute http(s) URLs of the ``<link rel="alternate">`` elements whose type is RSS, Atom or RDF, in
+        the page's order, without repeats; empty when the page names none.
+    """
+    collector = _FeedLinks()
+    # Only the head matters, and tag names and URLs are ASCII in practice: no encoding detection needed.
+    collector.feed(page[:1_000_000].decode("utf-8", errors="replace"))
+    collector.close()
+    base = urljoin(url, collector.base) if collector.base else url
+    found = [urljoin(base, href) for href in collector.hrefs]
+    return list(dict.fromkeys(link for link in found if urlsplit(link).scheme in _DEFAULT_PORTS))
 
 
 def _article_id(url: str) -> str:
@@ -396,6 +578,8 @@ def extract_article(
     fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
     fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_item_chars`` (a
     feed's summary is the story's own words, so a sentence is enough; a page's short text may be boilerplate).
+    When neither has enough, an item with a title is kept as a headline: an article with no text, whose title is
+    what gets quoted (as headline-only records are read).
 
     Args:
         page: the page's HTML, or None when it could not be had.
@@ -408,7 +592,8 @@ def extract_article(
 
     Returns:
         The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
-        feed's date (it carries a time) before the page's; None when neither page nor item has enough text.
+        feed's date (it carries a time) before the page's; its text "" for a headline; None when there is
+        neither enough text nor an item with a title.
     """
     doc = _extract_page(page, url) if page else None
     page_text = _page_text(doc) if doc is not None else ""
@@ -417,13 +602,15 @@ def extract_article(
         text = page_text
     elif len(item_text) >= min_item_chars:
         text = item_text
+    elif item is not None and item.title:
+        text = ""  # a headline; the page's own title may be a placeholder ("Loading"), the feed's is the story's
     else:
         return None
     declared_url = doc.url if doc is not None else None
     link = url or (item.link if item is not None else "") or ""
     canonical = _page_canonical(declared_url, link) if link else None
     page_title = _one_line(doc.title) if doc is not None and doc.title else ""
-    title = page_title or (item.title if item is not None else "")
+    title = (page_title if text else "") or (item.title if item is not None else "")
     date = item.published if item is not None and item.published else _page_date(doc)
     # Without any URL the item's key is what stays the same from poll to poll.
     article_id = _article_id(canonical or (item.key if item is not None else text))
@@ -462,6 +649,125 @@ def _page_date(doc: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+# --- Which items a poll fetches --------------------------------------------------------------------------------
+
+MAX_CHANGES = 24  # times one item's page is fetched again because its text changed (as the reader library does)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the database remembers of one item of a feed.
+
+    ``waiting``: seen but not fetched yet (new then, or changed since it was fetched); the database keeps the
+    item itself meanwhile, so it is fetched on a later poll whatever the feed answers. ``listed``: the feed listed
+    it when last read. ``changes``: how many times it was fetched again because its title or text changed.
+    """
+
+    key: str
+    digest: str
+    waiting: bool = False
+    listed: bool = True
+    changes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPlan:
+    """What one poll does with a feed's items (``plan_items``).
+
+    ``new``: never seen, in feed order. ``changed``: fetched before, and their title or text changed since.
+    ``refreshed``: waiting items whose title or text changed while they waited (kept in their new form).
+    ``backlog``: keys of the items seen before and not fetched yet, in the order they will be fetched.
+    ``gone``: keys of items the feed listed and lists no more; ``relisted``: keys listed again.
+    ``unchanged``: how many listed items need nothing. ``fetch``: the keys to fetch in this poll, in order.
+    """
+
+    new: tuple[FeedItem, ...] = ()
+    changed: tuple[FeedItem, ...] = ()
+    refreshed: tuple[FeedItem, ...] = ()
+    backlog: tuple[str, ...] = ()
+    gone: tuple[str, ...] = ()
+    relisted: tuple[str, ...] = ()
+    unchanged: int = 0
+    fetch: tuple[str, ...] = ()
+
+    @property
+    def waiting(self) -> int:
+        """How many items still wait to be fetched after this poll."""
+        return len(self.new) + len(self.changed) + len(self.backlog) - len(self.fetch)
+
+
+def plan_items(
+    items: Sequence[FeedItem] | None,
+    known: Mapping[str, KnownItem],
+    *,
+    per_poll: int,
+    max_changes: int = MAX_CHANGES,
+) -> ItemPlan:
+    """Decide which items are new, changed, waiting or gone, and which to fetch in this poll.
+
+    New items come first, in the feed's order (feeds list the newest first, so today's stories arrive first),
+    then changed ones, then the backlog: items seen on earlier polls and not fetched yet, those the feed still
+    lists before those it dropped, each group in ``known``'s order. An item that left the feed before it was
+    fetched is still fetched: it was announced, and its page usually stays. An item whose text changed more than
+    ``max_changes`` times is not fetched again (its feed puts something like the time into it).
+
+    Args:
+        items: the feed's items as just read, or None when the feed was not read (a 304): then only the
+            backlog is fetched.
+        known: every item the database remembers for this feed, by key, waiting ones in the order they
+            should be fetched (the database gives the most recently seen first, each poll's in feed order).
+        per_poll: the most items fetched in one poll; the rest wait for the next.
+        max_changes: how many times an item is fetched again because its text changed.
+
+    Returns:
+        The plan. Pure: nothing is read or written.
+
+    Raises:
+        InvalidOption: ``per_poll`` is below 1.
+    """
+    if per_poll < 1:
+        raise InvalidOption(f"per_poll {per_poll} must be 1 or more")
+    new: list[FeedItem] = []
+    changed: list[FeedItem] = []
+    refreshed: list[FeedItem] = []
+    relisted: list[str] = []
+    unchanged = 0
+    listed_now = None if items is None else {item.key for item in items}
+    for item in items or ():
+        old = known.get(item.key)
+        if old is None:
+            new.append(item)
+            continue
+        if not old.listed:
+            relisted.append(item.key)
+        if old.waiting:
+            if old.digest != item.digest:
+                refreshed.append(item)
+        elif old.digest != item.digest and old.changes < max_changes:
+            changed.append(item)
+        else:
+            unchanged += 1
+
+    def still_listed(key: str, old: KnownItem) -> bool:
+        return old.listed if listed_now is None else key in listed_now
+
+    waiting = [(key, old) for key, old in known.items() if old.waiting]
+    backlog = [key for key, old in waiting if still_listed(key, old)]
+    backlog += [key for key, old in waiting if not still_listed(key, old)]
+    gone = [] if listed_now is None else [key for key, old in known.items() if old.listed and key not in listed_now]
+    order = [item.key for item in new] + [item.key for item in changed] + backlog
+    return ItemPlan(
+        new=tuple(new),
+        changed=tuple(changed),
+        refreshed=tuple(refreshed),
+        backlog=tuple(backlog),
+        gone=tuple(gone),
+        relisted=tuple(relisted),
+        unchanged=unchanged,
+        fetch=tuple(order[:per_poll]),
+    )
 
 
 # --- Polling policy -------------------------------------------------------------------------------------------

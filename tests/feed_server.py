@@ -69,10 +69,18 @@ def _text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def rss(items: list[dict[str, str]], *, title: str = "Harbour Times", link: str = "", ttl: int | None = None) -> bytes:
+def rss(
+    items: list[dict[str, str]],
+    *,
+    title: str = "Harbour Times",
+    link: str = "",
+    ttl: int | None = None,
+    last_build_date: str | None = None,
+) -> bytes:
     """An RSS 2.0 document; each item's keys are element names (``content`` becomes ``content:encoded``).
 
-    Values are escaped as XML text, so ``"description": "<p>Hi</p>"`` carries HTML as RSS does.
+    Values are escaped as XML text, so ``"description": "<p>Hi</p>"`` carries HTML as RSS does. A new
+    ``last_build_date`` makes a new document (and a new ETag) with the same items, as many CMSs do on every request.
     """
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -81,6 +89,8 @@ def rss(items: list[dict[str, str]], *, title: str = "Harbour Times", link: str 
     ]
     if ttl is not None:
         parts.append(f"<ttl>{ttl}</ttl>")
+    if last_build_date is not None:
+        parts.append(f"<lastBuildDate>{_text(last_build_date)}</lastBuildDate>")
     for item in items:
         parts.append("<item>")
         for name, value in item.items():
@@ -346,7 +356,10 @@ class _Handler(tornado.web.RequestHandler):
         if self._not_modified(route):
             self.set_status(304)
             return
-        self.set_header("Content-Type", route.content_type)
+        if route.content_type:
+            self.set_header("Content-Type", route.content_type)
+        else:  # a server that states no type at all
+            self.clear_header("Content-Type")
         self.write(route.body)
 
     def _not_modified(self, route: Static) -> bool:

@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import email.utils
 import os
+import re
+import socket
 import time
 
 import pytest
@@ -117,7 +119,7 @@ async def test_an_admin_adds_two_feeds_and_a_follower_gets_each_new_story_once_e
         assert "Following <i>harbour bridge tolls</i> (#1)" in (await follower.next_reply()).html
 
         await admin.send(f"/feeds add {site.url('/harbour.rss')} Harbour Times")
-        assert "Following feed #1 (Harbour Times); reading it now" in (await admin.next_reply()).text
+        assert f"Reading {site.url('/harbour.rss')}" in (await admin.next_reply()).text
         assert "Following feed #1 (Harbour Times): 1 new story;" in (await admin.next_reply()).text
         await admin.send(f"/feeds add {site.url('/valley.atom')}")
         await admin.next_reply()
@@ -180,20 +182,18 @@ async def test_an_empty_start_is_normal_and_answers_once_the_first_stories_arriv
 
 async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told(telegram, site, tmp_path):
     settings = news_settings(telegram, tmp_path, feed_max_failures=2)
-    site.status("/down.rss", 500)
-    site.serve("/broken.rss", b"<rss><channel><title>Broken", content_type=RSS)
+    site.serve("/down.rss", rss([]), content_type=RSS)
+    site.serve("/broken.rss", rss([]), content_type=RSS)
     async with running(settings):
         admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
-        await admin.send(f"/feeds add {site.url('/broken.rss')} Broken")
-        await admin.next_reply()
-        assert "could not be read yet" in (await admin.next_reply()).text
-
-        await admin.send(f"/feeds add {site.url('/down.rss')} Down")
-        await admin.next_reply()
-        failed = (await admin.next_reply()).text
-        assert "Following feed #2, but it could not be read yet" in failed
-        assert "500" in failed
-        # Its second failure (after backing off) disables it, and the admins hear of it once.
+        for path, name in (("/broken.rss", "Broken"), ("/down.rss", "Down")):
+            await admin.send(f"/feeds add {site.url(path)} {name}")
+            await admin.next_reply()
+            assert f"({name}): 0 new stories" in (await admin.next_reply()).text
+        # Both go wrong after they were followed; their second failures (after backing off) disable them, and the
+        # admins hear of each once.
+        site.serve("/broken.rss", b"<rss><channel><title>Broken", content_type=RSS)
+        site.status("/down.rss", 500)
         notices = [(await admin.next_reply(seconds=30)).text for _ in range(2)]
         assert any("Feed #2 (Down) is disabled after 2 failures in a row" in n for n in notices)
         assert any("Feed #1 (Broken) is disabled" in n for n in notices)
@@ -201,6 +201,7 @@ async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told
         await admin.send("/feeds")
         listing = (await admin.next_reply()).text
         assert "#2 Down — disabled after 2 failures" in listing
+        assert "500" in listing
         await admin.send("/stats")
         assert "Sources: 2 feeds (0 active, 0 paused, 2 disabled)" in (await admin.next_reply()).text
         assert site.requests["/down.rss"] == requests  # a disabled feed is not polled
@@ -209,6 +210,29 @@ async def test_a_failing_feed_backs_off_is_disabled_once_and_the_admins_are_told
         await admin.send("/feeds resume 2")
         assert "Resumed feed #2" in (await admin.next_reply()).text
         await site.wait_until(lambda: site.requests["/down.rss"] > requests)
+
+
+async def test_stories_whose_reindex_failed_are_indexed_by_a_later_round(telegram, site, tmp_path):
+    from index.segments import SegmentedIndex
+
+    settings = news_settings(telegram, tmp_path)
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    async with running(settings) as app:
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        changes = changes_of(app)
+        await admin.send(f"/feeds add {site.url('/harbour.rss')}")
+        await admin.next_reply()
+        await admin.next_reply()
+        await served(changes)
+        await settle(app)
+        with SegmentedIndex.open(settings.index_dir):  # another writer holds the index: the reindex fails
+            publish(site, "/harbour.rss", [("vote", *VOTE), ("tolls", *TOLLS)])
+            await site.wait_until(lambda: site.requests["/news/vote.html"] == 1)
+            polls = site.requests["/harbour.rss"]
+            await site.wait_until(lambda: site.requests["/harbour.rss"] >= polls + 2)  # rounds after the failure
+        await served(changes)  # a later round, with nothing new to fetch (304), indexes what is saved
+        await admin.send("How did the council vote on the harbour bridge toll?")
+        assert "voted 31 to 12" in (await admin.next_reply()).text
 
 
 async def test_feed_commands_are_for_admins_and_urls_are_checked(telegram, site, tmp_path):
@@ -226,13 +250,11 @@ async def test_feed_commands_are_for_admins_and_urls_are_checked(telegram, site,
         await admin.send(f"/feeds add {site.url('/harbour.rss')}")
         await admin.next_reply()
         refused = (await admin.next_reply()).text
-        assert "could not be read yet" in refused
+        assert refused.startswith("I did not follow that:")
         assert "loopback address" in refused
         assert site.requests["/harbour.rss"] == 0
-        await admin.send(f"/feeds add {site.url('/harbour.rss')}")
-        assert "is followed already" in (await admin.next_reply()).text
-        await admin.send("/feeds remove 1")
-        assert "Stopped following feed #1" in (await admin.next_reply()).text
+        await admin.send("/feeds")
+        assert "No feeds are followed yet" in (await admin.next_reply()).text  # refused, so not followed
         await admin.send("/feeds remove 1")
         assert "There is no feed #1" in (await admin.next_reply()).text
 
@@ -251,6 +273,8 @@ async def test_fetch_adds_one_page(telegram, site, tmp_path):
         await admin.send(f"/fetch {site.url('/news/tolls.html')}")
         assert "Added Harbour bridge tolls to rise" in (await admin.next_reply()).text
         await served(changes)
+        await admin.send(f"/fetch {site.url('/news/tolls.html')}")
+        assert "I have that page already, unchanged: Harbour bridge tolls to rise" in (await admin.next_reply()).text
         await user.send("What will the harbour bridge toll rise to?")
         answer = await user.next_reply()
         assert "three pounds in January" in answer.text
@@ -366,25 +390,45 @@ async def test_retention_removes_old_fetched_articles_from_the_folder_and_the_in
         assert (settings.articles_dir / next(p.name for p in SEEDS.iterdir())).exists()  # the admin's files stay
 
 
-async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
+class FeedCLI:
+    """``await newsbot("poll")``: the command line in-process, with DATA_DIR, ARTICLES_DIR and INDEX_DIR under the
+    test's folder and loopback addresses allowed (the test site); ``env`` and ``cwd`` serve a real process too."""
+
+    def __init__(self, tmp_path, cli) -> None:
+        self.cwd = tmp_path
+        self.cli = cli
+        self.env = {
+            "ALLOW_PRIVATE_URLS": "1",
+            "DATA_DIR": str(tmp_path / "data"),
+            "ARTICLES_DIR": str(tmp_path / "articles"),
+            "INDEX_DIR": str(tmp_path / "index"),
+        }
+        (tmp_path / "articles").mkdir(exist_ok=True)
+
+    def __call__(self, *args: str):
+        return asyncio.to_thread(self.cli, *args, cwd=self.cwd, env=self.env)
+
+    def make_due(self, feed_id: int) -> None:
+        """Make a feed due now, as resuming it does."""
+        from bot.database import Database
+
+        db = Database(self.cwd / "data" / "newsbot.sqlite3")
+        db.pause_feed(feed_id, False)
+        db.close()
+
+
+@pytest.fixture
+def newsbot(tmp_path, cli) -> FeedCLI:
+    return FeedCLI(tmp_path, cli)
+
+
+async def test_the_cli_follows_polls_and_fetches(site, tmp_path, newsbot):
     publish(site, "/harbour.rss", [("tolls", *TOLLS)])
     site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
-    env = {
-        "ALLOW_PRIVATE_URLS": "1",
-        "DATA_DIR": str(tmp_path / "data"),
-        "ARTICLES_DIR": str(tmp_path / "articles"),
-        "INDEX_DIR": str(tmp_path / "index"),
-    }
-
-    def run(*args):
-        return asyncio.to_thread(cli, *args, cwd=tmp_path, env=env)
-
+    run = newsbot
     result = await run("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")
     assert result.code == 0, result.stderr
-    assert "Following feed #1 (Harbour Times)" in result.stdout
-    result = await run("poll")
-    assert result.code == 0, result.stderr
-    assert "Polled 1 feed: 1 new or changed story, 0 failed." in result.stdout
+    assert "Following feed #1 (Harbour Times): it lists 1 item, 1 new story." in result.stdout
     result = await run("ask", "How much will the harbour bridge toll rise to?")
     assert "three pounds in January" in result.stdout
     assert site.url("/news/tolls.html") in result.stdout
@@ -401,9 +445,195 @@ async def test_the_cli_follows_polls_and_fetches(site, tmp_path, cli):
     assert result.code == 2
     assert "robots.txt" in result.stderr
     result = await run("feeds", "remove", "1")
-    assert "Stopped following feed 1" in result.stdout
+    assert "Stopped following feed #1" in result.stdout
     assert (await run("feeds", "remove", "1")).code == 2
     assert os.stat(tmp_path / "data" / "newsbot.sqlite3").st_mode & 0o077 == 0
+
+
+async def test_the_cli_poll_says_how_many_items_it_kept_as_headlines_and_why(site, newsbot):
+    site.serve("/hn.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/hn.rss"))).code == 0
+    site.status("/news/offline.html", 503)
+    site.serve("/hn.rss", rss([{"guid": "urn:hn:1", "title": "Ask HN: who still runs a ferry?",
+                                "link": site.url("/news/offline.html")}]), content_type=RSS)
+    newsbot.make_due(1)
+    result = await newsbot("poll")
+    assert "Polled 1 feed: 1 new or changed story, 0 failed." in result.stdout
+    assert "1 kept as headlines only (the page answered HTTP 503 Service Unavailable)" in result.stdout
+    result = await newsbot("feeds", "list")
+    assert "1 new; 1 kept as headlines only (the page answered HTTP 503" in result.stdout
+
+
+def harbour_home(feed_href: str | None) -> bytes:
+    """The site's home page: a web page, naming its feed the way feed readers discover it (when given)."""
+    link = f'<link rel="alternate" type="application/rss+xml" href="{feed_href}">' if feed_href else ""
+    return (f'<!doctype html><html><head><title>Harbour Times</title>{link}</head>'
+            '<body><h1>Harbour Times</h1><p>All the news of the harbour.</p></body></html>').encode()
+
+
+async def test_feeds_add_reads_the_url_once_follows_the_feed_a_page_names_and_refuses_the_rest(
+    telegram, site, tmp_path
+):
+    settings = news_settings(telegram, tmp_path)
+    publish(site, "/feeds/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/", harbour_home("/feeds/harbour.rss"), content_type=HTML)
+    site.serve("/about.html", harbour_home(None), content_type=HTML)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with running(settings):
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        await admin.send(f"/feeds add {site.url('/')}")
+        await admin.next_reply()
+        followed = (await admin.next_reply()).text
+        assert f"{site.url('/')} is a web page; following the feed it names, {site.url('/feeds/harbour.rss')}" in (
+            followed
+        )
+        assert "Following feed #1 (Harbour Times): 1 new story" in followed
+
+        for url, reason in (
+            (site.url("/missing.rss"), "answered HTTP 404"),
+            (f"http://127.0.0.1:{port}/feed.rss", "could not fetch"),
+            (site.url("/about.html"), "is a web page that names no feed"),
+            (site.url("/news/tolls.html"), "is a web page that names no feed"),
+        ):
+            await admin.send(f"/feeds add {url}")
+            await admin.next_reply()
+            refused = (await admin.next_reply()).text
+            assert refused.startswith("I did not follow that:"), refused
+            assert reason in refused
+            assert ("/fetch" in refused) == ("web page" in reason)
+        await admin.send(f"/feeds add {site.url('/feeds/harbour.rss')}")
+        await admin.next_reply()
+        assert "is followed already (feed #1)" in (await admin.next_reply()).text
+        await admin.send("/feeds")
+        listing = (await admin.next_reply()).text
+        assert "#1 Harbour Times" in listing
+        assert "#2" not in listing
+
+
+async def test_the_cli_feeds_add_reads_the_url_once_and_refuses_what_is_not_a_feed(site, newsbot):
+    publish(site, "/feeds/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/", harbour_home("/feeds/harbour.rss"), content_type=HTML)
+    site.serve("/about.html", harbour_home(None), content_type=HTML)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    run = newsbot
+
+    for url, reason in (
+        (site.url("/missing.rss"), "answered HTTP 404 Not Found"),
+        (f"http://127.0.0.1:{port}/feed.rss", f"could not fetch http://127.0.0.1:{port}/feed.rss"),
+        (site.url("/about.html"), "is a web page that names no feed; to add the page's own article, run `newsbot"),
+    ):
+        result = await run("feeds", "add", url)
+        assert result.code == 2, result.stdout
+        assert f"did not follow {url}: " in result.stderr
+        assert reason in result.stderr
+    assert "No feeds are followed yet" in (await run("feeds", "list")).stdout
+    result = await run("feeds", "add", site.url("/"))
+    assert result.code == 0, result.stderr
+    assert f"{site.url('/')} is a web page; following the feed it names, {site.url('/feeds/harbour.rss')}." in (
+        result.stdout
+    )
+    assert "Following feed #1 (Harbour Times): it lists 1 item, 1 new story." in result.stdout
+    assert "three pounds in January" in (await run("ask", "How much will the harbour bridge toll rise to?")).stdout
+    result = await run("feeds", "add", site.url("/feeds/harbour.rss"))
+    assert (result.code, result.stderr.strip()) == (
+        2, f"newsbot: {site.url('/feeds/harbour.rss')} is followed already (feed #1)"
+    )
+
+
+async def test_stories_a_cli_poll_saved_but_could_not_index_are_indexed_by_the_next_poll(site, tmp_path, newsbot):
+    from index.segments import SegmentedIndex
+
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    run = newsbot
+    assert (await run("feeds", "add", site.url("/harbour.rss"))).code == 0
+    publish(site, "/harbour.rss", [("vote", *VOTE), ("tolls", *TOLLS)])
+    newsbot.make_due(1)
+    with SegmentedIndex.open(tmp_path / "index"):  # another writer (a running bot's reindex) holds the index
+        result = await run("poll")
+    assert result.code == 0, result.stderr
+    assert "Polled 1 feed: 1 new or changed story, 0 failed." in result.stdout
+    assert "the next `newsbot poll` indexes them" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    result = await run("poll")  # no feed is due: what was saved is indexed all the same
+    assert result.code == 0, result.stderr
+    assert "Polled 0 feeds" in result.stdout
+    assert "1 added" in result.stdout
+    assert "voted 31 to 12" in (await run("ask", "How did the council vote on the bridge toll?")).stdout
+    assert "added" not in (await run("poll")).stdout  # nothing left to index: no update, no line
+
+
+async def test_the_cli_fetch_of_an_unchanged_page_says_so(site, newsbot):
+    site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
+    first = await newsbot("fetch", site.url("/news/vote.html"))
+    assert first.stdout.startswith(f"Added 'Council votes on harbour bridge tolls' ({site.url('/news/vote.html')}).")
+    again = await newsbot("fetch", site.url("/news/vote.html"))
+    assert again.code == 0, again.stderr
+    assert again.stdout == (
+        f"Already added: 'Council votes on harbour bridge tolls' ({site.url('/news/vote.html')}) is unchanged.\n"
+    )
+    site.serve("/news/vote.html", article_page(VOTE[0], [*VOTE[1], "The vote was held again on Friday."]),
+               content_type=HTML)
+    edited = await newsbot("fetch", site.url("/news/vote.html"))
+    assert edited.stdout.startswith("Updated 'Council votes on harbour bridge tolls'")
+    assert "1 changed" in edited.stdout
+
+
+async def test_the_cli_poll_prints_a_failure_once(site, tmp_path, newsbot):
+    from .cli_harness import run_process
+
+    site.serve("/harbour.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"))).code == 0
+    site.status("/harbour.rss", 500)
+    newsbot.make_due(1)
+    result = await asyncio.to_thread(run_process, "poll", cwd=tmp_path, env=newsbot.env)  # its logging, as cron's
+    assert result.returncode == 1  # every feed polled failed: cron mails
+    output = result.stdout + result.stderr
+    assert output.count("answered HTTP 500") == 1, output
+    assert f"  feed #1 (Harbour Times): {site.url('/harbour.rss')} answered HTTP 500" in result.stdout
+
+
+async def test_the_cli_poll_says_when_the_next_feed_is_due(site, newsbot):
+    assert (await newsbot("poll")).stdout == "Polled 0 feeds: no feed is followed; `newsbot feeds add URL` adds one.\n"
+    site.serve("/harbour.rss", rss([]), content_type=RSS)
+    site.serve("/valley.rss", rss([], ttl=120), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")).code == 0
+    assert (await newsbot("feeds", "add", site.url("/valley.rss"), "--name", "Valley News")).code == 0
+    result = await newsbot("poll")
+    assert re.fullmatch(
+        r"Polled 0 feeds: none is due; the next is #1 \(Harbour Times\) at \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+        r"\(in (29|30|31|32|33) min\)\.\n",
+        result.stdout,
+    ), result.stdout
+    assert (await newsbot("feeds", "pause", "1")).stdout == "Paused feed #1.\n"
+    result = await newsbot("poll")
+    assert "the next is #2 (Valley News)" in result.stdout
+    assert re.search(r"\(in 1[23]\d min\)", result.stdout), result.stdout  # its ttl of 120 min, plus jitter
+
+
+async def test_the_cli_pauses_resumes_and_polls_every_feed_now(site, newsbot):
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/valley.rss", rss([]), content_type=RSS)
+    assert (await newsbot("feeds", "add", site.url("/harbour.rss"))).code == 0
+    assert (await newsbot("feeds", "add", site.url("/valley.rss"))).code == 0
+    reads = site.requests["/harbour.rss"], site.requests["/valley.rss"]
+    result = await newsbot("poll", "--all")
+    assert result.stdout.startswith("Polled 2 feeds: 0 new or changed stories, 0 failed.")
+    assert (site.requests["/harbour.rss"], site.requests["/valley.rss"]) == (reads[0] + 1, reads[1] + 1)
+
+    assert (await newsbot("feeds", "pause", "#2")).stdout == "Paused feed #2.\n"
+    assert "\tpaused" in (await newsbot("feeds", "list")).stdout
+    assert (await newsbot("poll", "--all")).stdout.startswith("Polled 1 feed:")  # a paused feed stays paused
+    assert site.requests["/valley.rss"] == reads[1] + 1
+    assert (await newsbot("feeds", "resume", "2")).stdout == "Resumed feed #2.\n"
+    assert (await newsbot("poll")).stdout.startswith("Polled 1 feed:")  # resuming makes it due now
+    assert site.requests["/valley.rss"] == reads[1] + 2
+    result = await newsbot("feeds", "pause", "7")
+    assert (result.code, result.stderr) == (2, "newsbot: there is no feed '7'; `newsbot feeds list` shows the ids\n")
 
 
 def test_feed_settings_are_read_and_checked():

@@ -164,7 +164,7 @@ def test_a_write_on_a_full_disk_raises_disk_full_and_loses_nothing(full_disk):
 
 
 def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):
-    from bot.database import MIGRATIONS
+    from bot.database import MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "newsbot.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db, db:
@@ -178,11 +178,41 @@ def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):
     assert store.add_feed("https://example.com/rss", "Example") is not None
     store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_2_database_keeps_its_feeds_and_seen_items(tmp_path):
+    from bot.database import MIGRATIONS
+
+    path = tmp_path / "newsbot.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executescript(MIGRATIONS[0][1] + ";\n" + MIGRATIONS[1][1] + ";\nPRAGMA user_version = 2;")
+        db.execute(
+            "INSERT INTO feeds (url, name, added_at, etag, last_fetch, last_new) "
+            "VALUES ('https://example.com/rss', 'Example', '2026-11-01T08:00:00+00:00', '\"v1\"', "
+            "'2026-11-20T08:00:00+00:00', 4)"
+        )
+        db.executemany(
+            "INSERT INTO feed_items (feed_id, key, digest, article_id, seen_at) VALUES (1, ?, ?, ?, ?)",
+            [  # item b could not become an article
+                ("guid:a", "da", "art-a", "2026-11-20T08:00:00+00:00"),
+                ("guid:b", "db", None, "2026-11-20T09:00:00+00:00"),
+            ],
+        )
+    store = Database(path)
+    (feed,) = store.feeds()
+    assert (feed.label, feed.state.etag, feed.last_new, feed.waiting) == ("Example", '"v1"', 4, 0)
+    known = store.known_items(feed.id)
+    assert {k: (i.digest, i.waiting, i.listed) for k, i in known.items()} == {
+        "guid:a": ("da", False, True),
+        "guid:b": ("db", False, True),
+    }
+    assert store.fetched_since(dt.datetime(2026, 11, 20, tzinfo=dt.UTC)) == 1  # what became an article
+    store.close()
 
 
 def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
-    from index.feeds import FeedState
+    from index.feeds import FeedItem, FeedState, plan_items
 
     path = tmp_path / "newsbot.sqlite3"
     store = Database(path)
@@ -191,15 +221,22 @@ def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
     when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
     state = FeedState(etag='"v2"', last_modified="Wed, 25 Nov 2026 09:00:00 GMT", failures=2,
                       next_due=when + dt.timedelta(hours=1), last_error="HTTP 500")
-    store.save_poll(feed.id, state, when=when, title="Example News", new_items=3)
-    store.remember_item(feed.id, "urn:1", "digest-1", "example.com-1", now=when)
+    items = [FeedItem(f"guid:{n}", str(n), f"https://example.com/{n}", f"Story {n}", None, "", "", f"d{n}")
+             for n in (3, 2, 1)]
+    plan = plan_items(items, {}, per_poll=1)
+    store.save_poll(feed.id, state, when=when, title="Example News", new_items=1, plan=plan,
+                    fetched={"guid:3": "example.com-3"})
     store.close()
 
     store = Database(path)
     (again,) = store.feeds()
-    assert (again.label, again.state, again.last_fetch, again.last_new) == ("Example News", state, when, 3)
-    assert store.item_digest(feed.id, "urn:1") == "digest-1"
-    assert store.item_digest(feed.id, "urn:2") is None
+    assert (again.label, again.state, again.last_fetch, again.last_new, again.waiting) == (
+        "Example News", state, when, 1, 2
+    )
+    known = store.known_items(feed.id)
+    assert list(known) == ["guid:3", "guid:2", "guid:1"]  # the feed's order: the order waiting items are fetched
+    assert [k for k, item in known.items() if item.waiting] == ["guid:2", "guid:1"]
+    assert store.waiting_items(feed.id, ["guid:1", "guid:3"]) == {"guid:1": items[2]}  # with the feed's own data
     assert store.fetched_since(when) == 1
     assert store.pause_feed(feed.id, True)
     assert store.feed(feed.id).paused
@@ -207,7 +244,48 @@ def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
     assert store.feed(feed.id).state.failures == 0  # resuming starts afresh
     assert store.remove_feed(feed.id)
     assert store.feeds() == []
+    assert store.known_items(feed.id) == {}
     assert not store.remove_feed(feed.id)
+    store.close()
+
+
+def test_items_a_feed_dropped_are_forgotten_after_a_while_and_listed_ones_never(tmp_path):
+    from bot.database import GONE_KEPT_DAYS
+    from index.feeds import FeedItem, FeedState, plan_items
+
+    store = Database(tmp_path / "newsbot.sqlite3")
+    feed = store.add_feed("https://example.com/rss", None)
+    items = [FeedItem(f"guid:{n}", str(n), None, f"Story {n}", None, "", "", f"d{n}") for n in range(1500)]
+    when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
+
+    def read(listing, now):
+        plan = plan_items(listing, store.known_items(feed.id), per_poll=len(listing) or 1)
+        store.save_poll(feed.id, FeedState(), when=now, plan=plan, fetched=dict.fromkeys(plan.fetch))
+        return plan
+
+    assert len(read(items, when).new) == 1500
+    plan = read(items[:1000], when + dt.timedelta(hours=1))
+    assert len(plan.gone) == 500
+    assert len(store.known_items(feed.id)) == 1500  # dropped ones are remembered a while
+    plan = read(items, when + dt.timedelta(hours=2))
+    assert (len(plan.new), len(plan.relisted), plan.fetch) == (0, 500, ())  # and not fetched again
+    read(items[:1000], when + dt.timedelta(hours=3))
+    read(items[:1000], when + dt.timedelta(days=GONE_KEPT_DAYS + 1))
+    read(items[:999], when + dt.timedelta(days=GONE_KEPT_DAYS + 1, hours=1))
+    assert len(store.known_items(feed.id)) == 1000  # the long-gone forgotten; every listed one kept
+    store.close()
+
+
+def test_a_poll_that_ends_after_its_feed_was_removed_keeps_no_items(tmp_path):
+    from index.feeds import FeedItem, FeedState, plan_items
+
+    store = Database(tmp_path / "newsbot.sqlite3")
+    feed = store.add_feed("https://example.com/rss", None)
+    plan = plan_items([FeedItem("guid:1", "1", None, "Story", None, "", "", "d1")], {}, per_poll=1)
+    assert store.remove_feed(feed.id)  # an admin's /feeds remove, while the poll fetched pages
+    store.save_poll(feed.id, FeedState(), when=dt.datetime(2026, 11, 25, tzinfo=dt.UTC), plan=plan,
+                    fetched={"guid:1": "a1"})
+    assert store.known_items(feed.id) == {}
     store.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -10,17 +11,24 @@ from hypothesis import strategies as st
 
 from index.errors import InvalidOption
 from index.feeds import (
+    MAX_CHANGES,
     FeedItem,
     FeedState,
+    KnownItem,
     PollPolicy,
     after_failure,
     after_success,
     canonical_url,
+    decode_feed,
     extract_article,
+    feed_links,
     html_to_text,
     is_due,
+    item_from_record,
+    item_record,
     parse_feed,
     parse_retry_after,
+    plan_items,
     resume,
 )
 
@@ -158,6 +166,30 @@ def test_dates_in_several_forms(element, expected):
     assert item.published is None or item.published.tzinfo is dt.UTC
 
 
+@pytest.mark.parametrize(
+    ("pub_date", "expected"),
+    [
+        pytest.param("9" * 5000, NOW, id="year-9999-is-the-fetch-time"),
+        pytest.param("Tue, 05 Mar 2099 10:00:00 GMT", NOW, id="future-is-the-fetch-time"),
+        pytest.param("Tue, 05 Mar 2024 12:30:00 GMT", NOW, id="minutes-ahead-is-the-fetch-time"),
+        pytest.param("Mon, 01 Jan 0001 +1400", None, id="year-1-is-no-date"),
+        pytest.param("Thu, 01 Jan 1970 00:00:00 GMT", None, id="unix-zero-is-no-date"),
+        pytest.param("Mon, 05 Jan 1998 09:00:00 GMT", dt.datetime(1998, 1, 5, 9, 0, tzinfo=dt.UTC), id="old-but-real"),
+        pytest.param("Tue, 05 Mar 2024 11:59:00 GMT", dt.datetime(2024, 3, 5, 11, 59, tzinfo=dt.UTC), id="just-now"),
+    ],
+)
+def test_impossible_dates_are_no_date_and_future_ones_the_fetch_time(pub_date, expected):
+    body = rss([{"guid": "1", "title": "T", "pubDate": pub_date}])
+    (item,) = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS, now=NOW).items
+    assert item.published == expected
+
+
+def test_an_impossible_published_date_gives_way_to_the_updated_one():
+    body = atom([{"id": "1", "title": "T", "published": "0001-01-01T00:00:00Z", "updated": "2024-03-04T08:00:00Z"}])
+    (item,) = parse_feed(body, url=FEED_URL, headers={}, now=NOW).items
+    assert item.published == dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC)
+
+
 def test_broken_xml_without_items_has_a_problem():
     feed = parse_feed(b"<rss><channel><title>T</title><<<", url=FEED_URL, headers=RSS_HEADERS)
     assert feed.items == ()
@@ -192,6 +224,42 @@ def test_a_valid_feed_without_items_has_no_problem():
     assert (feed.items, feed.problem) == ((), None)
 
 
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        pytest.param(
+            '<link rel="alternate" type="application/rss+xml" title="All" href="/feed.xml">'
+            '<link rel="alternate" type="application/atom+xml" href="https://harbour.test/atom">',
+            ["https://harbour.test/feed.xml", "https://harbour.test/atom"],
+            id="rss-and-atom",
+        ),
+        pytest.param(
+            '<LINK REL="Alternate Feed" TYPE="Application/RSS+XML; charset=utf-8" HREF="rss">',
+            ["https://harbour.test/news/rss"],
+            id="case-and-relative",
+        ),
+        pytest.param(
+            '<base href="https://cdn.harbour.test/x/"><link rel="alternate" type="application/rss+xml" href="f.rss"/>',
+            ["https://cdn.harbour.test/x/f.rss"],
+            id="base-href",
+        ),
+        pytest.param(
+            '<link rel="alternate" type="text/html" href="/fr/"><link rel="stylesheet" type="text/css" href="/s.css">'
+            '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">'
+            '<link rel="alternate" type="application/rss+xml">',
+            [],
+            id="no-feed",
+        ),
+        pytest.param(
+            '<link rel="alternate" type="application/rss+xml" href="/f">' * 2, ["https://harbour.test/f"], id="repeats"
+        ),
+    ],
+)
+def test_feed_links_are_discovered_in_a_page(head, expected):
+    page = f"<!doctype html><html><head><title>T</title>{head}</head><body><p>Hi</p></body></html>".encode()
+    assert feed_links(page, url="https://harbour.test/news/") == expected
+
+
 def test_parse_feed_never_reads_files_or_urls(tmp_path):
     secret = tmp_path / "local.xml"
     secret.write_bytes(rss([{"guid": "from-a-local-file", "title": "Local"}]))
@@ -199,6 +267,36 @@ def test_parse_feed_never_reads_files_or_urls(tmp_path):
         feed = parse_feed(body, url=FEED_URL, headers=RSS_HEADERS)
         assert feed.items == ()
         assert feed.problem
+
+
+GREEK = "\u0391\u03b8\u03ae\u03bd\u03b1"  # Athens, in Greek
+JAPANESE = "ゲーム三昧な正月をすごしている。" * 3
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text", "encoding"),
+    [
+        pytest.param("Café".encode("cp1252"), "text/xml; charset=windows-1252", "Café", "cp1252", id="http-charset"),
+        pytest.param(
+            b'<?xml version="1.0" encoding="iso-8859-7"?>' + GREEK.encode("iso-8859-7"), "",
+            '<?xml version="1.0" encoding="iso-8859-7"?>' + GREEK, "iso8859-7", id="xml-declaration",
+        ),
+        pytest.param(
+            b'<?xml version="1.0" encoding="euc-jp"?>' + "正月".encode("euc-jp"), "text/xml; charset=euc-jp",
+            '<?xml version="1.0" encoding="euc-jp"?>正月', "euc_jp", id="both-agree",
+        ),
+        pytest.param("Café".encode(), "text/xml; charset=iso-8859-1", "Café", "utf-8", id="latin-1-label-on-utf-8"),
+        pytest.param("Café".encode(), "text/xml; charset=utf-8", "Café", "utf-8", id="utf-8"),
+        pytest.param(JAPANESE.encode("euc-jp"), "text/xml; charset=utf-8", JAPANESE, None, id="wrong-label-detected"),
+        pytest.param("Café".encode("utf-16"), "text/xml; charset=iso-8859-1", "Café", "utf-16", id="bom-first"),
+        pytest.param("<?xml".encode("utf-16-le"), "", "<?xml", "utf-16-le", id="utf-16-without-bom"),
+        pytest.param("Café".encode("cp1252"), "text/xml; charset=no-such-thing", "Café", "cp1252", id="unknown-label"),
+    ],
+)
+def test_decode_feed(body, content_type, text, encoding):
+    decoded, used = decode_feed(body, content_type=content_type)
+    assert decoded == text
+    assert encoding is None or used == encoding
 
 
 def test_encoding_comes_from_the_headers():
@@ -424,11 +522,20 @@ def test_no_page_uses_the_feed_content_and_the_item_link():
 
 
 def test_no_text_anywhere_gives_none():
-    short = feed_item(summary="<p>Read more…</p>")
-    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=short, source="S") is None
+    untitled = replace(feed_item(summary="<p>Read more…</p>"), title="")
+    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=untitled, source="S") is None
     assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=None, source="S") is None
     assert extract_article(None, url="https://harbour.test/a", item=None, source="S") is None
     assert extract_article(b"", url="https://harbour.test/a", item=None, source="S") is None
+
+
+@pytest.mark.parametrize("page", [EMPTY_PAGE, None], ids=["page-without-text", "no-page"])
+def test_an_item_with_only_a_title_and_a_link_is_kept_as_a_headline(page):
+    item = feed_item(summary="<p>Read more…</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
+    article = extract_article(page, url="https://harbour.test/news/bridge", item=item, source="Harbour Times")
+    assert article is not None
+    assert (article.title, article.text) == ("Bridge approved (feed title)", "")  # not the page's "Loading"
+    assert (article.url, article.date) == ("https://harbour.test/news/bridge", item.published)
 
 
 def test_source_falls_back_to_the_host():
@@ -447,6 +554,73 @@ def test_an_item_without_any_url_gets_an_id_from_its_key():
     assert again is not None
     assert first.url is None
     assert first.id == again.id
+
+
+# --- Which items a poll fetches ---------------------------------------------------------------------------------
+
+
+def listed(*names: str, digest: str = "d") -> list[FeedItem]:
+    return [FeedItem(f"guid:{n}", n, None, n, None, "", "", f"{digest}-{n}") for n in names]
+
+
+def known(*names: str, digest: str = "d", **state) -> dict[str, KnownItem]:
+    return {f"guid:{n}": KnownItem(f"guid:{n}", f"{digest}-{n}", **state) for n in names}
+
+
+def test_a_first_read_fetches_the_newest_items_and_keeps_the_rest_waiting():
+    plan = plan_items(listed("c", "b", "a"), {}, per_poll=2)
+    assert [i.key for i in plan.new] == ["guid:c", "guid:b", "guid:a"]
+    assert plan.fetch == ("guid:c", "guid:b")
+    assert plan.waiting == 1
+    assert (plan.changed, plan.backlog, plan.gone, plan.unchanged) == ((), (), (), 0)
+
+
+def test_after_a_304_the_backlog_is_fetched_still_listed_first():
+    memory = {**known("d", waiting=True, listed=False), **known("c", "b", waiting=True), **known("a")}
+    plan = plan_items(None, memory, per_poll=2)
+    assert plan.backlog == ("guid:c", "guid:b", "guid:d")
+    assert plan.fetch == ("guid:c", "guid:b")
+    assert (plan.new, plan.gone, plan.waiting) == ((), (), 1)
+
+
+def test_new_then_changed_then_backlog():
+    memory = {**known("b", waiting=True), **known("a"), **known("x")}
+    items = listed("n") + listed("b") + listed("a", digest="edited") + listed("x")
+    plan = plan_items(items, memory, per_poll=10)
+    assert [i.key for i in plan.new] == ["guid:n"]
+    assert [i.key for i in plan.changed] == ["guid:a"]
+    assert plan.backlog == ("guid:b",)
+    assert plan.fetch == ("guid:n", "guid:a", "guid:b")
+    assert plan.unchanged == 1
+
+
+def test_items_that_leave_the_feed_are_gone_and_come_back_as_relisted():
+    memory = {**known("b", "a"), **known("old", listed=False)}
+    plan = plan_items(listed("old", "b"), memory, per_poll=10)
+    assert (plan.gone, plan.relisted, plan.fetch, plan.unchanged) == (("guid:a",), ("guid:old",), (), 2)
+
+
+def test_a_waiting_item_that_changed_is_kept_in_its_new_form_and_counts_once():
+    plan = plan_items(listed("a", digest="new"), known("a", waiting=True), per_poll=10)
+    assert [i.digest for i in plan.refreshed] == ["new-a"]
+    assert (plan.changed, plan.fetch) == ((), ("guid:a",))
+
+
+def test_an_item_whose_text_changes_every_poll_is_not_fetched_forever():
+    tired = known("a", changes=MAX_CHANGES)
+    plan = plan_items(listed("a", digest="again"), tired, per_poll=10)
+    assert (plan.changed, plan.fetch, plan.unchanged) == ((), (), 1)
+
+
+def test_plan_items_needs_a_positive_per_poll():
+    with pytest.raises(InvalidOption, match="per_poll"):
+        plan_items([], {}, per_poll=0)
+
+
+def test_an_item_survives_its_record():
+    item = feed_item(content="<p>Body</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
+    assert item_from_record(item_record(item)) == item
+    assert item_from_record(item_record(feed_item())) == feed_item()
 
 
 # --- Polling policy --------------------------------------------------------------------------------------------

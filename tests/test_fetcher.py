@@ -20,6 +20,7 @@ from bot.fetcher import (
     NetworkError,
     ResponseTooLarge,
     RobotsDisallowed,
+    RobotsUnavailable,
     TooManyRedirects,
     UnsafeURL,
     WrongContentType,
@@ -445,8 +446,13 @@ def test_address_kind(address, kind):
         pytest.param("feed", "application/rdf+xml", True, id="feed-rdf"),
         pytest.param("feed", "text/xml; charset=iso-8859-1", True, id="feed-text-xml"),
         pytest.param("feed", "application/xml", True, id="feed-xml"),
-        pytest.param("feed", "text/html; charset=utf-8", False, id="feed-html"),
-        pytest.param("feed", "application/json", False, id="feed-json"),
+        # Servers label feeds every way; the parser decides whether the body is one (a page may name its feed).
+        pytest.param("feed", "text/plain; charset=utf-8", True, id="feed-text-plain"),
+        pytest.param("feed", "application/octet-stream", True, id="feed-octet-stream"),
+        pytest.param("feed", "text/html; charset=utf-8", True, id="feed-html"),
+        pytest.param("feed", "", True, id="feed-no-type"),
+        pytest.param("feed", "image/png", False, id="feed-image"),
+        pytest.param("feed", "video/mp4", False, id="feed-video"),
         pytest.param("page", "text/html; charset=utf-8", True, id="page-html"),
         pytest.param("page", "application/xhtml+xml", True, id="page-xhtml"),
         pytest.param("page", "application/pdf", False, id="page-pdf"),
@@ -461,6 +467,17 @@ async def test_content_types(site, fetcher, kind, content_type, accepted):
     else:
         with pytest.raises(WrongContentType, match=re.escape(content_type.split(";")[0])):
             await fetcher.fetch(site.url("/doc"), kind=kind)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "text/html", ""])
+async def test_a_feed_served_with_any_text_type_is_read(site, fetcher, content_type):
+    site.serve("/feed", rss([{"guid": "urn:1", "title": "Bridge approved"}]), content_type=content_type)
+    site.serve("/empty-feed", rss([]), content_type=content_type)
+    result = await fetcher.fetch(site.url("/feed"), kind="feed")
+    feed = parse_feed(result.body, url=result.url, headers=result.headers)
+    assert ([i.title for i in feed.items], feed.problem) == (["Bridge approved"], None)
+    result = await fetcher.fetch(site.url("/empty-feed"), kind="feed")
+    assert parse_feed(result.body, url=result.url, headers=result.headers).problem is None
 
 
 # --- Pages and robots.txt --------------------------------------------------------------------------------------
@@ -549,8 +566,9 @@ async def test_a_huge_robots_txt_is_read_up_to_512_kib(site, fetcher):
     [
         pytest.param(404, True, id="missing-allows-all"),
         pytest.param(403, True, id="forbidden-allows-all"),
-        pytest.param(500, False, id="server-error-allows-none"),
-        pytest.param(503, False, id="unavailable-allows-none"),
+        pytest.param(500, False, id="server-error-try-later"),
+        pytest.param(503, False, id="unavailable-try-later"),
+        pytest.param(429, False, id="too-many-requests-try-later"),
     ],
 )
 async def test_robots_txt_errors(site, fetcher, robots_status, allowed):
@@ -559,8 +577,46 @@ async def test_robots_txt_errors(site, fetcher, robots_status, allowed):
     if allowed:
         assert (await fetcher.fetch(site.url("/news/a"), kind="page")).status == 200
     else:
-        with pytest.raises(RobotsDisallowed):
+        with pytest.raises(RobotsUnavailable, match=rf"robots\.txt of 127\.0\.0\.1 answered HTTP {robots_status}"):
             await fetcher.fetch(site.url("/news/a"), kind="page")
+        assert site.requests["/news/a"] == 0
+
+
+async def test_a_robots_txt_that_could_not_be_read_is_asked_again_not_remembered_as_a_refusal(site, fetcher):
+    site.status("/robots.txt", 503)
+    site.serve("/news/a", article_page("A", PARAGRAPHS), content_type=HTML)
+    with pytest.raises(RobotsUnavailable):
+        await fetcher.fetch(site.url("/news/a"), kind="page")
+    site.serve("/robots.txt", b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    assert (await fetcher.fetch(site.url("/news/a"), kind="page")).status == 200  # at once, not in an hour
+    assert site.requests["/robots.txt"] == 2
+
+
+async def test_a_host_that_cannot_be_reached_is_reported_as_such_not_as_a_robots_refusal(site):
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with Fetcher(allow_loopback=True, timeout=5, resolver=resolver_for({"harbour.test": ["127.0.0.1"]})) as f:
+        with pytest.raises(NetworkError, match=r"cannot resolve nowhere\.test") as unresolved:
+            await f.fetch("http://nowhere.test/news/a", kind="page")
+        with pytest.raises(NetworkError, match=rf"could not fetch http://127\.0\.0\.1:{port}/news/a") as refused:
+            await f.fetch(f"http://127.0.0.1:{port}/news/a", kind="page")
+        for error in (unresolved.value, refused.value):
+            assert not isinstance(error, RobotsDisallowed)
+            assert "does not allow" not in str(error)
+        # The failures were not remembered: once the host answers, its robots.txt is read and obeyed.
+        site.serve("/news/a", article_page("A", PARAGRAPHS), content_type=HTML)
+        assert (await f.fetch(site.url("/news/a", host="harbour.test"), kind="page")).status == 200
+        with pytest.raises(RobotsDisallowed):
+            await f.fetch(site.url("/private/b", host="harbour.test"), kind="page")
+
+
+async def test_a_private_page_is_refused_for_its_address_not_for_robots_txt(site):
+    site.serve("/news/a", article_page("A", PARAGRAPHS), content_type=HTML)
+    async with Fetcher(timeout=5) as fetcher:
+        with pytest.raises(UnsafeURL, match=r"refused http://127\.0\.0\.1:\d+/news/a: 127\.0\.0\.1 is a loopback"):
+            await fetcher.fetch(site.url("/news/a"), kind="page")
+    assert site.requests["/robots.txt"] == 0
 
 
 async def test_robots_txt_cache_expires(site):
@@ -646,6 +702,6 @@ async def test_bad_urls_and_options():
 def test_every_fetch_error_is_a_newsbot_error():
     for error in (UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout):
         assert issubclass(error, FetchError)
-    for error in (NetworkError, RobotsDisallowed):
+    for error in (NetworkError, RobotsDisallowed, RobotsUnavailable):
         assert issubclass(error, FetchError)
     assert issubclass(FetchError, NewsbotError)

@@ -75,15 +75,27 @@ def test_stale_partial_uploads_are_removed(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_saving_the_same_article_again_leaves_its_file_alone(tmp_path):
+    fetched = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+    story = index.Article(id="a1", title="Bridge approved", text="The council approved the bridge.", date=None,
+                          url="https://example.com/news/1", source="Example")
+    path, _ = save_article(tmp_path, "pages", story, fetched=fetched)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    assert save_article(tmp_path, "pages", story, fetched=fetched + dt.timedelta(days=1)) == (path, "unchanged")
+    # Untouched: the index sees no change, and retention counts from the first fetch.
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
 def test_saved_articles_replace_their_earlier_version_and_read_back(tmp_path):
     fetched = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
     story = index.Article(
         id="https://example.com/news/1?x=../../", title="Bridge approved", text="The council approved the bridge.",
         date=fetched, url="https://example.com/news/1", source="Example",
     )
-    first = save_article(tmp_path, "feeds/1", story, fetched=fetched)
+    first, outcome = save_article(tmp_path, "feeds/1", story, fetched=fetched)
+    assert outcome == "added"
     edited = dataclasses.replace(story, text="The council approved the new bridge.")
-    assert save_article(tmp_path, "feeds/1", edited, fetched=fetched) == first
+    assert save_article(tmp_path, "feeds/1", edited, fetched=fetched) == (first, "replaced")
     assert first.parent == tmp_path / "feeds" / "1"
     (read,), _ = index.ingest(tmp_path)
     assert (read.id, read.title, read.text, read.url, read.date) == (
