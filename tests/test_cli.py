@@ -67,6 +67,18 @@ def test_index_says_what_this_run_changed(workdir, cli):
     assert "Changed articles: 0 added, 0 changed, 0 removed" in again, "nothing changed in the second run"
 
 
+def test_index_with_the_folder_spelled_otherwise_keeps_every_article(workdir, cli):
+    # Issue 15, finding 1: cron and the bot, or .env and a shell, spell ARTICLES_DIR differently.
+    assert cli("index", "--articles", "seeds", cwd=workdir).code == 0
+    for spelling in (str(workdir / "seeds"), "seeds/", str(workdir / "seeds") + "/"):
+        for extra in ((), ("--full",)):
+            out = cli("index", "--articles", spelling, *extra, cwd=workdir)
+            assert out.code == 0, out.stderr
+            assert ": 1 articles, 11 passages" in out.stdout, (spelling, extra, out.stdout)
+            answer = cli("ask", "Which air base did the GNA seize?", "--articles", spelling, cwd=workdir)
+            assert "Al-Watiya Air Base" in answer.stdout, (spelling, extra)
+
+
 def test_index_reports_skips(workdir, cli):
     write(workdir / "seeds", "broken.json", "{")
     out = cli("index", cwd=workdir)

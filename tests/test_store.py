@@ -192,6 +192,87 @@ def test_an_update_keeps_one_copy_of_a_text_and_ids_unique(tmp_path):
     assert list(stored.columns("id", "digest")) == by_lookup
 
 
+def _spellings(folder: Path) -> dict[str, str]:
+    """The same folder named five ways (the working folder is ``folder``'s parent)."""
+    link = folder.parent / "link"
+    if not link.exists():
+        link.symlink_to(folder.name)
+    return {
+        "relative": folder.name,
+        "absolute": str(folder),
+        "trailing slash": f"{folder.name}/",
+        "dotted": f"./{folder.name}/../{folder.name}",
+        "link": "link",
+    }
+
+
+@pytest.mark.parametrize("first", ["relative", "absolute", "link"])
+def test_the_articles_folder_is_the_same_however_it_is_spelled(tmp_path, monkeypatch, first):
+    # Issue 15, finding 1: `newsbot index --articles $PWD/a` after `--articles a` committed an EMPTY index.
+    folder = _folder(tmp_path, 6)
+    monkeypatch.chdir(tmp_path)
+    spellings = _spellings(folder)
+    built = index.update("ix", spellings[first])
+    assert built.article_count == 6
+    for name, spelling in spellings.items():
+        again = index.update("ix", spelling)
+        assert again.article_count == 6, name
+        assert not again.changed, f"{name}: the same folder, nothing changed, nothing rebuilt"
+        rebuilt = index.update("ix", spelling, full=True)
+        assert rebuilt.article_count == 6, f"{name}: a full rebuild"
+        assert {a.id for a in rebuilt.articles} == {a.id for a in built.articles}
+        assert rebuilt.first_seen("s001") == built.first_seen("s001")
+    write(folder, "s002.txt", "Story 2\n\nHarbour 2 closed again after a second storm.\n")
+    changed = index.update("ix", spellings["link"])
+    assert changed.changed.changed == ("s002",)
+    assert changed.article_count == 6
+
+
+def test_an_index_that_names_its_folder_the_old_way_is_still_that_folder(tmp_path, monkeypatch):
+    # Before issue 15 the folder was stored as spelled ("articles"); the same folder spelled otherwise is the same.
+    folder = _folder(tmp_path, 4)
+    monkeypatch.chdir(tmp_path)
+    first = index.update("ix", folder)
+    from index.segments import SegmentedIndex
+
+    with SegmentedIndex.open("ix") as writer:
+        writer.update_metadata({**writer.searcher.metadata, "articles_path": "articles/"})
+    again = index.update("ix", str(folder))
+    assert again.article_count == 4
+    assert again.info.built_at == first.info.built_at, "recognised as the same folder: nothing read or rebuilt"
+
+
+def test_a_rebuild_forced_by_other_settings_keeps_every_article(tmp_path):
+    # The same bug by another road: any change that forces a rebuild (titles, BM25 settings) emptied the index.
+    folder = _folder(tmp_path, 5)
+    index.update(tmp_path / "ix", folder)
+    assert index.update(tmp_path / "ix", folder, titles=False).article_count == 5
+    okapi = index.Settings(variant="okapi", k1=1.5, b=0.75)
+    assert index.update(tmp_path / "ix", folder, settings=okapi).article_count == 5
+    assert index.update(tmp_path / "another", folder).article_count == 5
+
+
+def test_an_update_never_commits_the_loss_of_articles_whose_files_are_there(tmp_path):
+    # The safety net under finding 1: whatever a plan says, articles read from files that are still there must
+    # be in the committed state; a plan that would drop them is refused and nothing is written.
+    from index import core
+
+    folder = _folder(tmp_path, 5)
+    ix = tmp_path / "ix"
+    previous = index.update(ix, folder)
+    files_before = sorted(p.name for p in ix.iterdir())
+    articles, _ = index.ingest(folder)
+    wrong = core._Plan(full=True, read=None, dead=set())  # a rebuild that thinks the old articles stay
+    new, staying = core._admit(articles, previous, wrong, folder)
+    with pytest.raises(index.IndexWriteError, match="would drop 5 articles whose files are still there"):
+        core._check_nothing_lost(previous, wrong, articles, new, staying, core.fingerprint(folder))
+    assert sorted(p.name for p in ix.iterdir()) == files_before
+    unread = core._Plan(full=False, read=set(), dead={0})  # an incremental plan that kills an unchanged file's article
+    new, staying = core._admit([], previous, unread, folder)
+    with pytest.raises(index.IndexWriteError, match="would drop 1 articles whose files are still there"):
+        core._check_nothing_lost(previous, unread, [], new, staying, core.fingerprint(folder))
+
+
 def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
     folder = _folder(tmp_path, 5)
     ix = tmp_path / "ix"
