@@ -299,7 +299,7 @@ def write_segment(
         InvalidOption: no passages, or ``rows`` has the wrong shape or type.
     """
     root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
+    store.private_dir(root)
     n_docs = len(documents)
     if n_docs == 0:
         raise InvalidOption("a segment needs at least one passage; got none")
@@ -1225,8 +1225,8 @@ class SegmentedIndex:
             InvalidOption: ``settings`` differ from the existing index's.
         """
         root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
-        lock_file = open(root / "LOCK", "a+b")  # noqa: SIM115 -- held until close()
+        store.private_dir(root)
+        lock_file = _open_lock(root / "LOCK")  # held until close()
         try:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -1568,6 +1568,19 @@ class SegmentedIndex:
         for names in self.plan_merges(policy=policy):
             self.merge(names)
         return self._searcher
+
+
+def _open_lock(path: Path) -> Any:
+    """The writer's lock file, readable by its owner only like every file of the index (one an older newsbot left
+    readable by all is tightened)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _ours(root: Path) -> set[str]:

@@ -290,12 +290,35 @@ def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
         )
 
 
-def test_index_files_are_private(tmp_path, seeds_dir):
-    index.update(tmp_path / "ix", seeds_dir)
-    assert (tmp_path / "ix").stat().st_mode & 0o077 == 0
-    for path in (tmp_path / "ix").rglob("*"):
-        if path.name != "LOCK":
-            assert path.stat().st_mode & 0o077 == 0, path.name
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_index_files_are_private(tmp_path, seeds_dir, umask):
+    # Issue 15, finding 5: INDEX_DIR/LOCK was 0644 (it was opened with the process's umask); every file and folder
+    # the index writes is its owner's only, whatever the umask, through an update, a merge and a writer's open.
+    from index.segments import SegmentedIndex
+
+    old = os.umask(umask)
+    try:
+        ix = tmp_path / "ix"
+        index.update(ix, seeds_dir)
+        write(tmp_path / "more", "a.txt", "A\n\nAlpha story.\n")
+        index.update(ix, tmp_path / "more")
+        index.maintain(ix)
+        with SegmentedIndex.open(tmp_path / "segments"):
+            pass
+    finally:
+        os.umask(old)
+    for folder in (ix, tmp_path / "segments"):
+        assert folder.stat().st_mode & 0o077 == 0
+        for path in folder.rglob("*"):
+            assert path.stat().st_mode & 0o077 == 0, f"{path.name} is {oct(path.stat().st_mode & 0o777)}"
+
+
+def test_an_existing_lock_file_is_made_private(tmp_path, seeds_dir):
+    ix = tmp_path / "ix"
+    index.update(ix, seeds_dir)
+    (ix / "LOCK").chmod(0o644)  # left by an older newsbot
+    index.update(ix, seeds_dir, full=True)
+    assert (ix / "LOCK").stat().st_mode & 0o777 == 0o600
 
 
 def test_analysis_in_worker_processes_gives_the_same_terms(tmp_path):
