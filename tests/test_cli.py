@@ -200,3 +200,35 @@ def test_brief_since_relative_words(workdir, cli):
     assert out.code == 0
     assert "No stories to brief published since" in out.stdout
     assert "The newest articles are from 23 May 2020." in out.stdout
+
+
+def test_no_command_prints_more_than_a_passage_per_hit(workdir, cli):
+    # Issue 15, finding 2: `newsbot search` and `brief` printed a 16.5 MB one-line article whole.
+    import random
+
+    from index.passages import MAX_PASSAGE_CHARS
+
+    rng = random.Random(7)
+    words = ["harbour", "ferry", "storm", "officials", "grain", "tariff"] + [f"w{i}" for i in range(3000)]
+    body = " ".join(rng.choice(words) for _ in range(60_000))
+    write(workdir / "seeds", "huge.txt", f"A huge one-line story about the harbour ferry\n2024-05-01\n\n{body}\n")
+    question = "harbour ferry storm officials"
+    runs = [
+        ("search", question, "--lexical"),
+        ("brief",),
+        ("brief", question),
+        ("ask", question, "--lexical", "-n", "5"),
+        ("ask", question, "--lexical", "-n", "5", "--context"),
+    ]
+    for args in runs:
+        out = cli(*args, cwd=workdir, env={"SEMANTIC_ANSWERS": "0"})
+        assert out.code == 0, out.stderr
+        assert "harbour" in out.stdout.lower(), args
+        assert max(len(line) for line in out.stdout.splitlines()) <= MAX_PASSAGE_CHARS + 10, args
+    found = json.loads(cli("search", question, "--lexical", "--json", cwd=workdir).stdout)
+    assert found["hits"]
+    assert all(len(h["text"]) <= MAX_PASSAGE_CHARS for h in found["hits"])
+    answer = json.loads(cli("ask", question, "--lexical", "--json", "--context", "-n", "5", cwd=workdir).stdout)
+    for quote in answer["quotes"]:
+        assert len(quote["context"]["text"]) <= MAX_PASSAGE_CHARS
+        assert quote["text"] in quote["context"]["text"]
