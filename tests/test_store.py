@@ -290,6 +290,83 @@ def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
         )
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``, by pid, with its start time (so a reused pid is not taken for it)."""
+    out, stack = {}, _children(pid)
+    while stack:
+        child = stack.pop()
+        started = _started(child)
+        if started:
+            out[child] = started
+            stack += _children(child)
+    return out
+
+
+def _started(pid: int) -> str | None:
+    """The start time of a live process (None when it is gone or a zombie waiting to be reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if fields[0] in "ZX" else fields[19]
+
+
+def _wait_until(condition, bound: float, every: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``bound`` seconds have passed (a bound on a hang, not a timing)."""
+    import time
+
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+@pytest.mark.slow
+def test_kill_9_of_newsbot_index_leaves_no_process_behind(tmp_path):
+    # Issue 15, finding 4: after kill -9 of `newsbot index`, the forkserver, its resource tracker and a worker were
+    # still alive 36 s later. Workers (and the processes serving them) end when the process they work for dies.
+    import json
+
+    folder = tmp_path / "articles"
+    body = " ".join(f"Harbour {{i}} reopened after the storm number {n}, officials said." for n in range(30))
+    lines = [json.dumps({"id": f"a{i}", "title": f"Story {i}", "text": body.format(i=i)}) for i in range(8000)]
+    write(folder, "many.jsonl", "\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "bot.cli", "index", "--articles", str(folder), "--index", str(tmp_path / "ix")]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=process_env(), **quiet)
+    try:
+        seen: dict[int, str] = {}
+
+        def workers_started() -> bool:
+            seen.update(_descendants(proc.pid))
+            return len(seen) >= 4 or proc.poll() is not None  # forkserver, resource tracker, two workers
+
+        assert _wait_until(workers_started, 120), "the analysis workers never started"
+        assert proc.poll() is None, "the build ended before it could be killed"
+        proc.kill()
+        assert proc.wait(30) == -signal.SIGKILL
+        alive = lambda: {pid for pid, started in seen.items() if _started(pid) == started}  # noqa: E731
+        assert _wait_until(lambda: not alive(), 30), f"still alive after the kill: {sorted(alive())}"
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid, started in seen.items():  # the test's own leftovers, if it failed
+            if _started(pid) == started:
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o000])
 def test_index_files_are_private(tmp_path, seeds_dir, umask):
     # Issue 15, finding 5: INDEX_DIR/LOCK was 0644 (it was opened with the process's umask); every file and folder
