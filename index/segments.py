@@ -1029,16 +1029,21 @@ class MergePolicy:
     """A tiered policy: merge ~``segments_per_tier`` adjacent segments of one size tier, or one too deleted.
 
     Tier 0 holds segments of at most ``floor`` live passages; tier n+1 is ``segments_per_tier`` times larger.
+    ``floor_segments`` adjacent segments of tier 0 are enough to merge (``segments_per_tier`` when None): small
+    segments are cheap to merge, and each keeps its own vocabulary, which weighs most when segments are small.
     """
 
     segments_per_tier: int = 10
     max_merge_at_once: int = 10
     deleted_ratio: float = 0.25
     floor: int = 1000
+    floor_segments: int | None = None
 
     def __post_init__(self) -> None:
         if self.segments_per_tier < 2 or self.max_merge_at_once < 2 or self.floor < 1:
             raise InvalidOption("segments_per_tier and max_merge_at_once must be >= 2 and floor >= 1")
+        if self.floor_segments is not None and self.floor_segments < 2:
+            raise InvalidOption(f"floor_segments must be >= 2 (or None); got {self.floor_segments}")
         if not 0 < self.deleted_ratio <= 1:
             raise InvalidOption(f"deleted_ratio must be within (0, 1]; got {self.deleted_ratio}")
 
@@ -1060,8 +1065,9 @@ def plan_merges(segments: Sequence[tuple[int, int]], *, policy: MergePolicy | No
 
     Returns:
         Non-overlapping ranges of segment positions, each to be merged into one segment. A run of
-        ``segments_per_tier`` or more adjacent segments of one tier is merged (at most ``max_merge_at_once``
-        at a time); a segment with at least ``deleted_ratio`` of its passages deleted is rewritten alone.
+        ``segments_per_tier`` (in tier 0, ``floor_segments``) or more adjacent segments of one tier is merged (at
+        most ``max_merge_at_once`` at a time); a segment with at least ``deleted_ratio`` of its passages deleted is
+        rewritten alone.
     """
     policy = policy or MergePolicy()
     tiers = [policy.tier(max(documents - deleted, 0)) for documents, deleted in segments]
@@ -1074,7 +1080,8 @@ def plan_merges(segments: Sequence[tuple[int, int]], *, policy: MergePolicy | No
             stop += 1
         run = stop - start
         position = start
-        while run - (position - start) >= policy.segments_per_tier:
+        needed = (policy.floor_segments or policy.segments_per_tier) if tiers[start] == 0 else policy.segments_per_tier
+        while run - (position - start) >= needed:
             size = min(policy.max_merge_at_once, stop - position)
             plans.append(range(position, position + size))
             for i in range(position, position + size):
