@@ -1,9 +1,9 @@
 """The index drill (issue 15): a long random history of adds, removes, changes, merges and full rebuilds.
 
-Run ``python bench/drill.py`` (1,000 steps, about six minutes on 2 cores; ``--steps N`` for fewer; the test suite
-runs 70 in tests/test_drill.py). It works in a temporary folder (``--work`` to keep it) with an articles folder that every step
-names one of four ways, as cron, the bot, ``.env`` and a shell do: relative to the working folder (``articles``),
-absolute, with a trailing slash, and through a symbolic link to it.
+Run ``python bench/drill.py`` (1,000 steps, seven to eight minutes on 2 cores; ``--steps N`` for fewer; the test suite
+runs 70 in tests/test_drill.py). It works in a temporary folder (``--work`` to keep it) with an articles folder
+that every step names one of four ways, as cron, the bot, ``.env`` and a shell do: relative to the working folder
+(``articles``), absolute, with a trailing slash, and through a symbolic link to it.
 
 Each step is one of:
 

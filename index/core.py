@@ -16,9 +16,10 @@ build (their sizes and times are kept), writes the new articles as a batch and a
 passages of replaced or removed articles, in one commit; ``full=True`` (and any change of analyzer, settings or
 articles root, which is known by its resolved path however it is spelled) rebuilds from scratch, also in one
 commit. Before committing, it checks that no article read, and none of a file left unread because unchanged,
-would be lost. The sentence splitter trained by a full build is saved
-and reused for every later segment, so old passages never change their boundaries. ``maintain`` merges segments
-when the tiered policy says so. An ``Index`` is immutable: callers swap the reference.
+would be lost. The sentence splitter trained by a full build is saved and reused for every later segment, so old
+passages never change their boundaries. ``maintain`` merges segments and compacts article batches when the
+tiered policies say so, which keeps the index on disk close to a fresh build's. An ``Index`` is immutable:
+callers swap the reference.
 """
 
 from __future__ import annotations
@@ -748,10 +749,10 @@ def _changes(previous: Index | None, plan: _Plan, stored: Sequence[NewArticle]) 
 def maintain(index_dir: str | os.PathLike[str]) -> Index | None:
     """Merge segments and compact article batches when the tiered policies say so; the new Index, or None.
 
-    Merges drop deleted passages; compaction rewrites the batches whose removed articles take a quarter of their
-    bytes or more (and runs of small batches) with their live articles alone, so the index on disk stays close to
-    a fresh build's through any history of adds and removes. Run it after updates, in the background: searching
-    goes on from the previous state while it works.
+    Merges drop deleted passages; compaction rewrites the batches whose removed articles take a fifth of their
+    bytes or more (and runs of small batches) with their live articles alone, so the index on disk stays within
+    1.5x a fresh build's through any history of adds and removes. Run it after updates, in the background:
+    searching goes on from the previous state while it works.
 
     Raises:
         IndexLocked: another process is updating this index.
@@ -775,9 +776,7 @@ def maintain(index_dir: str | os.PathLike[str]) -> Index | None:
             raise IndexWriteError(f"cannot write the index in {str(root)!r} ({exc.strerror or exc})") from None
         if not plans and not compacted:
             return None
-        return _open_locked(root, writer.searcher) if state is None else _open_state(
-            root, writer.searcher, state.store.batches
-        )
+        return _open_state(root, writer.searcher, state.store.batches if state else ())
 
 
 # What keeps the index on disk within 1.5x a fresh build through any history (bench/drill.py measured it: the

@@ -93,10 +93,8 @@ def _end_with(parent: int) -> None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # gone, or its pid now another user's process
         return False
-    except PermissionError:
-        return True
     return True
 
 
