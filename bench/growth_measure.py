@@ -10,7 +10,9 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -129,3 +131,44 @@ def new_article(number: int) -> dict[str, Any]:
 def new_word(number: int) -> str:
     """The unique word of ``new_article(number)``."""
     return NEW_WORD + "".join(chr(ord("a") + int(d)) for d in str(number))
+
+
+def run_child(
+    command: list[str], *, label: str, cwd: Path | None = None, every: float = 0.05, env: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """Run one measurement in a fresh process, sampling its whole process tree's memory from /proc every ``every``
+    seconds; its last stdout line is its JSON result, to which ``sampled`` is added. None when it fails."""
+    with tempfile.TemporaryFile("w+") as err, tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=cwd, env=env)
+        main_peak = tree_peak = workers_peak = 0.0
+        hwm: dict[int, float] = {}
+        while process.poll() is None:
+            main = status_mb(process.pid).get("VmRSS", 0.0)
+            below = descendants_of(process.pid)
+            workers = 0.0
+            for pid in below:
+                status = status_mb(pid)
+                workers += status.get("VmRSS", 0.0)
+                hwm[pid] = max(hwm.get(pid, 0.0), status.get("VmHWM", 0.0))
+            main_peak = max(main_peak, main)
+            workers_peak = max(workers_peak, workers)
+            tree_peak = max(tree_peak, main + workers)
+            time.sleep(every)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        lines = out.read().strip().splitlines()
+        if process.returncode != 0 or not lines:
+            tail = err.read().strip().splitlines()[-5:]
+            print(f"  {label} failed ({process.returncode}): {' | '.join(tail)}", file=sys.stderr)
+            return None
+    result = json.loads(lines[-1])
+    result["sampled"] = {
+        "main_rss_peak_mb": main_peak,
+        "workers_rss_peak_mb": workers_peak,
+        "tree_rss_peak_mb": tree_peak,
+        "descendant_hwm_mb": sorted(hwm.values(), reverse=True)[:4],
+        "wall_s": wall,
+    }
+    return result

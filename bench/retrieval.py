@@ -499,40 +499,7 @@ CHILDREN: dict[str, Callable[[int, Path, argparse.Namespace], dict[str, Any]]] =
 
 def run_child(command: list[str], *, label: str, cwd: Path | None = None) -> dict[str, Any] | None:
     """Run one measurement; sample its process tree's memory while it runs. None when it fails."""
-    with tempfile.TemporaryFile("w+") as err, tempfile.TemporaryFile("w+") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=cwd)
-        main_peak = tree_peak = workers_peak = 0.0
-        hwm: dict[int, float] = {}
-        while process.poll() is None:
-            main = gm.status_mb(process.pid).get("VmRSS", 0.0)
-            below = gm.descendants_of(process.pid)
-            workers = 0.0
-            for pid in below:
-                status = gm.status_mb(pid)
-                workers += status.get("VmRSS", 0.0)
-                hwm[pid] = max(hwm.get(pid, 0.0), status.get("VmHWM", 0.0))
-            main_peak = max(main_peak, main)
-            workers_peak = max(workers_peak, workers)
-            tree_peak = max(tree_peak, main + workers)
-            time.sleep(SAMPLE_SECONDS)
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        lines = out.read().strip().splitlines()
-        if process.returncode != 0 or not lines:
-            tail = err.read().strip().splitlines()[-5:]
-            print(f"  {label} failed ({process.returncode}): {' | '.join(tail)}", file=sys.stderr)
-            return None
-    result = json.loads(lines[-1])
-    result["sampled"] = {
-        "main_rss_peak_mb": main_peak,
-        "workers_rss_peak_mb": workers_peak,
-        "tree_rss_peak_mb": tree_peak,
-        "descendant_hwm_mb": sorted(hwm.values(), reverse=True)[:4],
-        "wall_s": wall,
-    }
-    return result
+    return gm.run_child(command, label=label, cwd=cwd, every=SAMPLE_SECONDS)
 
 
 def ours(kind: str, size: int, cache: Path, args: argparse.Namespace) -> dict[str, Any] | None:

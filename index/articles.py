@@ -24,12 +24,13 @@ import bisect
 import collections
 import datetime as dt
 import io
+import itertools
 import json
 import mmap
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from .dates import parse_date
 from .errors import IndexCorrupt
 from .model import Article
 
-__all__ = ["FIELDS", "ArticleStore", "Batch", "NewArticle", "write_batch"]
+__all__ = ["FIELDS", "ArticleStore", "Batch", "NewArticle", "compact", "write_batch"]
 
 FIELDS = ("id", "title", "date", "url", "source", "file", "digest", "first_seen")
 _F = len(FIELDS)
@@ -60,55 +61,93 @@ class NewArticle:
 
 def write_batch(root: Path, articles: Sequence[NewArticle], numbers: Sequence[int]) -> tuple[str, str]:
     """Write a new batch under ``root`` durably; returns ``(directory name, checksum of batch.json)``."""
+
+    def items() -> Iterator[tuple[bytes, list[bytes], np.ndarray]]:
+        for item in articles:
+            a = item.article
+            date = a.date.isoformat() if isinstance(a.date, dt.datetime) else ""
+            values = (a.id, a.title, date, a.url or "", a.source, item.file, item.digest, item.first_seen)
+            yield (
+                a.text.encode("utf-8", "surrogatepass"),
+                [v.encode("utf-8", "surrogatepass") for v in values],
+                np.asarray(item.sentences, dtype=np.int64).reshape(-1, 2),
+            )
+
+    return _write_batch(root, numbers, items())
+
+
+def compact(root: Path, batches: Sequence[Batch], live: np.ndarray) -> tuple[str, str] | None:
+    """One new batch of the live articles of ``batches`` (adjacent, in order), copied byte for byte under the same
+    numbers, so segments' rows still point at them; None when none is live. The dead ones' bytes are not copied:
+    this is how the disk of removed articles is given back (``index.maintain``)."""
+
+    def live_positions(batch: Batch) -> np.ndarray:
+        return np.flatnonzero(np.isin(batch.numbers, live))
+
+    numbers = [int(n) for batch in batches for n in batch.numbers[live_positions(batch)]]
+    if not numbers:
+        return None
+
+    def items() -> Iterator[tuple[bytes, list[bytes], np.ndarray]]:
+        for batch in batches:
+            for position in live_positions(batch).tolist():
+                yield batch.raw(position)
+
+    return _write_batch(root, numbers, items())
+
+
+def _write_batch(
+    root: Path, numbers: Sequence[int], items: Iterable[tuple[bytes, list[bytes], np.ndarray]]
+) -> tuple[str, str]:
+    """Write a batch of ``(text, fields, sentences)`` items, the texts and fields streamed to disk as they come."""
     name = f"art-{uuid.uuid4().hex[:16]}"
     folder = root / name
     folder.mkdir(mode=0o700)
-    texts = [a.article.text.encode("utf-8", "surrogatepass") for a in articles]
-    text_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in texts], out=text_offsets[1:])
-    fields: list[bytes] = []
-    for item in articles:
-        a = item.article
-        date = a.date.isoformat() if isinstance(a.date, dt.datetime) else ""
-        values = (a.id, a.title, date, a.url or "", a.source, item.file, item.digest, item.first_seen)
-        fields.extend(v.encode("utf-8", "surrogatepass") for v in values)
-    field_offsets = np.zeros(len(fields) + 1, dtype=np.int64)
-    np.cumsum([len(f) for f in fields], out=field_offsets[1:])
-    spans = np.zeros(len(articles) + 1, dtype=np.int64)
-    np.cumsum([len(a.sentences) for a in articles], out=spans[1:])
-    sentences = (
-        np.concatenate([np.asarray(a.sentences, dtype=np.int64).reshape(-1, 2) for a in articles])
-        if articles
-        else np.zeros((0, 2), dtype=np.int64)
-    )
-    files = {
-        "numbers.npy": store.npy_bytes(np.asarray(numbers, dtype=np.int64)),
-        "text.bin": b"".join(texts),
-        "text.npy": store.npy_bytes(text_offsets),
-        "fields.bin": b"".join(fields),
-        "fields.npy": store.npy_bytes(field_offsets),
-        "sentences.npy": store.npy_bytes(sentences),
-        "spans.npy": store.npy_bytes(spans),
+    text_lengths: list[int] = []
+    field_lengths: list[int] = []
+    sentence_parts: list[np.ndarray] = []
+    streamed = {}
+    with store.DurableFile(folder / "text.bin") as texts, store.DurableFile(folder / "fields.bin") as fields:
+        for text, values, sentences in items:
+            texts.write(text)
+            text_lengths.append(len(text))
+            for value in values:
+                fields.write(value)
+                field_lengths.append(len(value))
+            sentence_parts.append(sentences)
+        streamed["text.bin"] = {"size": texts.size, "xxh3": texts.close()}
+        streamed["fields.bin"] = {"size": fields.size, "xxh3": fields.close()}
+    arrays = {
+        "numbers.npy": np.asarray(numbers, dtype=np.int64),
+        "text.npy": _offsets(text_lengths),
+        "fields.npy": _offsets(field_lengths),
+        "sentences.npy": np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, 2), dtype=np.int64),
+        "spans.npy": _offsets([len(part) for part in sentence_parts]),
     }
-    for file, data in files.items():
+    described = dict(streamed)
+    for file, array in arrays.items():
+        data = store.npy_bytes(array)
         store.write_durably(folder / file, data)
-    header = json.dumps(
-        {
-            "count": len(articles),
-            "fields": list(FIELDS),
-            "files": {file: {"size": len(data), "xxh3": store.checksum(data)} for file, data in files.items()},
-        }
-    ).encode()
-    store.write_durably(folder / "batch.json", header)
+        described[file] = {"size": len(data), "xxh3": store.checksum(data)}
+    order = ("numbers.npy", "text.bin", "text.npy", "fields.bin", "fields.npy", "sentences.npy", "spans.npy")
+    header = json.dumps({"count": len(numbers), "fields": list(FIELDS), "files": {f: described[f] for f in order}})
+    store.write_durably(folder / "batch.json", header.encode())
     store.fsync_dir(folder)
-    return name, store.checksum(header)
+    return name, store.checksum(header.encode())
+
+
+def _offsets(lengths: Sequence[int]) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 class Batch:
     """One batch, verified and memory-mapped.
 
     Raises:
-        IndexCorrupt: a file is missing, damaged or inconsistent.
+        FileNotFoundError: a file is missing (removed by a writer since the state naming it was read).
+        IndexCorrupt: a file is damaged or inconsistent.
     """
 
     def __init__(self, root: Path, name: str, checksum: str) -> None:
@@ -153,6 +192,8 @@ class Batch:
             )
             if not consistent:
                 raise ValueError("counts and offsets disagree")
+        except FileNotFoundError:
+            raise  # a writer in another process replaced the state as it was read: the reader tries again
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(f"{what} is damaged ({exc})") from None
 
@@ -192,6 +233,20 @@ class Batch:
     def sentences(self, position: int) -> np.ndarray:
         """Sentence spans of the article at ``position``."""
         return self._sentences[int(self._spans[position]) : int(self._spans[position + 1])]
+
+    def raw(self, position: int) -> tuple[bytes, list[bytes], np.ndarray]:
+        """The stored bytes of the article at ``position``: its text, each field, and its sentence spans."""
+        start, end = int(self._text_offsets[position]), int(self._text_offsets[position + 1])
+        bounds = self._field_offsets[position * _F : (position + 1) * _F + 1].tolist()
+        fields = [bytes(self._fields[a:b]) for a, b in itertools.pairwise(bounds)]
+        return bytes(self._text[start:end]), fields, np.array(self.sentences(position), dtype=np.int64)
+
+    def sizes(self, live: np.ndarray) -> tuple[int, int]:
+        """Bytes of this batch's articles (texts, fields and sentence spans), and how many of them are dead ones'."""
+        each = np.diff(self._text_offsets) + self._field_offsets[_F::_F] - self._field_offsets[:-1:_F]
+        each = each + 16 * np.diff(self._spans)
+        dead = ~np.isin(self.numbers, live)
+        return int(each.sum()), int(each[dead].sum())
 
 
 class ArticleStore:

@@ -9,6 +9,10 @@ words. Both thresholds were read off Reuters-21578 with ``bench/dedup.py``: long
 corrections and rewritten wire copy of one story, while short templated stories (dividend notices, daily
 prices) of different companies or days reach 0.6 to 0.8 and differ only in the names and numbers that matter.
 A truncated wire copy (the same title, its paragraphs opening the longer copy) is the same story too.
+
+A story is compared by its first ``SHINGLE_CHARS`` characters (the longest Reuters-21578 story has 12,338), so
+a briefing's memory stays small whatever the articles hold; and a quote of two sentences is never longer than a
+passage (``MAX_PASSAGE_CHARS``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING
 from .analysis import analyze, normalize
 from .dates import date_text, within
 from .model import Article, Briefing, Quote, Story
+from .passages import MAX_PASSAGE_CHARS
 
 if TYPE_CHECKING:
     from .core import Index
@@ -41,12 +46,14 @@ NEAR_DUPLICATE = 0.6
 SHORT_NEAR_DUPLICATE = 0.9
 SHORT_WORDS = 60
 LEAD_WORDS = 25  # a lead sentence shorter than this is followed by the next one
+SHINGLE_CHARS = 100_000
 _WORD = re.compile(r"\w+")
+_NON_SPACE = re.compile(r"\S+")
 
 
 def shingles(text: str, size: int = 3) -> frozenset[str]:
-    """The set of ``size``-word shingles of a text (normalized words)."""
-    words = _WORD.findall(normalize(text))
+    """The set of ``size``-word shingles of a text (normalized words; its first ``SHINGLE_CHARS`` characters)."""
+    words = _WORD.findall(normalize(text[:SHINGLE_CHARS]))
     if len(words) <= size:
         return frozenset([" ".join(words)]) if words else frozenset()
     return frozenset(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
@@ -62,8 +69,13 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 def near_duplicates(a: str, b: str, *, sets: tuple[frozenset[str], frozenset[str]] | None = None) -> bool:
     """Whether two texts tell the same story (see the module docstring for the rule and its measurement)."""
     first, second = sets or (shingles(a), shingles(b))
-    short = min(len(a.split()), len(b.split())) < SHORT_WORDS
+    short = _fewer_words(a, SHORT_WORDS) or _fewer_words(b, SHORT_WORDS)
     return similarity(first, second) >= (SHORT_NEAR_DUPLICATE if short else NEAR_DUPLICATE)
+
+
+def _fewer_words(text: str, n: int) -> bool:
+    """``len(text.split()) < n``, without splitting a long text whole."""
+    return sum(1 for _ in itertools.islice(_NON_SPACE.finditer(text), n)) < n
 
 
 def truncated_copy(a: Article, b: Article) -> bool:
@@ -79,8 +91,9 @@ def truncated_copy(a: Article, b: Article) -> bool:
     return bool(lead) and long.text.startswith("\n\n".join(lead))
 
 
-def _same_paragraph(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
-    return "\n\n" not in text[first[1] : second[0]]
+def _joinable(text: str, first: tuple[int, int], second: tuple[int, int]) -> bool:
+    """Whether two consecutive sentences may be quoted together: one paragraph, at most a passage long."""
+    return "\n\n" not in text[first[1] : second[0]] and second[1] - first[0] <= MAX_PASSAGE_CHARS
 
 
 def _lead(idx: Index, article: Article) -> tuple[tuple[int, int], ...]:
@@ -89,7 +102,7 @@ def _lead(idx: Index, article: Article) -> tuple[tuple[int, int], ...]:
         return ()
     first = spans[0]
     short = len(article.text[first[0] : first[1]].split()) < LEAD_WORDS
-    if short and len(spans) > 1 and _same_paragraph(article.text, first, spans[1]):
+    if short and len(spans) > 1 and _joinable(article.text, first, spans[1]):
         return (first, spans[1])
     return (first,)
 
@@ -104,7 +117,7 @@ def _best_sentences(idx: Index, article: Article, weights: dict[str, float]) -> 
     neighbours = [
         (scored[j][0], j)
         for j in (best - 1, best + 1)
-        if 0 <= j < len(spans) and _same_paragraph(article.text, spans[min(j, best)], spans[max(j, best)])
+        if 0 <= j < len(spans) and _joinable(article.text, spans[min(j, best)], spans[max(j, best)])
     ]
     if neighbours:
         score, j = max(neighbours)

@@ -14,9 +14,12 @@ state loadable, and the next writer removes what no state needs.
 ``update`` is the one build recipe. It reads only the article files added, changed or removed since the last
 build (their sizes and times are kept), writes the new articles as a batch and a segment, and tombstones the
 passages of replaced or removed articles, in one commit; ``full=True`` (and any change of analyzer, settings or
-articles root) rebuilds from scratch, also in one commit. The sentence splitter trained by a full build is saved
-and reused for every later segment, so old passages never change their boundaries. ``maintain`` merges segments
-when the tiered policy says so. An ``Index`` is immutable: callers swap the reference.
+articles root, which is known by its resolved path however it is spelled) rebuilds from scratch, also in one
+commit. Before committing, it checks that no article read, and none of a file left unread because unchanged,
+would be lost. The sentence splitter trained by a full build is saved and reused for every later segment, so old
+passages never change their boundaries. ``maintain`` merges segments and compacts article batches when the
+tiered policies say so, which keeps the index on disk close to a fresh build's. An ``Index`` is immutable:
+callers swap the reference.
 """
 
 from __future__ import annotations
@@ -40,14 +43,22 @@ import numpy as np
 
 from . import store
 from .analysis import ANALYZER_VERSION
-from .articles import ArticleStore, Batch, NewArticle, write_batch
+from .articles import ArticleStore, Batch, NewArticle, compact, write_batch
 from .bm25 import Scored, Settings
 from .dates import naive_utc
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError
 from .ingest import ingest, list_sources
 from .model import Article, BuildInfo, Changes, IngestReport, Passage
 from .pipeline import analyse
-from .segments import Searcher, SegmentedIndex, SegmentInfo, open_searcher, write_segment
+from .segments import (
+    MergePolicy,
+    Searcher,
+    SegmentedIndex,
+    SegmentInfo,
+    open_searcher,
+    plan_merges,
+    write_segment,
+)
 from .sentences import SentenceSplitter
 
 __all__ = ["DEFAULT_SETTINGS", "FORMAT_VERSION", "Index", "Progress", "build", "load", "maintain", "update"]
@@ -321,6 +332,14 @@ def _open_state(root: Path, searcher: Searcher, known: Sequence[Batch] = ()) -> 
         raise IndexCorrupt(f"index at {str(root)!r} is inconsistent ({exc.__class__.__name__}: {exc})") from None
 
 
+def _open_locked(root: Path, searcher: Searcher) -> Index:
+    """The Index of the state a writer holds: no one else removes its files, so a missing one is damage."""
+    try:
+        return _open_state(root, searcher)
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"index at {str(root)!r} is missing {Path(exc.filename or '?').name}") from None
+
+
 def load(directory: str | os.PathLike[str]) -> Index:
     """Load the index saved in ``directory`` (read-only: no lock, nothing removed).
 
@@ -442,7 +461,8 @@ def update(
         ArticlesNotFound: the articles path does not exist, or nothing in it could be read while the index
             holds articles (an unreadable folder never empties an index).
         IndexLocked: another process is updating this index.
-        IndexWriteError: no space left (or another write error); nothing of the failed update remains.
+        IndexWriteError: no space left (or another write error), or the update would drop articles whose files
+            are still there (a bug, refused); nothing of the failed update remains.
     """
     started = time.perf_counter()
     settings = settings or DEFAULT_SETTINGS
@@ -450,6 +470,9 @@ def update(
     articles_root = Path(articles_path)
     sources = fingerprint(articles_root)  # raises ArticlesNotFound before anything is created
     base = articles_root if articles_root.is_dir() else articles_root.parent
+    # The folder's identity is where it resolves to: "a", "$PWD/a", "a/" and a link to it are one folder (file
+    # keys are relative to it, so they agree whatever the spelling; sources keep the spelling the user gave).
+    folder = str(articles_root.resolve())
     try:
         store.private_dir(root)
     except OSError as exc:
@@ -458,21 +481,23 @@ def update(
     with SegmentedIndex.open(root) as writer:
         previous: Index | None = None
         with contextlib.suppress(IndexNotFound, IndexCorrupt):
-            previous = _open_state(root, writer.searcher)
+            previous = _open_locked(root, writer.searcher)
         meta = dict(writer.searcher.metadata)
         compatible = previous is not None and (
             writer.searcher.settings == settings
             and meta.get("titles") == titles
-            and meta.get("articles_path") == str(articles_path)
+            and _same_folder(meta.get("articles_path"), folder)
         )
-        plan = _plan(previous if compatible else None, sources, full or not compatible)
+        # A rebuild still knows the previous state: every article of it dies (and is read again from its file).
+        plan = _plan(previous, sources, full or not compatible)
         if previous is not None and not plan.full and not plan.read and not plan.dead:
             previous.changed = Changes()  # nothing changed since the last update (its record says what that did)
             return previous
         if progress:
             progress("reading articles", 0, 0)
         articles, report = ingest(articles_root, only=plan.read)
-        new = _admit(articles, previous, plan, base)
+        new, staying = _admit(articles, previous, plan, base)
+        _check_nothing_lost(previous, plan, articles, new, staying, sources)
         emptied = previous is not None and previous.article_count and not new and plan.dead >= set(previous.store.live)
         if emptied and report.skipped_count:
             # Every file is unreadable: keep serving what we had rather than an empty index.
@@ -484,7 +509,7 @@ def update(
             splitter = SentenceSplitter.from_parameters(_read_json(root, meta["splitter"], "sentence splitter"))
         try:
             meta = _write(
-                writer, root, meta, new, plan, report, sources, splitter, settings, titles, articles_path,
+                writer, root, meta, new, plan, report, sources, splitter, settings, titles, folder,
                 previous, progress, workers, started,
             )
         except OSError as exc:
@@ -500,16 +525,27 @@ def update(
     return result
 
 
-def _admit(articles: list[Article], previous: Index | None, plan: _Plan, base: Path) -> list[NewArticle]:
-    """The articles read, less exact duplicates of articles that stay, with unique ids and first-seen times.
+def _same_folder(stored: object, folder: str) -> bool:
+    """Whether the articles root an index names is ``folder`` (resolved). Indexes before issue 15 stored the
+    path as spelled, perhaps relative: it still counts when it resolves to the same place."""
+    if not isinstance(stored, str) or not stored:
+        return False
+    return stored == folder or str(Path(stored).resolve()) == folder
+
+
+def _admit(
+    articles: list[Article], previous: Index | None, plan: _Plan, base: Path
+) -> tuple[list[NewArticle], dict[str, int]]:
+    """The articles read, less exact duplicates of articles that stay, with unique ids and first-seen times; and
+    the staying articles' numbers by digest (what the left-out duplicates are copies of).
 
     An article keeps the time it first entered the index through corrections and rebuilds (by its id), so a
     briefing of "what is new" never offers an old story again.
     """
     if not articles:
-        return []  # only deletions: nothing to compare with the articles that stay
+        return [], {}  # only deletions: nothing to compare with the articles that stay
     now = dt.datetime.now(dt.UTC).isoformat()
-    digests: set[str] = set()
+    staying: dict[str, int] = {}
     ids: dict[str, int] = {}
     first_seen: dict[str, str] = {}
     if previous is not None:
@@ -518,8 +554,9 @@ def _admit(articles: list[Article], previous: Index | None, plan: _Plan, base: P
             if number in plan.dead:
                 first_seen[article_id] = seen
                 continue
-            digests.add(digest)
+            staying[digest] = number
             ids[article_id] = number
+    digests = set(staying)
     out = []
     for article in articles:
         digest = _digest(article.text)
@@ -545,7 +582,47 @@ def _admit(articles: list[Article], previous: Index | None, plan: _Plan, base: P
                 sentences=np.zeros((0, 2), dtype=np.int64),
             )
         )
-    return out
+    return out, staying
+
+
+def _check_nothing_lost(
+    previous: Index | None,
+    plan: _Plan,
+    articles: Sequence[Article],
+    new: Sequence[NewArticle],
+    staying: dict[str, int],
+    sources: dict[str, list[int]],
+) -> None:
+    """Refuse an update that would commit the loss of articles whose files are still there.
+
+    What the commit keeps is judged the way ``_write`` commits it (a full plan keeps only the new articles), not
+    the way the plan was made, so a plan that disagrees with itself (as the one that emptied an index whose
+    folder was spelled differently did, issue 15) is caught before anything is written.
+
+    Raises:
+        IndexWriteError: an article read from a file, or one of an unchanged file that was not read, would be
+            missing from the committed state.
+    """
+    if previous is None:
+        return
+    kept = set() if plan.full else set(previous.store.live.tolist()) - plan.dead
+    added = {item.digest for item in new}
+    lost: list[str] = []
+    for article in articles:  # every article read must be new, or a copy of one that stays
+        digest = _digest(article.text)
+        if digest not in added and staying.get(digest, -1) not in kept:
+            lost.append(article.source)
+    if not plan.full and plan.read is not None:
+        then = previous.info.sources
+        for path, numbers in previous.info.files.items():  # unchanged files that were not read keep theirs
+            unchanged = path in sources and tuple(sources[path]) == tuple(then.get(path, ()))
+            if unchanged and path not in plan.read:
+                lost.extend(path for n in numbers if n not in kept)
+    if lost:
+        raise IndexWriteError(
+            f"this update would drop {len(lost)} articles whose files are still there (such as {lost[0]!r}); "
+            "nothing was written. This is a bug in newsbot: please report it"
+        )
 
 
 def _write(
@@ -559,7 +636,7 @@ def _write(
     splitter: SentenceSplitter,
     settings: Settings,
     titles: bool,
-    articles_path: str | os.PathLike[str],
+    folder: str,
     previous: Index | None,
     progress: Progress | None,
     workers: int | None,
@@ -581,6 +658,7 @@ def _write(
     pairs = [(a.article.title, a.article.text) for a in new]
     infos: list[SegmentInfo] = []
     documents: list[list[str]] = []
+    canonical: dict[str, str] = {}
     rows: list[tuple[int, int, int, int, int]] = []
     stored: list[NewArticle] = []
     for item, number, result in zip(
@@ -598,7 +676,10 @@ def _write(
         )
         for (start, end, first_sentence, count), terms in zip(result.passages, result.terms, strict=True):
             rows.append((number, start, end, first_sentence, count))
-            documents.append(terms.split())
+            split = terms.split()
+            # One object per distinct term, not per occurrence: 8 bytes a token instead of ~60 (a 16 MB article
+            # held 130 MB of token strings), and the hash of a shared string is computed once.
+            documents.append(list(map(canonical.setdefault, split, split)))
         if len(documents) >= SEGMENT_PASSAGES:
             infos.append(_segment(root, documents, rows))
             documents, rows = [], []
@@ -631,7 +712,7 @@ def _write(
         "format": FORMAT_VERSION,
         "analyzer": ANALYZER_VERSION,
         "titles": titles,
-        "articles_path": str(articles_path),
+        "articles_path": folder,
         "batches": batches,
         "info": info,
         "next_article": first + len(new),
@@ -666,23 +747,63 @@ def _changes(previous: Index | None, plan: _Plan, stored: Sequence[NewArticle]) 
 
 
 def maintain(index_dir: str | os.PathLike[str]) -> Index | None:
-    """Merge segments when the tiered policy says so (dropping deleted passages); the new Index, or None.
+    """Merge segments and compact article batches when the tiered policies say so; the new Index, or None.
 
-    Run it after updates, in the background: searching goes on from the previous state while it works.
+    Merges drop deleted passages; compaction rewrites the batches whose removed articles take a fifth of their
+    bytes or more (and runs of small batches) with their live articles alone, so the index on disk stays within
+    1.5x a fresh build's through any history of adds and removes. Run it after updates, in the background:
+    searching goes on from the previous state while it works.
 
     Raises:
         IndexLocked: another process is updating this index.
+        IndexWriteError: no space left to write the merged files (nothing of them remains).
     """
     root = Path(index_dir)
     with SegmentedIndex.open(root) as writer:
-        plans = writer.plan_merges()
-        if not plans:
+        plans = writer.plan_merges(policy=SEGMENT_POLICY)
+        state = _open_locked(root, writer.searcher) if writer.searcher.metadata else None
+        try:
+            for names in plans:
+                merge = writer.begin_merge(names)
+                merge.run()
+                writer.commit_merge(merge)
+            compacted = state is not None and _compact(writer, root, state)
+        except OSError as exc:
+            writer.clean()
+            _clean(root, writer.searcher.metadata)
+            if exc.errno in store.NO_SPACE:
+                raise IndexWriteError("no space left on the index disk to merge the index's files") from None
+            raise IndexWriteError(f"cannot write the index in {str(root)!r} ({exc.strerror or exc})") from None
+        if not plans and not compacted:
             return None
-        for names in plans:
-            merge = writer.begin_merge(names)
-            merge.run()
-            writer.commit_merge(merge)
-        return _open_state(root, writer.searcher)
+        return _open_state(root, writer.searcher, state.store.batches if state else ())
+
+
+# What keeps the index on disk within 1.5x a fresh build through any history (bench/drill.py measured it: the
+# default policy reached 1.7x, ten segments per tier and a quarter deleted): a segment a fifth deleted is
+# rewritten, and three small segments (tier 0: up to 1,000 live passages) merge, since each keeps its own
+# vocabulary; larger tiers keep merging ten at a time, so a large index is not rewritten more often. Batches are
+# planned the same way by bytes (tier 0: up to 1 MB live): one a fifth dead is rewritten with its live articles
+# alone, and the one-article batches of a polling bot become one.
+SEGMENT_POLICY = MergePolicy(deleted_ratio=0.2, floor_segments=3)
+BATCH_POLICY = MergePolicy(deleted_ratio=0.2, floor_segments=3, floor=1 << 20)
+
+
+def _compact(writer: SegmentedIndex, root: Path, state: Index) -> bool:
+    """Rewrite the batches the policy picks with their live articles alone, in one commit; whether it did."""
+    batches = state.store.batches
+    live = state.store.live
+    plans = plan_merges([batch.sizes(live) for batch in batches], policy=BATCH_POLICY)
+    if not plans:
+        return False
+    kept = [[b.name, b.checksum] for b in batches]
+    for run in reversed(plans):  # from the end, so earlier positions stay put
+        written = compact(root, batches[run.start : run.stop], live)
+        kept[run.start : run.stop] = [list(written)] if written else []
+    meta = {**writer.searcher.metadata, "batches": kept}
+    writer.update_metadata(meta)
+    _clean(root, meta)
+    return True
 
 
 def build(

@@ -5,6 +5,8 @@ start with ``forkserver`` (``spawn`` where it does not exist), never ``fork``: t
 a forked child would inherit their locks half-held. Each worker rebuilds the same sentence splitter from its
 saved parameters, so its tokens are exactly the single-process path's (a test compares them). Terms come back as
 one space-joined string per passage (no term contains a space): pickling a string is far cheaper than a list.
+Each worker ends as soon as the process it works for dies, even by kill -9, and the forkserver and its resource
+tracker end with the last worker, so a killed ``newsbot index`` leaves no process behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -59,9 +64,38 @@ def analyse_one(title: str, text: str, splitter: SentenceSplitter, *, titles: bo
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(parameters: Mapping[str, Any], titles: bool) -> None:
+def _start_worker(parameters: Mapping[str, Any], titles: bool, parent: int) -> None:
     _WORKER["splitter"] = SentenceSplitter.from_parameters(parameters)
     _WORKER["titles"] = titles
+    threading.Thread(target=_end_with, args=(parent,), name="newsbot-parent-watch", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker as soon as the process it works for has died (kill -9 included).
+
+    A pool worker never notices on its own: it holds both ends of its task queue, so its read never ends; and the
+    forkserver and its resource tracker live as long as any worker does. Its parent is the forkserver, not the
+    process it works for, so PR_SET_PDEATHSIG would not fire; a pidfd of that process becomes readable when it
+    exits (Linux 5.3+); elsewhere its pid is checked every second.
+    """
+    try:
+        watched = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd here
+        while _alive(parent):
+            time.sleep(1)
+        os._exit(1)
+    select.select([watched], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or its pid now another user's process
+        return False
+    return True
 
 
 def _analyse_chunk(chunk: Sequence[tuple[str, str]]) -> list[Analysed]:
@@ -97,7 +131,7 @@ def analyse(
             max_workers=workers,
             mp_context=_context(),
             initializer=_start_worker,
-            initargs=(splitter.parameters(), titles),
+            initargs=(splitter.parameters(), titles, os.getpid()),
         ) as pool:
             for results in pool.map(_analyse_chunk, chunks):
                 yield from results

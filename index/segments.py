@@ -299,7 +299,7 @@ def write_segment(
         InvalidOption: no passages, or ``rows`` has the wrong shape or type.
     """
     root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
+    store.private_dir(root)
     n_docs = len(documents)
     if n_docs == 0:
         raise InvalidOption("a segment needs at least one passage; got none")
@@ -1029,16 +1029,21 @@ class MergePolicy:
     """A tiered policy: merge ~``segments_per_tier`` adjacent segments of one size tier, or one too deleted.
 
     Tier 0 holds segments of at most ``floor`` live passages; tier n+1 is ``segments_per_tier`` times larger.
+    ``floor_segments`` adjacent segments of tier 0 are enough to merge (``segments_per_tier`` when None): small
+    segments are cheap to merge, and each keeps its own vocabulary, which weighs most when segments are small.
     """
 
     segments_per_tier: int = 10
     max_merge_at_once: int = 10
     deleted_ratio: float = 0.25
     floor: int = 1000
+    floor_segments: int | None = None
 
     def __post_init__(self) -> None:
         if self.segments_per_tier < 2 or self.max_merge_at_once < 2 or self.floor < 1:
             raise InvalidOption("segments_per_tier and max_merge_at_once must be >= 2 and floor >= 1")
+        if self.floor_segments is not None and self.floor_segments < 2:
+            raise InvalidOption(f"floor_segments must be >= 2 (or None); got {self.floor_segments}")
         if not 0 < self.deleted_ratio <= 1:
             raise InvalidOption(f"deleted_ratio must be within (0, 1]; got {self.deleted_ratio}")
 
@@ -1060,8 +1065,9 @@ def plan_merges(segments: Sequence[tuple[int, int]], *, policy: MergePolicy | No
 
     Returns:
         Non-overlapping ranges of segment positions, each to be merged into one segment. A run of
-        ``segments_per_tier`` or more adjacent segments of one tier is merged (at most ``max_merge_at_once``
-        at a time); a segment with at least ``deleted_ratio`` of its passages deleted is rewritten alone.
+        ``segments_per_tier`` (in tier 0, ``floor_segments``) or more adjacent segments of one tier is merged (at
+        most ``max_merge_at_once`` at a time); a segment with at least ``deleted_ratio`` of its passages deleted is
+        rewritten alone.
     """
     policy = policy or MergePolicy()
     tiers = [policy.tier(max(documents - deleted, 0)) for documents, deleted in segments]
@@ -1074,7 +1080,8 @@ def plan_merges(segments: Sequence[tuple[int, int]], *, policy: MergePolicy | No
             stop += 1
         run = stop - start
         position = start
-        while run - (position - start) >= policy.segments_per_tier:
+        needed = (policy.floor_segments or policy.segments_per_tier) if tiers[start] == 0 else policy.segments_per_tier
+        while run - (position - start) >= needed:
             size = min(policy.max_merge_at_once, stop - position)
             plans.append(range(position, position + size))
             for i in range(position, position + size):
@@ -1225,8 +1232,8 @@ class SegmentedIndex:
             InvalidOption: ``settings`` differ from the existing index's.
         """
         root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
-        lock_file = open(root / "LOCK", "a+b")  # noqa: SIM115 -- held until close()
+        store.private_dir(root)
+        lock_file = _open_lock(root / "LOCK")  # held until close()
         try:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -1568,6 +1575,19 @@ class SegmentedIndex:
         for names in self.plan_merges(policy=policy):
             self.merge(names)
         return self._searcher
+
+
+def _open_lock(path: Path) -> Any:
+    """The writer's lock file, readable by its owner only like every file of the index (one an older newsbot left
+    readable by all is tightened)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _ours(root: Path) -> set[str]:

@@ -25,6 +25,7 @@ from .model import Article, IngestReport, Skipped
 
 __all__ = [
     "NO_SPACE",
+    "DurableFile",
     "article_from_record",
     "article_record",
     "checksum",
@@ -61,6 +62,37 @@ def write_durably(path: Path, data: bytes, *, exclusive: bool = True) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+class DurableFile:
+    """A new file written in pieces (so a large one is never whole in memory), readable by its owner only, synced
+    to disk when closed; ``close`` returns its xxh3 checksum (the same as ``checksum`` of its whole content)."""
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._handle = os.fdopen(fd, "wb")
+        self._hash = xxhash.xxh3_64()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data``."""
+        self._handle.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def close(self) -> str:
+        """Sync and close the file; its checksum."""
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        return self._hash.hexdigest()
+
+    def __enter__(self) -> DurableFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
 
 
 def fsync_dir(path: Path) -> None:

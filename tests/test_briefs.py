@@ -232,3 +232,31 @@ def test_the_date_order_reads_articles_only_when_they_are_used(tmp_path):
     assert len(idx.store._cache) == 0, "ordering reads dates, not articles"
     assert [a.id for a in order[:3]] == ["d28", "d27", "d26"]
     assert len(idx.store._cache) == 3
+
+
+def test_a_huge_article_is_briefed_in_bounded_memory_and_quotes(tmp_path):
+    # Issue 15, finding 2: a briefing fingerprinted a 16 MB one-line article whole (its 3-word shingles: 490 MB)
+    # and could quote two of its longest sentences together.
+    import random
+    import tracemalloc
+
+    from index.passages import MAX_PASSAGE_CHARS
+
+    rng = random.Random(4)
+    words = ["harbour", "ferry", "storm", "officials", "grain", "tariff", "council"] + [f"w{i}" for i in range(5000)]
+    body = " ".join(rng.choice(words) for _ in range(150_000))
+    write(tmp_path / "a", "huge.txt", f"A huge one-line story\n2024-05-01\n\n{body}\n")
+    write(tmp_path / "a", "small.txt", story("Ferry resumes", "2024-04-01", "The harbour ferry resumed on Monday."))
+    idx = index.update(tmp_path / "ix", tmp_path / "a")
+    tracemalloc.start()
+    try:
+        for topic in (None, "harbour ferry storm"):
+            briefing = index.brief(idx, topic)
+            assert briefing.stories
+            for s in briefing.stories:
+                assert all(len(q.text) <= MAX_PASSAGE_CHARS for q in s.quotes)
+                assert all(s.article.text[q.start : q.end] == q.text for q in s.quotes)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(body), f"{peak / len(body):.1f} bytes per character of the article"

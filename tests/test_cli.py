@@ -68,6 +68,18 @@ def test_index_says_what_this_run_changed(workdir, cli):
     assert "Changed articles: 0 added, 0 changed, 0 removed" in again, "nothing changed in the second run"
 
 
+def test_index_with_the_folder_spelled_otherwise_keeps_every_article(workdir, cli):
+    # Issue 15, finding 1: cron and the bot, or .env and a shell, spell ARTICLES_DIR differently.
+    assert cli("index", "--articles", "seeds", cwd=workdir).code == 0
+    for spelling in (str(workdir / "seeds"), "seeds/", str(workdir / "seeds") + "/"):
+        for extra in ((), ("--full",)):
+            out = cli("index", "--articles", spelling, *extra, cwd=workdir)
+            assert out.code == 0, out.stderr
+            assert ": 1 articles, 11 passages" in out.stdout, (spelling, extra, out.stdout)
+            answer = cli("ask", "Which air base did the GNA seize?", "--articles", spelling, cwd=workdir)
+            assert "Al-Watiya Air Base" in answer.stdout, (spelling, extra)
+
+
 def test_index_reports_skips(workdir, cli):
     write(workdir / "seeds", "broken.json", "{")
     out = cli("index", cwd=workdir)
@@ -220,3 +232,35 @@ def test_brief_since_relative_words(workdir, cli):
     assert out.code == 0
     assert "No stories to brief published since" in out.stdout
     assert "The newest articles are from 23 May 2020." in out.stdout
+
+
+def test_no_command_prints_more_than_a_passage_per_hit(workdir, cli):
+    # Issue 15, finding 2: `newsbot search` and `brief` printed a 16.5 MB one-line article whole.
+    import random
+
+    from index.passages import MAX_PASSAGE_CHARS
+
+    rng = random.Random(7)
+    words = ["harbour", "ferry", "storm", "officials", "grain", "tariff"] + [f"w{i}" for i in range(3000)]
+    body = " ".join(rng.choice(words) for _ in range(60_000))
+    write(workdir / "seeds", "huge.txt", f"A huge one-line story about the harbour ferry\n2024-05-01\n\n{body}\n")
+    question = "harbour ferry storm officials"
+    runs = [
+        ("search", question, "--lexical"),
+        ("brief",),
+        ("brief", question),
+        ("ask", question, "--lexical", "-n", "5"),
+        ("ask", question, "--lexical", "-n", "5", "--context"),
+    ]
+    for args in runs:
+        out = cli(*args, cwd=workdir, env={"SEMANTIC_ANSWERS": "0"})
+        assert out.code == 0, out.stderr
+        assert "harbour" in out.stdout.lower(), args
+        assert max(len(line) for line in out.stdout.splitlines()) <= MAX_PASSAGE_CHARS + 10, args
+    found = json.loads(cli("search", question, "--lexical", "--json", cwd=workdir).stdout)
+    assert found["hits"]
+    assert all(len(h["text"]) <= MAX_PASSAGE_CHARS for h in found["hits"])
+    answer = json.loads(cli("ask", question, "--lexical", "--json", "--context", "-n", "5", cwd=workdir).stdout)
+    for quote in answer["quotes"]:
+        assert len(quote["context"]["text"]) <= MAX_PASSAGE_CHARS
+        assert quote["text"] in quote["context"]["text"]

@@ -212,3 +212,33 @@ def test_links_outside_the_articles_folder_are_not_followed(tmp_path):
     assert reasons["leakdir"] == "link outside the articles folder"
     assert index.answer(idx, "river delta").answered, "a link that stays inside the folder is followed"
     assert "leak.txt" not in idx.info.sources
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [".txt one line", "feed item .json"])
+def test_a_one_line_article_is_indexed_in_memory_proportional_to_it(tmp_path, kind):
+    # Issue 15, finding 2: a 16.5 MB one-line .txt (or a feed item of that size) peaked at 2.04 GB, 124 bytes per
+    # byte, and became one 16.5 MB passage. Now passages stay within their bounds and memory follows them.
+    import random
+
+    from index.passages import MAX_PASSAGE_CHARS
+
+    rng = random.Random(kind)
+    vocabulary = ["".join(rng.choices("abcdefghijklmnop", k=rng.randint(2, 10))) for _ in range(20_000)]
+    body = " ".join(rng.choices(vocabulary, k=300_000))  # about 2 MB, no sentence end, no line break
+    if kind == "feed item .json":
+        write(tmp_path / "a" / "feeds" / "1", "item.json", json.dumps({"title": "Feed item", "text": body}))
+    else:
+        write(tmp_path / "a", "one.txt", f"A one-line article\n\n{body}\n")
+    tracemalloc.start()
+    try:
+        idx = index.update(tmp_path / "ix", tmp_path / "a", workers=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * len(body), f"{peak / len(body):.0f} bytes per byte"
+    assert len(idx) >= len(body) // MAX_PASSAGE_CHARS
+    longest = max(len(idx.passage(n).text) for n in range(len(idx)))
+    assert longest <= MAX_PASSAGE_CHARS
+    hit = index.search(idx, " ".join(body.split()[1000:1005]))[0]
+    assert hit.passage.text in body

@@ -251,6 +251,20 @@ def test_tiered_policy(segments, expected):
     assert plan_merges(segments, policy=MergePolicy()) == expected
 
 
+@pytest.mark.parametrize(
+    ("segments", "expected"),
+    [
+        pytest.param([(100, 0)] * 2, [], id="two-small-wait"),
+        pytest.param([(100, 0)] * 3, [range(0, 3)], id="three-small-merge"),
+        pytest.param([(5000, 0)] * 3 + [(100, 0)] * 2, [], id="larger-tiers-still-wait-for-ten"),
+        pytest.param([(1000, 200), (1000, 100)], [range(0, 1)], id="a-fifth-deleted"),
+    ],
+)
+def test_a_policy_that_merges_small_segments_sooner(segments, expected):
+    policy = MergePolicy(floor_segments=3, deleted_ratio=0.2)
+    assert plan_merges(segments, policy=policy) == expected
+
+
 def test_policy_merges_through_the_writer(tmp_path):
     with SegmentedIndex.open(tmp_path) as writer:
         for i in range(10):
@@ -265,6 +279,8 @@ def test_policy_merges_through_the_writer(tmp_path):
 def test_bad_policy_is_refused():
     with pytest.raises(InvalidOption, match="deleted_ratio"):
         MergePolicy(deleted_ratio=0)
+    with pytest.raises(InvalidOption, match="floor_segments"):
+        MergePolicy(floor_segments=1)
 
 
 # ---------------------------------------------------------------------------------------- merges in the background

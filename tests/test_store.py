@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -192,6 +193,87 @@ def test_an_update_keeps_one_copy_of_a_text_and_ids_unique(tmp_path):
     assert list(stored.columns("id", "digest")) == by_lookup
 
 
+def _spellings(folder: Path) -> dict[str, str]:
+    """The same folder named five ways (the working folder is ``folder``'s parent)."""
+    link = folder.parent / "link"
+    if not link.exists():
+        link.symlink_to(folder.name)
+    return {
+        "relative": folder.name,
+        "absolute": str(folder),
+        "trailing slash": f"{folder.name}/",
+        "dotted": f"./{folder.name}/../{folder.name}",
+        "link": "link",
+    }
+
+
+@pytest.mark.parametrize("first", ["relative", "absolute", "link"])
+def test_the_articles_folder_is_the_same_however_it_is_spelled(tmp_path, monkeypatch, first):
+    # Issue 15, finding 1: `newsbot index --articles $PWD/a` after `--articles a` committed an EMPTY index.
+    folder = _folder(tmp_path, 6)
+    monkeypatch.chdir(tmp_path)
+    spellings = _spellings(folder)
+    built = index.update("ix", spellings[first])
+    assert built.article_count == 6
+    for name, spelling in spellings.items():
+        again = index.update("ix", spelling)
+        assert again.article_count == 6, name
+        assert not again.changed, f"{name}: the same folder, nothing changed, nothing rebuilt"
+        rebuilt = index.update("ix", spelling, full=True)
+        assert rebuilt.article_count == 6, f"{name}: a full rebuild"
+        assert {a.id for a in rebuilt.articles} == {a.id for a in built.articles}
+        assert rebuilt.first_seen("s001") == built.first_seen("s001")
+    write(folder, "s002.txt", "Story 2\n\nHarbour 2 closed again after a second storm.\n")
+    changed = index.update("ix", spellings["link"])
+    assert changed.changed.changed == ("s002",)
+    assert changed.article_count == 6
+
+
+def test_an_index_that_names_its_folder_the_old_way_is_still_that_folder(tmp_path, monkeypatch):
+    # Before issue 15 the folder was stored as spelled ("articles"); the same folder spelled otherwise is the same.
+    folder = _folder(tmp_path, 4)
+    monkeypatch.chdir(tmp_path)
+    first = index.update("ix", folder)
+    from index.segments import SegmentedIndex
+
+    with SegmentedIndex.open("ix") as writer:
+        writer.update_metadata({**writer.searcher.metadata, "articles_path": "articles/"})
+    again = index.update("ix", str(folder))
+    assert again.article_count == 4
+    assert again.info.built_at == first.info.built_at, "recognised as the same folder: nothing read or rebuilt"
+
+
+def test_a_rebuild_forced_by_other_settings_keeps_every_article(tmp_path):
+    # The same bug by another road: any change that forces a rebuild (titles, BM25 settings) emptied the index.
+    folder = _folder(tmp_path, 5)
+    index.update(tmp_path / "ix", folder)
+    assert index.update(tmp_path / "ix", folder, titles=False).article_count == 5
+    okapi = index.Settings(variant="okapi", k1=1.5, b=0.75)
+    assert index.update(tmp_path / "ix", folder, settings=okapi).article_count == 5
+    assert index.update(tmp_path / "another", folder).article_count == 5
+
+
+def test_an_update_never_commits_the_loss_of_articles_whose_files_are_there(tmp_path):
+    # The safety net under finding 1: whatever a plan says, articles read from files that are still there must
+    # be in the committed state; a plan that would drop them is refused and nothing is written.
+    from index import core
+
+    folder = _folder(tmp_path, 5)
+    ix = tmp_path / "ix"
+    previous = index.update(ix, folder)
+    files_before = sorted(p.name for p in ix.iterdir())
+    articles, _ = index.ingest(folder)
+    wrong = core._Plan(full=True, read=None, dead=set())  # a rebuild that thinks the old articles stay
+    new, staying = core._admit(articles, previous, wrong, folder)
+    with pytest.raises(index.IndexWriteError, match="would drop 5 articles whose files are still there"):
+        core._check_nothing_lost(previous, wrong, articles, new, staying, core.fingerprint(folder))
+    assert sorted(p.name for p in ix.iterdir()) == files_before
+    unread = core._Plan(full=False, read=set(), dead={0})  # an incremental plan that kills an unchanged file's article
+    new, staying = core._admit([], previous, unread, folder)
+    with pytest.raises(index.IndexWriteError, match="would drop 1 articles whose files are still there"):
+        core._check_nothing_lost(previous, unread, [], new, staying, core.fingerprint(folder))
+
+
 def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
     folder = _folder(tmp_path, 5)
     ix = tmp_path / "ix"
@@ -209,12 +291,198 @@ def test_merges_keep_scores_and_drop_deleted_passages(tmp_path):
         )
 
 
-def test_index_files_are_private(tmp_path, seeds_dir):
-    index.update(tmp_path / "ix", seeds_dir)
-    assert (tmp_path / "ix").stat().st_mode & 0o077 == 0
-    for path in (tmp_path / "ix").rglob("*"):
-        if path.name != "LOCK":
-            assert path.stat().st_mode & 0o077 == 0, path.name
+def disk_bytes(folder: Path) -> tuple[int, int]:
+    """Bytes of every file under ``folder``: their sizes, and the blocks they take on disk."""
+    files = [p.stat() for p in folder.rglob("*") if p.is_file()]
+    return sum(f.st_size for f in files), sum(f.st_blocks * 512 for f in files)
+
+
+def _story(rng, number: int) -> str:
+    words = [f"w{rng.randint(0, 20_000)}" for _ in range(rng.randint(100, 900))]
+    sentences = [" ".join(words[i : i + 15]).capitalize() + "." for i in range(0, len(words), 15)]
+    return json.dumps({"id": f"a{number}", "title": f"Story {number}", "text": " ".join(sentences)})
+
+
+def test_removed_articles_give_their_disk_back(tmp_path):
+    # Issue 15, finding 3: article batches kept the texts of removed articles forever: 300 live articles went
+    # 2.0 -> 8.4 MB after 6 add/remove cycles. Merges compact batches: the index stays within 1.5x a fresh build.
+    import random
+
+    rng = random.Random(3)
+    folder, ix = tmp_path / "articles", tmp_path / "ix"
+    folder.mkdir()
+    made = 0
+    for _ in range(300):
+        write(folder, f"{made}.json", _story(rng, made))
+        made += 1
+    index.update(ix, folder)
+    for _ in range(6):
+        for path in rng.sample(sorted(folder.iterdir()), 150):
+            path.unlink()
+        index.maintain(ix)
+        index.update(ix, folder)
+        index.maintain(ix)
+        for _ in range(150):
+            write(folder, f"{made}.json", _story(rng, made))
+            made += 1
+        idx = index.update(ix, folder)
+        idx = index.maintain(ix) or idx
+        assert idx.article_count == 300
+    fresh = index.update(tmp_path / "fresh", folder, full=True)
+    assert {a.id for a in idx.articles} == {a.id for a in fresh.articles}
+    ours, theirs = disk_bytes(ix), disk_bytes(tmp_path / "fresh")
+    assert ours[0] <= 1.5 * theirs[0], f"{ours[0] / theirs[0]:.2f}x a fresh build's bytes"
+    assert ours[1] <= 1.5 * theirs[1], f"{ours[1] / theirs[1]:.2f}x a fresh build's disk blocks"
+
+
+def test_maintain_compacts_batches_and_keeps_every_article_findable(tmp_path):
+    folder = _folder(tmp_path, 40)
+    ix = tmp_path / "ix"
+    index.update(ix, folder)
+    for i in range(0, 40, 2):  # half the articles go: their batch is half dead
+        (folder / f"s{i:03d}.txt").unlink()
+    before = index.update(ix, folder)
+    compacted = index.maintain(ix)
+    assert compacted is not None, "maintain compacts the batch (it returned None before issue 15)"
+    assert sum(len(b.numbers) for b in compacted.store.batches) == 20
+    assert [a.id for a in compacted.articles] == [a.id for a in before.articles]
+
+
+    def passages(idx: index.Index) -> list[tuple]:
+        live = idx.searcher.live_numbers().tolist()
+        return [(p.article_id, p.start, p.end, p.text, tuple(idx.passage_sentences(n))) for n in live
+                for p in [idx.passage(n)]]
+
+    assert passages(compacted) == passages(before)
+    assert compacted.first_seen("s001") == before.first_seen("s001")
+    loaded = index.load(ix)
+    assert index.answer(loaded, "harbour 13 reopened").quotes[0].article.id == "s013"
+    assert index.maintain(ix) is None, "nothing left to do"
+
+
+def test_a_reader_of_the_state_a_compaction_replaced_reads_again(tmp_path):
+    # A process that read CURRENT just before a compaction finds the old batch gone: it must read the new state
+    # (load retries on a missing file), not report the index as damaged.
+    from index import core
+    from index.segments import open_searcher
+
+    folder = _folder(tmp_path, 40)
+    ix = tmp_path / "ix"
+    index.update(ix, folder)
+    for i in range(0, 40, 2):
+        (folder / f"s{i:03d}.txt").unlink()
+    index.update(ix, folder)
+    stale = open_searcher(ix)  # what a reader had read when the compaction ran
+    assert index.maintain(ix) is not None
+    with pytest.raises(FileNotFoundError):
+        core._open_state(ix, stale)
+    assert index.load(ix).article_count == 20
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``, by pid, with its start time (so a reused pid is not taken for it)."""
+    out, stack = {}, _children(pid)
+    while stack:
+        child = stack.pop()
+        started = _started(child)
+        if started:
+            out[child] = started
+            stack += _children(child)
+    return out
+
+
+def _started(pid: int) -> str | None:
+    """The start time of a live process (None when it is gone or a zombie waiting to be reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return None if fields[0] in "ZX" else fields[19]
+
+
+def _wait_until(condition, bound: float, every: float = 0.05) -> bool:
+    """Poll ``condition`` until it holds or ``bound`` seconds have passed (a bound on a hang, not a timing)."""
+    import time
+
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+@pytest.mark.slow
+def test_kill_9_of_newsbot_index_leaves_no_process_behind(tmp_path):
+    # Issue 15, finding 4: after kill -9 of `newsbot index`, the forkserver, its resource tracker and a worker were
+    # still alive 36 s later. Workers (and the processes serving them) end when the process they work for dies.
+    folder = tmp_path / "articles"
+    body = " ".join(f"Harbour {{i}} reopened after the storm number {n}, officials said." for n in range(30))
+    lines = [json.dumps({"id": f"a{i}", "title": f"Story {i}", "text": body.format(i=i)}) for i in range(8000)]
+    write(folder, "many.jsonl", "\n".join(lines) + "\n")
+    command = [sys.executable, "-m", "bot.cli", "index", "--articles", str(folder), "--index", str(tmp_path / "ix")]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=process_env(), **quiet)
+    try:
+        seen: dict[int, str] = {}
+
+        def workers_started() -> bool:
+            seen.update(_descendants(proc.pid))
+            return len(seen) >= 4 or proc.poll() is not None  # forkserver, resource tracker, two workers
+
+        assert _wait_until(workers_started, 120), "the analysis workers never started"
+        assert proc.poll() is None, "the build ended before it could be killed"
+        proc.kill()
+        assert proc.wait(30) == -signal.SIGKILL
+        alive = lambda: {pid for pid, started in seen.items() if _started(pid) == started}  # noqa: E731
+        assert _wait_until(lambda: not alive(), 30), f"still alive after the kill: {sorted(alive())}"
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid, started in seen.items():  # the test's own leftovers, if it failed
+            if _started(pid) == started:
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_index_files_are_private(tmp_path, seeds_dir, umask):
+    # Issue 15, finding 5: INDEX_DIR/LOCK was 0644 (it was opened with the process's umask); every file and folder
+    # the index writes is its owner's only, whatever the umask, through an update, a merge and a writer's open.
+    from index.segments import SegmentedIndex
+
+    old = os.umask(umask)
+    try:
+        ix = tmp_path / "ix"
+        index.update(ix, seeds_dir)
+        write(tmp_path / "more", "a.txt", "A\n\nAlpha story.\n")
+        index.update(ix, tmp_path / "more")
+        index.maintain(ix)
+        with SegmentedIndex.open(tmp_path / "segments"):
+            pass
+    finally:
+        os.umask(old)
+    for folder in (ix, tmp_path / "segments"):
+        assert folder.stat().st_mode & 0o077 == 0
+        for path in folder.rglob("*"):
+            assert path.stat().st_mode & 0o077 == 0, f"{path.name} is {oct(path.stat().st_mode & 0o777)}"
+
+
+def test_an_existing_lock_file_is_made_private(tmp_path, seeds_dir):
+    ix = tmp_path / "ix"
+    index.update(ix, seeds_dir)
+    (ix / "LOCK").chmod(0o644)  # left by an older newsbot
+    index.update(ix, seeds_dir, full=True)
+    assert (ix / "LOCK").stat().st_mode & 0o777 == 0o600
 
 
 def test_analysis_in_worker_processes_gives_the_same_terms(tmp_path):
