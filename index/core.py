@@ -48,7 +48,7 @@ from .bm25 import Scored, Settings
 from .dates import naive_utc
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError
 from .ingest import ingest, list_sources
-from .model import Article, BuildInfo, Changes, IngestReport, Passage
+from .model import Article, BuildInfo, Changes, IngestReport, Passage, plural
 from .pipeline import analyse
 from .segments import (
     MergePolicy,
@@ -620,7 +620,7 @@ def _check_nothing_lost(
                 lost.extend(path for n in numbers if n not in kept)
     if lost:
         raise IndexWriteError(
-            f"this update would drop {len(lost)} articles whose files are still there (such as {lost[0]!r}); "
+            f"this update would drop {plural(len(lost), 'article')} whose files are still there (such as {lost[0]!r}); "
             "nothing was written. This is a bug in newsbot: please report it"
         )
 

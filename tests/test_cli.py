@@ -75,7 +75,7 @@ def test_index_with_the_folder_spelled_otherwise_keeps_every_article(workdir, cl
         for extra in ((), ("--full",)):
             out = cli("index", "--articles", spelling, *extra, cwd=workdir)
             assert out.code == 0, out.stderr
-            assert ": 1 articles, 11 passages" in out.stdout, (spelling, extra, out.stdout)
+            assert ": 1 article, 11 passages" in out.stdout, (spelling, extra, out.stdout)
             answer = cli("ask", "Which air base did the GNA seize?", "--articles", spelling, cwd=workdir)
             assert "Al-Watiya Air Base" in answer.stdout, (spelling, extra)
 

@@ -270,7 +270,7 @@ def test_an_update_never_commits_the_loss_of_articles_whose_files_are_there(tmp_
     assert sorted(p.name for p in ix.iterdir()) == files_before
     unread = core._Plan(full=False, read=set(), dead={0})  # an incremental plan that kills an unchanged file's article
     new, staying = core._admit([], previous, unread, folder)
-    with pytest.raises(index.IndexWriteError, match="would drop 1 articles whose files are still there"):
+    with pytest.raises(index.IndexWriteError, match="would drop 1 article whose files are still there"):
         core._check_nothing_lost(previous, unread, [], new, staying, core.fingerprint(folder))
 
 
