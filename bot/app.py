@@ -43,10 +43,10 @@ import index.semantic
 from bot import briefings, follows, handlers, news, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
-from bot.database import Database
 from bot.errors import StateError
 from bot.polling import open_fetcher
 from bot.services import Services
+from bot.state import open_state
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -129,7 +129,7 @@ async def _post_init(application: Application) -> None:
             log.warning("semantic answers off: %s; answering by words alone", exc)
     await asyncio.to_thread(svc.answers.start, idx)  # worker processes, when ANSWER_WORKERS asks for them
     if svc.db is None:
-        svc.db = await asyncio.to_thread(open_store, settings)
+        svc.db = await asyncio.to_thread(open_state, settings)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
@@ -199,11 +199,6 @@ async def _post_shutdown(application: Application) -> None:
     if svc.db is not None:
         svc.db.close()
         svc.db = None
-
-
-def open_store(settings: Settings) -> Database:
-    """The subscriptions database under DATA_DIR. Raises StateError when it cannot be used."""
-    return Database(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
 
 
 class _FromChannel(filters.MessageFilter):
@@ -279,7 +274,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
 def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
     try:
-        open_store(settings).close()  # fail early, with one line, on a database this version cannot use
+        open_state(settings).close()  # fail early, with one line, on a database this version cannot use
     except StateError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2

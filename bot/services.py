@@ -22,9 +22,9 @@ import index
 import index.semantic
 from bot.answering import Answerer
 from bot.config import Settings
-from bot.database import Database
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
+from bot.state import State
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class Services:
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
-    db: Database | None = None  # the bot's own state (SQLite), opened in post_init
+    db: State | None = None  # the bot's own state (SQLite), opened in post_init
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
     answers: Answerer = field(default_factory=Answerer)  # threads, or worker processes (ANSWER_WORKERS)

@@ -10,8 +10,8 @@ import sqlite3
 
 import pytest
 
-from bot.database import BACKUPS_KEPT, Database
 from bot.errors import DiskFull, StateError
+from bot.state import BACKUPS_KEPT, PollRecord, SQLiteState
 
 from .cli_harness import run_process
 from .conftest import fill_disk, small_filesystem
@@ -26,9 +26,9 @@ def _digest(path) -> str:
 def filled(tmp_path):
     """A database with three subscriptions, and one backup of it."""
     path = tmp_path / "data" / "newsbot.sqlite3"
-    store = Database(path)
+    store = SQLiteState(path)
     for hhmm in ("07:00", "08:00", "09:00"):
-        store.add(42, hhmm, "libya")
+        store.subscriptions.add(42, hhmm, "libya")
     store.backup(now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC))
     store.close()
     return path
@@ -37,7 +37,7 @@ def filled(tmp_path):
 def test_an_emptied_database_is_refused_with_the_way_back(filled):
     filled.write_bytes(b"")
     with pytest.raises(StateError) as info:
-        Database(filled)
+        SQLiteState(filled)
     message = str(info.value)
     assert "\n" not in message
     assert "is empty" in message
@@ -53,7 +53,7 @@ def test_a_damaged_database_is_refused_untouched(filled):
     filled.write_bytes(bytes(data))
     before = _digest(filled)
     with pytest.raises(StateError, match="is damaged") as info:
-        Database(filled)
+        SQLiteState(filled)
     assert "cp " in str(info.value)
     assert _digest(filled) == before, "never written into"
 
@@ -62,14 +62,14 @@ def test_restoring_from_the_backup(filled):
     backup = filled.parent / "backups" / "newsbot-20261120T080000Z.sqlite3"
     filled.write_bytes(b"")
     filled.write_bytes(backup.read_bytes())  # what the refusal message tells the user to do
-    store = Database(filled)
-    assert [s.time for s in store.for_chat(42)] == ["07:00", "08:00", "09:00"]
+    store = SQLiteState(filled)
+    assert [s.time for s in store.subscriptions.for_chat(42)] == ["07:00", "08:00", "09:00"]
     store.close()
 
 
 def test_backups_rotate(tmp_path):
-    store = Database(tmp_path / "newsbot.sqlite3")
-    store.add(1, "08:00", None)
+    store = SQLiteState(tmp_path / "newsbot.sqlite3")
+    store.subscriptions.add(1, "08:00", None)
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     for day in range(BACKUPS_KEPT + 3):
         store.backup(now=start + dt.timedelta(days=day))
@@ -81,8 +81,8 @@ def test_backups_rotate(tmp_path):
 
 def test_state_is_private(tmp_path):
     data = tmp_path / "data"
-    store = Database(data / "newsbot.sqlite3")
-    store.add(1, "08:00", "secret topic")
+    store = SQLiteState(data / "newsbot.sqlite3")
+    store.subscriptions.add(1, "08:00", "secret topic")
     store.backup()
     store.close()
     assert data.stat().st_mode & 0o077 == 0
@@ -94,9 +94,9 @@ def test_state_is_private(tmp_path):
 
 def test_an_old_world_readable_database_is_made_private(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
-    Database(path).close()
+    SQLiteState(path).close()
     path.chmod(0o644)
-    Database(path).close()
+    SQLiteState(path).close()
     assert path.stat().st_mode & 0o077 == 0
 
 
@@ -106,13 +106,13 @@ def test_a_newer_schema_is_refused_untouched(tmp_path):
         db.execute("PRAGMA user_version = 99")
     before = _digest(path)
     with pytest.raises(StateError, match="newer newsbot"):
-        Database(path)
+        SQLiteState(path)
     assert _digest(path) == before
 
 
 def test_opening_an_existing_database_writes_nothing(filled):
     before = (_digest(filled), filled.stat().st_mtime_ns)
-    Database(filled).close()
+    SQLiteState(filled).close()
     assert (_digest(filled), filled.stat().st_mtime_ns) == before
 
 
@@ -122,12 +122,12 @@ def full_disk(tmp_path):
 
 
 def test_an_existing_database_opens_on_a_full_disk(full_disk):
-    store = Database(full_disk / "newsbot.sqlite3")
-    store.add(7, "08:00", None)
+    store = SQLiteState(full_disk / "newsbot.sqlite3")
+    store.subscriptions.add(7, "08:00", None)
     store.close()
     fill_disk(full_disk)
-    store = Database(full_disk / "newsbot.sqlite3")
-    assert len(store.for_chat(7)) == 1
+    store = SQLiteState(full_disk / "newsbot.sqlite3")
+    assert len(store.subscriptions.for_chat(7)) == 1
     with pytest.raises(StateError, match="disk"):
         store.backup()
     store.close()
@@ -143,28 +143,28 @@ def test_run_on_a_full_disk_says_one_line(full_disk):
 
 
 def test_a_write_on_a_full_disk_raises_disk_full_and_loses_nothing(full_disk):
-    store = Database(full_disk / "newsbot.sqlite3")
-    store.add(7, "08:00", "libya")
-    assert store.add_follow(7, "haftar") is not None
+    store = SQLiteState(full_disk / "newsbot.sqlite3")
+    store.subscriptions.add(7, "08:00", "libya")
+    assert store.follows.add(7, "haftar") is not None
     fill_disk(full_disk)
-    for write in (lambda: store.add(7, "09:00", "x" * 50_000), lambda: store.add_follow(7, "y" * 50_000),
-                  lambda: store.set_timezone(7, "Europe/Paris"), lambda: store.remove(7)):
+    for write in (lambda: store.subscriptions.add(7, "09:00", "x" * 50_000), lambda: store.follows.add(7, "y" * 50_000),
+                  lambda: store.subscriptions.set_timezone(7, "Europe/Paris"), lambda: store.subscriptions.remove(7)):
         with pytest.raises(DiskFull, match="no space left on the disk holding DATA_DIR") as info:
             write()
         assert isinstance(info.value, StateError)
         assert "\n" not in str(info.value)
-    assert store.add_follow(7, "haftar") is None, "a constraint is still a normal result"
-    assert [(s.time, s.topic) for s in store.for_chat(7)] == [("08:00", "libya")]
-    assert [f.topic for f in store.follows(7)] == ["haftar"]
+    assert store.follows.add(7, "haftar") is None, "a constraint is still a normal result"
+    assert [(s.time, s.topic) for s in store.subscriptions.for_chat(7)] == [("08:00", "libya")]
+    assert [f.topic for f in store.follows.for_chat(7)] == ["haftar"]
     store.close()
     (full_disk / "filler").unlink()
-    store = Database(full_disk / "newsbot.sqlite3")
-    assert [(s.time, s.topic) for s in store.for_chat(7)] == [("08:00", "libya")]
+    store = SQLiteState(full_disk / "newsbot.sqlite3")
+    assert [(s.time, s.topic) for s in store.subscriptions.for_chat(7)] == [("08:00", "libya")]
     store.close()
 
 
 def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):
-    from bot.database import MIGRATIONS, SCHEMA_VERSION
+    from bot.state import MIGRATIONS, SCHEMA_VERSION
 
     path = tmp_path / "newsbot.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db, db:
@@ -173,16 +173,16 @@ def test_a_version_1_database_is_migrated_and_keeps_its_subscriptions(tmp_path):
             "INSERT INTO subscriptions (chat_id, time, topic, created_at) VALUES (42, '08:00', 'libya', ?)",
             ("2026-11-01T08:00:00+00:00",),
         )
-    store = Database(path)
-    assert [(s.chat_id, s.time, s.topic) for s in store.enabled()] == [(42, "08:00", "libya")]
-    assert store.add_feed("https://example.com/rss", "Example") is not None
+    store = SQLiteState(path)
+    assert [(s.chat_id, s.time, s.topic) for s in store.subscriptions.enabled()] == [(42, "08:00", "libya")]
+    assert store.feeds.add("https://example.com/rss", "Example") is not None
     store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_version_2_database_keeps_its_feeds_and_seen_items(tmp_path):
-    from bot.database import MIGRATIONS
+    from bot.state import MIGRATIONS
 
     path = tmp_path / "newsbot.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as db, db:
@@ -199,15 +199,15 @@ def test_a_version_2_database_keeps_its_feeds_and_seen_items(tmp_path):
                 ("guid:b", "db", None, "2026-11-20T09:00:00+00:00"),
             ],
         )
-    store = Database(path)
-    (feed,) = store.feeds()
+    store = SQLiteState(path)
+    (feed,) = store.feeds.every()
     assert (feed.label, feed.state.etag, feed.last_new, feed.waiting) == ("Example", '"v1"', 4, 0)
-    known = store.known_items(feed.id)
+    known = store.feeds.known_items(feed.id)
     assert {k: (i.digest, i.waiting, i.listed) for k, i in known.items()} == {
         "guid:a": ("da", False, True),
         "guid:b": ("db", False, True),
     }
-    assert store.fetched_since(dt.datetime(2026, 11, 20, tzinfo=dt.UTC)) == 1  # what became an article
+    assert store.feeds.fetched_since(dt.datetime(2026, 11, 20, tzinfo=dt.UTC)) == 1  # what became an article
     store.close()
 
 
@@ -215,99 +215,99 @@ def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
     from index.feeds import FeedItem, FeedState, plan_items
 
     path = tmp_path / "newsbot.sqlite3"
-    store = Database(path)
-    feed = store.add_feed("https://example.com/rss", None)
-    assert store.add_feed("https://example.com/rss", "again") is None
+    store = SQLiteState(path)
+    feed = store.feeds.add("https://example.com/rss", None)
+    assert store.feeds.add("https://example.com/rss", "again") is None
     when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
     state = FeedState(etag='"v2"', last_modified="Wed, 25 Nov 2026 09:00:00 GMT", failures=2,
                       next_due=when + dt.timedelta(hours=1), last_error="HTTP 500")
     items = [FeedItem(f"guid:{n}", str(n), f"https://example.com/{n}", f"Story {n}", None, "", "", f"d{n}")
              for n in (3, 2, 1)]
     plan = plan_items(items, {}, per_poll=1)
-    store.save_poll(feed.id, state, when=when, title="Example News", new_items=1, plan=plan,
-                    fetched={"guid:3": "example.com-3"})
+    store.feeds.save_poll(feed.id, PollRecord(state, when=when, title="Example News", new_items=1, plan=plan,
+                                          fetched={"guid:3": "example.com-3"}))
     store.close()
 
-    store = Database(path)
-    (again,) = store.feeds()
+    store = SQLiteState(path)
+    (again,) = store.feeds.every()
     assert (again.label, again.state, again.last_fetch, again.last_new, again.waiting) == (
         "Example News", state, when, 1, 2
     )
-    known = store.known_items(feed.id)
+    known = store.feeds.known_items(feed.id)
     assert list(known) == ["guid:3", "guid:2", "guid:1"]  # the feed's order: the order waiting items are fetched
     assert [k for k, item in known.items() if item.waiting] == ["guid:2", "guid:1"]
-    assert store.waiting_items(feed.id, ["guid:1", "guid:3"]) == {"guid:1": items[2]}  # with the feed's own data
-    assert store.fetched_since(when) == 1
-    assert store.pause_feed(feed.id, True)
-    assert store.feed(feed.id).paused
-    assert store.pause_feed(feed.id, False)
-    assert store.feed(feed.id).state.failures == 0  # resuming starts afresh
-    assert store.remove_feed(feed.id)
-    assert store.feeds() == []
-    assert store.known_items(feed.id) == {}
-    assert not store.remove_feed(feed.id)
+    assert store.feeds.waiting_items(feed.id, ["guid:1", "guid:3"]) == {"guid:1": items[2]}  # with the feed's own data
+    assert store.feeds.fetched_since(when) == 1
+    assert store.feeds.pause(feed.id, True)
+    assert store.feeds.get(feed.id).paused
+    assert store.feeds.pause(feed.id, False)
+    assert store.feeds.get(feed.id).state.failures == 0  # resuming starts afresh
+    assert store.feeds.remove(feed.id)
+    assert store.feeds.every() == []
+    assert store.feeds.known_items(feed.id) == {}
+    assert not store.feeds.remove(feed.id)
     store.close()
 
 
 def test_items_a_feed_dropped_are_forgotten_after_a_while_and_listed_ones_never(tmp_path):
-    from bot.database import GONE_KEPT_DAYS
+    from bot.state.feeds import GONE_KEPT_DAYS
     from index.feeds import FeedItem, FeedState, plan_items
 
-    store = Database(tmp_path / "newsbot.sqlite3")
-    feed = store.add_feed("https://example.com/rss", None)
+    store = SQLiteState(tmp_path / "newsbot.sqlite3")
+    feed = store.feeds.add("https://example.com/rss", None)
     items = [FeedItem(f"guid:{n}", str(n), None, f"Story {n}", None, "", "", f"d{n}") for n in range(1500)]
     when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
 
     def read(listing, now):
-        plan = plan_items(listing, store.known_items(feed.id), per_poll=len(listing) or 1)
-        store.save_poll(feed.id, FeedState(), when=now, plan=plan, fetched=dict.fromkeys(plan.fetch))
+        plan = plan_items(listing, store.feeds.known_items(feed.id), per_poll=len(listing) or 1)
+        store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=now, plan=plan, fetched=dict.fromkeys(plan.fetch)))
         return plan
 
     assert len(read(items, when).new) == 1500
     plan = read(items[:1000], when + dt.timedelta(hours=1))
     assert len(plan.gone) == 500
-    assert len(store.known_items(feed.id)) == 1500  # dropped ones are remembered a while
+    assert len(store.feeds.known_items(feed.id)) == 1500  # dropped ones are remembered a while
     plan = read(items, when + dt.timedelta(hours=2))
     assert (len(plan.new), len(plan.relisted), plan.fetch) == (0, 500, ())  # and not fetched again
     read(items[:1000], when + dt.timedelta(hours=3))
     read(items[:1000], when + dt.timedelta(days=GONE_KEPT_DAYS + 1))
     read(items[:999], when + dt.timedelta(days=GONE_KEPT_DAYS + 1, hours=1))
-    assert len(store.known_items(feed.id)) == 1000  # the long-gone forgotten; every listed one kept
+    assert len(store.feeds.known_items(feed.id)) == 1000  # the long-gone forgotten; every listed one kept
     store.close()
 
 
 def test_a_poll_that_ends_after_its_feed_was_removed_keeps_no_items(tmp_path):
     from index.feeds import FeedItem, FeedState, plan_items
 
-    store = Database(tmp_path / "newsbot.sqlite3")
-    feed = store.add_feed("https://example.com/rss", None)
+    store = SQLiteState(tmp_path / "newsbot.sqlite3")
+    feed = store.feeds.add("https://example.com/rss", None)
     plan = plan_items([FeedItem("guid:1", "1", None, "Story", None, "", "", "d1")], {}, per_poll=1)
-    assert store.remove_feed(feed.id)  # an admin's /feeds remove, while the poll fetched pages
-    store.save_poll(feed.id, FeedState(), when=dt.datetime(2026, 11, 25, tzinfo=dt.UTC), plan=plan,
-                    fetched={"guid:1": "a1"})
-    assert store.known_items(feed.id) == {}
+    assert store.feeds.remove(feed.id)  # an admin's /feeds remove, while the poll fetched pages
+    when = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=when, plan=plan, fetched={"guid:1": "a1"}))
+    assert store.feeds.known_items(feed.id) == {}
     store.close()
 
 
 def test_what_a_chat_was_sent_and_queued_survives_a_restart(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
-    store = Database(path)
-    follow = store.add_follow(42, "harbour bridge")
-    assert store.add_follow(42, "harbour bridge") is None
+    store = SQLiteState(path)
+    follow = store.follows.add(42, "harbour bridge")
+    assert store.follows.add(42, "harbour bridge") is None
     now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-    store.mark_follow_sent(42, ["a1"], now=now)
-    store.queue_follow(42, "a2", follow.id, now=now)
+    store.follows.mark_sent(42, ["a1"], now=now)
+    store.follows.queue(42, "a2", follow.id, now=now)
     store.close()
 
-    store = Database(path)
-    assert [f.topic for f in store.follows(42)] == ["harbour bridge"]
-    assert store.was_sent(42, "a1")
-    assert store.was_sent(42, "a2")  # queued counts: it is not matched again
-    assert not store.was_sent(7, "a1")
-    assert store.sent_within(42, now - dt.timedelta(minutes=1)) == 1
-    assert store.queued() == {42: [("a2", follow.id)]}
-    store.mark_follow_sent(42, ["a2"], now=now + dt.timedelta(hours=1))
-    assert store.queued() == {}
-    assert store.remove_follows(42) == [follow.id]
-    assert store.follows() == []
+    store = SQLiteState(path)
+    assert [f.topic for f in store.follows.for_chat(42)] == ["harbour bridge"]
+    assert store.follows.was_sent(42, "a1")
+    assert store.follows.was_sent(42, "a2")  # queued counts: it is not matched again
+    assert not store.follows.was_sent(7, "a1")
+    assert store.follows.sent_within(42, now - dt.timedelta(minutes=1)) == 1
+    assert store.follows.queued() == {42: [("a2", follow.id)]}
+    store.follows.mark_sent(42, ["a2"], now=now + dt.timedelta(hours=1))
+    assert store.follows.queued() == {}
+    assert store.follows.remove(42) == [follow.id]
+    assert store.follows.every() == []
     store.close()

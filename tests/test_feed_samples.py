@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.database import Database
 from bot.fetcher import Fetcher
 from bot.polling import poll
+from bot.state import SQLiteState
 from index.feeds import ParsedFeed, html_to_text, parse_feed
 
 from .test_polling import POLICY, START
@@ -98,9 +98,9 @@ async def test_a_euc_jp_story_is_stored_as_text(site, tmp_path, fetcher):
 
     body, _ = sample("illformed/chardet/eucjp.xml")
     site.serve("/eucjp.xml", body, content_type="")
-    db = Database(tmp_path / "data" / "newsbot.sqlite3")
+    db = SQLiteState(tmp_path / "data" / "newsbot.sqlite3")
     try:
-        db.add_feed(site.url("/eucjp.xml"), None)
+        db.feeds.add(site.url("/eucjp.xml"), None)
         report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     finally:
         db.close()
