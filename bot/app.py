@@ -46,7 +46,7 @@ from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
 from bot.polling import open_fetcher
 from bot.services import Services
-from bot.state import open_state
+from bot.state import AsyncState, open_state
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -129,7 +129,7 @@ async def _post_init(application: Application) -> None:
             log.warning("semantic answers off: %s; answering by words alone", exc)
     await asyncio.to_thread(svc.answers.start, idx)  # worker processes, when ANSWER_WORKERS asks for them
     if svc.db is None:
-        svc.db = await asyncio.to_thread(open_state, settings)
+        svc.db = await AsyncState.open(lambda: open_state(settings))
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
@@ -175,7 +175,7 @@ def _changes(idx: index.Index, settings: Settings) -> index.Changes | None:
 
 async def _backup(svc: Services) -> None:
     try:
-        path = await asyncio.to_thread(svc.db.backup)
+        path = await svc.db.backup()
     except StateError as exc:
         log.warning("no backup of the bot's database was made: %s", exc)
         return
@@ -197,7 +197,7 @@ async def _post_shutdown(application: Application) -> None:
         await svc.fetcher.__aexit__(None, None, None)
         svc.fetcher = None
     if svc.db is not None:
-        svc.db.close()
+        await svc.db.aclose()
         svc.db = None
 
 

@@ -356,15 +356,16 @@ def _follow(args: argparse.Namespace, settings: Settings, db: SQLiteState) -> in
     from bot.errors import AlreadyFollowed, NotAFeed
     from bot.fetcher import FetchError
     from bot.polling import Followed, follow_feed, open_fetcher, policy_for
+    from bot.state import AsyncState
 
     if not args.target.lower().startswith(("http://", "https://")):
         print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
         return 2
 
     async def follow() -> Followed:
-        async with open_fetcher(settings) as fetcher:
+        async with open_fetcher(settings) as fetcher, AsyncState(db) as state:
             return await follow_feed(
-                db, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
+                state, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
             )
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
@@ -413,14 +414,15 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bot.polling import open_fetcher, policy_for, poll
+    from bot.state import AsyncState
 
     if settings.log_level != "DEBUG":
         # The summary below names each failure once; the poller's own log line would say it again (cron mails both).
         logging.getLogger("bot.polling").setLevel(logging.WARNING)
 
     async def one_round(feed_ids: set[int] | None) -> PollReport:
-        async with open_fetcher(settings) as fetcher:
-            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
+        async with open_fetcher(settings) as fetcher, AsyncState(db) as state:
+            return await poll(state, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
     db = _state(settings)

@@ -24,7 +24,7 @@ from bot.answering import Answerer
 from bot.config import Settings
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
-from bot.state import State
+from bot.state import AsyncState
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class Services:
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
-    db: State | None = None  # the bot's own state (SQLite), opened in post_init
+    db: AsyncState | None = None  # the bot's own state (bot.state), opened in post_init
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
     answers: Answerer = field(default_factory=Answerer)  # threads, or worker processes (ANSWER_WORKERS)

@@ -57,7 +57,7 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     confirmation = await group.next_reply()
     assert "every day at 08:00 Europe/Istanbul" in confirmation.text
     store = services_of(app).db
-    (subscription,) = store.subscriptions.for_chat(GROUP)
+    (subscription,) = await store.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     next_run = job.next_t.astimezone(ZoneInfo("Europe/Istanbul"))
     assert (next_run.hour, next_run.minute) == (8, 0)
@@ -79,13 +79,13 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     assert "(Europe/Istanbul)" in listing.text
     await group.send(f"/unsubscribe {subscription.id}")
     assert f"Stopped 1 briefing: #{subscription.id}." == (await group.next_reply()).text
-    assert store.subscriptions.for_chat(GROUP) == []
+    assert await store.subscriptions.for_chat(GROUP) == []
 
 
 async def test_scheduled_briefing_covers_only_new_stories(group, app, settings):
     await group.send("/subscribe 07:30")
     await group.next_reply()
-    (subscription,) = services_of(app).db.subscriptions.for_chat(GROUP)
+    (subscription,) = await services_of(app).db.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     await job.run(app)
     assert SEED_TITLE in (await group.next_reply()).text
@@ -109,7 +109,7 @@ async def test_subscriptions_survive_a_restart(telegram, settings):
         await chat.next_reply()
         await chat.send("/subscribe 06:45 haftar")
         await chat.next_reply()
-        (subscription,) = services_of(first).db.subscriptions.for_chat(USER)
+        (subscription,) = await services_of(first).db.subscriptions.for_chat(USER)
     async with running(settings) as second:
         (job,) = jobs(second, subscription.id)
         local = job.next_t.astimezone(ZoneInfo("Europe/Berlin"))
@@ -156,7 +156,7 @@ async def test_daylight_saving_keeps_local_time(group, app):
     await group.next_reply()
     await group.send("/subscribe 08:00")
     await group.next_reply()
-    (subscription,) = services_of(app).db.subscriptions.for_chat(GROUP)
+    (subscription,) = await services_of(app).db.subscriptions.for_chat(GROUP)
     trigger = jobs(app, subscription.id)[0].job.trigger
     berlin = ZoneInfo("Europe/Berlin")
     before = trigger.get_next_fire_time(None, dt.datetime(2026, 3, 28, 0, 0, tzinfo=berlin))
@@ -204,13 +204,13 @@ async def test_forbidden_disables_the_chat(telegram, group, app, caplog):
     await group.send("/subscribe 10:00")
     await group.next_reply()
     store = services_of(app).db
-    (subscription,) = store.subscriptions.for_chat(GROUP)
+    (subscription,) = await store.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     telegram.blocked_chats.add(GROUP)
     with caplog.at_level(logging.WARNING):
         await job.run(app)
-    assert store.subscriptions.for_chat(GROUP) == []
-    assert not store.subscriptions.get(subscription.id).enabled
+    assert await store.subscriptions.for_chat(GROUP) == []
+    assert not (await store.subscriptions.get(subscription.id)).enabled
     assert f"removed from chat {GROUP}" in caplog.text
     assert all(j.removed for j in jobs(app, subscription.id)) or not jobs(app, subscription.id)
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.fetcher import Fetcher
 from bot.polling import poll
-from bot.state import SQLiteState
+from bot.state import AsyncState, SQLiteState
 from index.feeds import ParsedFeed, html_to_text, parse_feed
 
 from .test_polling import POLICY, START
@@ -101,7 +101,8 @@ async def test_a_euc_jp_story_is_stored_as_text(site, tmp_path, fetcher):
     db = SQLiteState(tmp_path / "data" / "newsbot.sqlite3")
     try:
         db.feeds.add(site.url("/eucjp.xml"), None)
-        report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
+        async with AsyncState(db) as state:
+            report = await poll(state, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     finally:
         db.close()
     assert len(report.articles) == 1

@@ -8,7 +8,9 @@ shapes its storage:
 - one repository per thing kept, in SQL that any engine runs (``sql``): ``subscriptions`` (and chat settings),
   ``feeds`` (and their items), ``follows`` (and the stories sent);
 - ``protocols``: what the bot needs from a store, as ``typing.Protocol``: ``Subscriptions``, ``Feeds``,
-  ``Follows`` and ``State`` over them; ``tests/state_suite.py`` checks any implementation against them.
+  ``Follows`` and ``State`` over them; ``tests/state_suite.py`` checks any implementation against them;
+- ``aio``: the async face the bot's event loop uses, ``await state.feeds.known_items(feed_id)``, every call on
+  one thread of its own (``AsyncState``); the command line uses a store directly.
 
 ``open_state(settings)`` opens the state the settings name (today always ``DATA_DIR/newsbot.sqlite3``).
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.state.aio import AsyncState
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
 from bot.state.protocols import Feeds, Follows, State, Subscriptions
@@ -44,6 +47,7 @@ __all__ = [
     "BACKUPS_KEPT",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "AsyncState",
     "Feed",
     "Feeds",
     "Follow",
