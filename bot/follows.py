@@ -171,10 +171,10 @@ async def notify(application: Application, article_ids: list[str], *, previous: 
         return
     for follow_ in follows:
         quotes = await asyncio.to_thread(matching, idx, follow_.topic, only=new, judge=svc.judge)
-        fresh = []
-        for quote in quotes:
-            if not await svc.db.follows.was_sent(follow_.chat_id, quote.article.id):
-                fresh.append(quote)
+        if not quotes:
+            continue
+        sent = await svc.db.follows.already_sent(follow_.chat_id, [quote.article.id for quote in quotes])
+        fresh = [quote for quote in quotes if quote.article.id not in sent]
         if fresh:
             await _deliver(application, follow_.chat_id, follow_.id, follow_.topic, fresh, now)
 
@@ -193,17 +193,21 @@ async def _deliver(
             unique.append(quote)
     sent = await svc.db.follows.sent_within(chat_id, now - dt.timedelta(hours=1))
     room = max(0, svc.settings.follow_per_hour - sent)
-    for quote in unique[:room]:
-        head = f"<b>New on {render.echo(topic, 100)}</b>"
-        text = render.fit(head, [render.quote_block(quote)])
-        if text == head:  # a sentence longer than a message: the story's title and link say it
-            text = f"{head}\n\n{render.source_line(quote.article)}"
-        if not await _send(application, chat_id, text):
-            return
-        await svc.db.follows.mark_sent(chat_id, [quote.article.id], now=now)
-        now += dt.timedelta(seconds=1)  # one message, one moment: the hourly count counts messages
-    for quote in unique[room:]:
-        await svc.db.follows.queue(chat_id, quote.article.id, follow_id, now=now)
+    delivered: list[list[str]] = []  # one message a story; recorded in one write, also when a send fails
+    try:
+        for quote in unique[:room]:
+            head = f"<b>New on {render.echo(topic, 100)}</b>"
+            text = render.fit(head, [render.quote_block(quote)])
+            if text == head:  # a sentence longer than a message: the story's title and link say it
+                text = f"{head}\n\n{render.source_line(quote.article)}"
+            if not await _send(application, chat_id, text):
+                return
+            delivered.append([quote.article.id])
+    finally:
+        if delivered:
+            await svc.db.follows.mark_sent(chat_id, delivered, now=now)
+    if unique[room:]:
+        await svc.db.follows.queue(chat_id, follow_id, [quote.article.id for quote in unique[room:]], now=now)
 
 
 async def _send(application: Application, chat_id: int, text: str) -> bool:
@@ -244,4 +248,4 @@ async def flush(application: Application, *, now: dt.datetime | None = None) -> 
             text = render.fit(f"<b>More new stories on your topics</b> ({len(blocks)})", blocks)
             if not await _send(application, chat_id, text):
                 continue
-        await svc.db.follows.mark_sent(chat_id, ids, now=now)
+        await svc.db.follows.mark_sent(chat_id, [ids], now=now)

@@ -295,18 +295,17 @@ def test_what_a_chat_was_sent_and_queued_survives_a_restart(tmp_path):
     follow = store.follows.add(42, "harbour bridge")
     assert store.follows.add(42, "harbour bridge") is None
     now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-    store.follows.mark_sent(42, ["a1"], now=now)
-    store.follows.queue(42, "a2", follow.id, now=now)
+    store.follows.mark_sent(42, [["a1"]], now=now)
+    store.follows.queue(42, follow.id, ["a2"], now=now)
     store.close()
 
     store = SQLiteState(path)
     assert [f.topic for f in store.follows.for_chat(42)] == ["harbour bridge"]
-    assert store.follows.was_sent(42, "a1")
-    assert store.follows.was_sent(42, "a2")  # queued counts: it is not matched again
-    assert not store.follows.was_sent(7, "a1")
+    assert store.follows.already_sent(42, ["a1", "a2", "a3"]) == {"a1", "a2"}  # queued counts: not matched again
+    assert store.follows.already_sent(7, ["a1"]) == set()
     assert store.follows.sent_within(42, now - dt.timedelta(minutes=1)) == 1
     assert store.follows.queued() == {42: [("a2", follow.id)]}
-    store.follows.mark_sent(42, ["a2"], now=now + dt.timedelta(hours=1))
+    store.follows.mark_sent(42, [["a2"]], now=now + dt.timedelta(hours=1))
     assert store.follows.queued() == {}
     assert store.follows.remove(42) == [follow.id]
     assert store.follows.every() == []

@@ -15,6 +15,7 @@ threads, each with a connection of its own.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +36,9 @@ def _thread() -> ThreadPoolExecutor:
 class _Awaited:
     """One repository of a store, each public method awaited on the face's thread."""
 
-    def __init__(self, face: AsyncState, repository: object) -> None:
+    def __init__(self, face: AsyncState, name: str, repository: object) -> None:
         self._face = face
+        self._name = name
         self._repository = repository
 
     def __getattr__(self, name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -46,7 +48,7 @@ class _Awaited:
 
         @functools.wraps(method)
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await self._face._call(functools.partial(method, *args, **kwargs))
+            return await self._face._call(functools.partial(method, *args, **kwargs), f"{self._name}.{name}")
 
         setattr(self, name, call)  # made once per method
         return call
@@ -70,9 +72,10 @@ class AsyncState:
         self.sync = state  # the store itself, for code that runs in a thread of its own
         self._executor = executor
         self._owns = owns
-        self.subscriptions = _Awaited(self, state.subscriptions)
-        self.feeds = _Awaited(self, state.feeds)
-        self.follows = _Awaited(self, state.follows)
+        self.calls: collections.Counter[str] = collections.Counter()  # round trips made, by method ("feeds.get")
+        self.subscriptions = _Awaited(self, "subscriptions", state.subscriptions)
+        self.feeds = _Awaited(self, "feeds", state.feeds)
+        self.follows = _Awaited(self, "follows", state.follows)
 
     @classmethod
     async def open(cls, opener: Callable[[], State]) -> AsyncState:
@@ -92,23 +95,24 @@ class AsyncState:
         face._start(state, executor, owns=True)
         return face
 
-    async def _call(self, work: Callable[[], T]) -> T:
-        """``work()`` on the face's thread, after every call made before it."""
+    async def _call(self, work: Callable[[], T], what: str) -> T:
+        """``work()`` on the face's thread, after every call made before it; counted in ``calls`` as ``what``."""
+        self.calls[what] += 1
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def run(self, work: Callable[[State], T]) -> T:
         """``work(store)`` on the face's thread: several calls as one unit that no other call interleaves with."""
-        return await self._call(functools.partial(work, self.sync))
+        return await self._call(functools.partial(work, self.sync), "run")
 
     async def backup(self) -> Path | None:
         """The store's ``backup()``, on the face's thread."""
-        return await self._call(self.sync.backup)
+        return await self._call(self.sync.backup, "backup")
 
     async def aclose(self) -> None:
         """Let the calls already made finish, close the store if this face opened it, and stop the thread."""
         try:
             if self._owns:
-                await self._call(self.sync.close)
+                await self._call(self.sync.close, "close")
         finally:
             self._executor.shutdown(wait=False)  # its one thread ends once its queue is done
 

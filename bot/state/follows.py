@@ -1,9 +1,9 @@
 """Followed topics, the stories each chat was sent, and each chat's digest queue (the ``follows``, ``follow_sent``
 and ``follow_queue`` tables).
 
-A chat is sent a story once (a story queued for the chat's next digest counts as sent). The hourly limit counts
-messages, not stories: every story of one message is recorded at that message's moment, and ``sent_within``
-counts the distinct moments.
+A chat is sent a story once: ``already_sent`` answers for a whole batch of candidates in one read, and a story
+queued for the chat's next digest counts as sent. The hourly limit counts messages, not stories: every story of
+one message is recorded at that message's moment, and ``sent_within`` counts the distinct moments.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.state.sql import Engine, Row, moment, second
+from bot.state.sql import Engine, Row, chunks, marks, moment, second
 
 __all__ = ["Follow", "SQLFollows"]
 
@@ -71,14 +71,18 @@ class SQLFollows:
             self._db.execute_many("DELETE FROM follow_queue WHERE follow_id = ?", [(i,) for i in removed])
         return removed
 
-    def was_sent(self, chat_id: int, article_id: str) -> bool:
-        """Whether this story was already sent to (or queued for) this chat."""
-        row = self._db.row(
-            "SELECT 1 AS found FROM follow_sent WHERE chat_id = ? AND article_id = ? UNION "
-            "SELECT 1 AS found FROM follow_queue WHERE chat_id = ? AND article_id = ?",
-            (chat_id, article_id, chat_id, article_id),
-        )
-        return row is not None
+    def already_sent(self, chat_id: int, article_ids: Sequence[str]) -> set[str]:
+        """The stories among ``article_ids`` that were sent to (or are queued for) this chat, in one read."""
+        found: set[str] = set()
+        for chunk in chunks(list(dict.fromkeys(article_ids))):
+            among = marks(len(chunk))
+            rows = self._db.rows(
+                f"SELECT article_id FROM follow_sent WHERE chat_id = ? AND article_id IN ({among}) UNION "
+                f"SELECT article_id FROM follow_queue WHERE chat_id = ? AND article_id IN ({among})",
+                (chat_id, *chunk, chat_id, *chunk),
+            )
+            found.update(row["article_id"] for row in rows)
+        return found
 
     def sent_within(self, chat_id: int, since: dt.datetime) -> int:
         """How many follow messages the chat was sent since ``since`` (aware)."""
@@ -88,27 +92,35 @@ class SQLFollows:
         )
         return int(row["messages"])
 
-    def mark_sent(self, chat_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
-        """Record stories as sent to a chat in one message (and take them off its queue); a story recorded already
-        keeps its first moment."""
-        when = second(now)
+    def mark_sent(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> None:
+        """Record messages sent to a chat, each a list of story ids, in one write, and take them off its queue.
+
+        The messages count as sent one second apart from ``now`` on (the hourly limit counts moments); a story
+        recorded already keeps its first moment.
+        """
+        start = second(now)
+        sent = [
+            (chat_id, article_id, start + dt.timedelta(seconds=n))
+            for n, article_ids in enumerate(messages)
+            for article_id in article_ids
+        ]
         with self._db.transaction():
             self._db.execute_many(
                 "INSERT INTO follow_sent (chat_id, article_id, sent_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (chat_id, article_id) DO NOTHING",
-                [(chat_id, article_id, when) for article_id in article_ids],
+                sent,
             )
             self._db.execute_many(
-                "DELETE FROM follow_queue WHERE chat_id = ? AND article_id = ?", [(chat_id, a) for a in article_ids]
+                "DELETE FROM follow_queue WHERE chat_id = ? AND article_id = ?", [(c, a) for c, a, _ in sent]
             )
 
-    def queue(self, chat_id: int, article_id: str, follow_id: int, *, now: dt.datetime) -> None:
-        """Keep a matching story for the chat's next digest (it had its share of messages this hour); a story
-        queued already stays where it was."""
-        self._db.execute(
+    def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
+        """Keep matching stories for the chat's next digest (it had its share of messages this hour), in one write;
+        a story queued already stays where it was."""
+        self._db.execute_many(
             "INSERT INTO follow_queue (chat_id, article_id, follow_id, queued_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (chat_id, article_id) DO NOTHING",
-            (chat_id, article_id, follow_id, second(now)),
+            [(chat_id, article_id, follow_id, second(now)) for article_id in article_ids],
         )
 
     def queued(self) -> dict[int, list[tuple[str, int]]]:

@@ -120,20 +120,21 @@ class Follows(Protocol):
         """Unfollow one topic of the chat (all when None) and drop its queued stories; the ids removed, ascending."""
         ...
 
-    def was_sent(self, chat_id: int, article_id: str) -> bool:
-        """Whether the story was sent to, or is queued for, the chat."""
+    def already_sent(self, chat_id: int, article_ids: Sequence[str]) -> set[str]:
+        """The stories among ``article_ids`` that were sent to, or are queued for, the chat."""
         ...
 
     def sent_within(self, chat_id: int, since: dt.datetime) -> int:
         """How many messages the chat was sent since ``since``."""
         ...
 
-    def mark_sent(self, chat_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
-        """Record stories sent to the chat in one message at ``now`` (idempotent), and unqueue them."""
+    def mark_sent(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> None:
+        """Record messages sent to the chat, each a list of story ids, counted one second apart from ``now`` on;
+        a story recorded already keeps its moment (marking twice is fine); sent stories leave the queue."""
         ...
 
-    def queue(self, chat_id: int, article_id: str, follow_id: int, *, now: dt.datetime) -> None:
-        """Queue a story for the chat's next digest (queuing it again changes nothing)."""
+    def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
+        """Queue stories matched by a followed topic for the chat's next digest (a story queued already stays)."""
         ...
 
     def queued(self) -> dict[int, list[tuple[str, int]]]:
