@@ -1,13 +1,14 @@
 """Wiring: ``build_application(settings)`` assembles the bot; ``run(settings)`` runs it (polling or webhook).
 
-Services live in ``bot_data`` (``bot.handlers.services``): the index is opened in ``post_init``, in a worker
-thread, and the command menus are registered for each scope. The bot token is redacted from every log record.
+Services live in ``bot_data`` (``bot.context.services_of``, ``context.services`` in handlers). ``post_init`` loads
+the index (in a worker thread) and the meaning model, opens the services' resources (answer workers, the bot's
+state, the fetcher), backs the state up, schedules the jobs and registers the command menus for each scope;
+``post_shutdown`` closes the resources in reverse order. The bot token is redacted from every log record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import traceback
@@ -44,9 +45,8 @@ from bot import briefings, follows, handlers, news, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
-from bot.polling import open_fetcher
 from bot.services import Services
-from bot.state import AsyncState, open_state
+from bot.state import open_state
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -127,9 +127,7 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
-    await asyncio.to_thread(svc.answers.start, idx)  # worker processes, when ANSWER_WORKERS asks for them
-    if svc.db is None:
-        svc.db = await AsyncState.open(lambda: open_state(settings))
+    await svc.open(idx)  # answer workers, the bot's state, the fetcher: closed by post_shutdown (svc.close)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
@@ -143,8 +141,6 @@ async def _post_init(application: Application) -> None:
                      changes.summary())
             svc.startup_reindex = asyncio.create_task(svc.library.reindex())
     await briefings.restore(application)
-    if svc.fetcher is None:
-        svc.fetcher = await open_fetcher(settings).__aenter__()
     news.schedule(application)
     follows.schedule(application)
     bot = application.bot
@@ -187,18 +183,7 @@ async def _backup_job(context: BotContext) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
-    svc = services_of(application)
-    svc.answers.close()
-    for task in (svc.startup_reindex, svc.library.merging, *svc.background):
-        if task is not None and not task.done():
-            with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
-                await task
-    if svc.fetcher is not None:
-        await svc.fetcher.__aexit__(None, None, None)
-        svc.fetcher = None
-    if svc.db is not None:
-        await svc.db.aclose()
-        svc.db = None
+    await services_of(application).close()
 
 
 class _FromChannel(filters.MessageFilter):
