@@ -25,7 +25,8 @@ A second engine (PostgreSQL with psycopg 3, say) provides:
    the database;
 3. a ``State``: the three repositories built over its engine (``SQLSubscriptions``, ``SQLFeeds``,
    ``SQLFollows``), ``schema_version``, ``backup`` (None when backups are made outside the bot) and ``close``;
-4. a parameter for the store fixture of ``tests/test_state_*.py``, so ``tests/state_suite.py`` runs against it.
+4. a ``Maker`` in ``tests/state_suite.py`` (open the store, make one at an older version) and one entry in its
+   ``MAKERS``: the conformance suite then runs against it (``tests/test_state.py``).
 """
 
 from __future__ import annotations

@@ -103,12 +103,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def migrate(db: sqlite3.Connection, version: int) -> None:
-    """Apply every step after ``version`` to a SQLite database, in one transaction (all of them, or none)."""
-    steps = [(to, sql) for to, sql in MIGRATIONS if to > version]
+def migrate(db: sqlite3.Connection, version: int, *, to: int = SCHEMA_VERSION) -> None:
+    """Apply every step after ``version`` up to ``to`` to a SQLite database, in one transaction (all, or none)."""
+    steps = [(step, sql) for step, sql in MIGRATIONS if version < step <= to]
     if not steps:
         return
-    script = "".join(f"{sql};\nPRAGMA user_version = {to};\n" for to, sql in steps)
+    script = "".join(f"{sql};\nPRAGMA user_version = {step};\n" for step, sql in steps)
     try:
         db.executescript(f"BEGIN;\n{script}COMMIT;")
     except BaseException:

@@ -72,7 +72,13 @@ def moment(value: str | dt.datetime | None) -> dt.datetime | None:
 
 
 def second(when: dt.datetime) -> dt.datetime:
-    """``when`` (aware) in UTC, to the second: the precision the schema keeps for most moments."""
+    """``when`` in UTC, to the second: the precision the schema keeps for most moments.
+
+    Raises:
+        ValueError: ``when`` has no time zone (a moment the store would have to guess).
+    """
+    if when.tzinfo is None:
+        raise ValueError(f"a moment without a time zone: {when}")
     return when.astimezone(dt.UTC).replace(microsecond=0)
 
 

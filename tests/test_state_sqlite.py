@@ -1,4 +1,6 @@
-"""The bot's SQLite state on its own: damaged or emptied files refused untouched, backups, private files."""
+"""What only the SQLite store does: damaged or emptied files refused untouched, backups, private files, full disks,
+and the migrations of files written by older versions. The store's contract, which every engine keeps, is checked
+by the conformance suite (tests/state_suite.py, run by tests/test_state.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sqlite3
 import pytest
 
 from bot.errors import DiskFull, StateError
-from bot.state import BACKUPS_KEPT, PollRecord, SQLiteState
+from bot.state import BACKUPS_KEPT, SQLiteState
 
 from .cli_harness import run_process
 from .conftest import fill_disk, small_filesystem
@@ -208,105 +210,4 @@ def test_a_version_2_database_keeps_its_feeds_and_seen_items(tmp_path):
         "guid:b": ("db", False, True),
     }
     assert store.feeds.fetched_since(dt.datetime(2026, 11, 20, tzinfo=dt.UTC)) == 1  # what became an article
-    store.close()
-
-
-def test_feeds_and_their_polling_state_survive_a_restart(tmp_path):
-    from index.feeds import FeedItem, FeedState, plan_items
-
-    path = tmp_path / "newsbot.sqlite3"
-    store = SQLiteState(path)
-    feed = store.feeds.add("https://example.com/rss", None)
-    assert store.feeds.add("https://example.com/rss", "again") is None
-    when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
-    state = FeedState(etag='"v2"', last_modified="Wed, 25 Nov 2026 09:00:00 GMT", failures=2,
-                      next_due=when + dt.timedelta(hours=1), last_error="HTTP 500")
-    items = [FeedItem(f"guid:{n}", str(n), f"https://example.com/{n}", f"Story {n}", None, "", "", f"d{n}")
-             for n in (3, 2, 1)]
-    plan = plan_items(items, {}, per_poll=1)
-    store.feeds.save_poll(feed.id, PollRecord(state, when=when, title="Example News", new_items=1, plan=plan,
-                                          fetched={"guid:3": "example.com-3"}))
-    store.close()
-
-    store = SQLiteState(path)
-    (again,) = store.feeds.every()
-    assert (again.label, again.state, again.last_fetch, again.last_new, again.waiting) == (
-        "Example News", state, when, 1, 2
-    )
-    known = store.feeds.known_items(feed.id)
-    assert list(known) == ["guid:3", "guid:2", "guid:1"]  # the feed's order: the order waiting items are fetched
-    assert [k for k, item in known.items() if item.waiting] == ["guid:2", "guid:1"]
-    assert store.feeds.waiting_items(feed.id, ["guid:1", "guid:3"]) == {"guid:1": items[2]}  # with the feed's own data
-    assert store.feeds.fetched_since(when) == 1
-    assert store.feeds.pause(feed.id, True)
-    assert store.feeds.get(feed.id).paused
-    assert store.feeds.pause(feed.id, False)
-    assert store.feeds.get(feed.id).state.failures == 0  # resuming starts afresh
-    assert store.feeds.remove(feed.id)
-    assert store.feeds.every() == []
-    assert store.feeds.known_items(feed.id) == {}
-    assert not store.feeds.remove(feed.id)
-    store.close()
-
-
-def test_items_a_feed_dropped_are_forgotten_after_a_while_and_listed_ones_never(tmp_path):
-    from bot.state.feeds import GONE_KEPT_DAYS
-    from index.feeds import FeedItem, FeedState, plan_items
-
-    store = SQLiteState(tmp_path / "newsbot.sqlite3")
-    feed = store.feeds.add("https://example.com/rss", None)
-    items = [FeedItem(f"guid:{n}", str(n), None, f"Story {n}", None, "", "", f"d{n}") for n in range(1500)]
-    when = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
-
-    def read(listing, now):
-        plan = plan_items(listing, store.feeds.known_items(feed.id), per_poll=len(listing) or 1)
-        store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=now, plan=plan, fetched=dict.fromkeys(plan.fetch)))
-        return plan
-
-    assert len(read(items, when).new) == 1500
-    plan = read(items[:1000], when + dt.timedelta(hours=1))
-    assert len(plan.gone) == 500
-    assert len(store.feeds.known_items(feed.id)) == 1500  # dropped ones are remembered a while
-    plan = read(items, when + dt.timedelta(hours=2))
-    assert (len(plan.new), len(plan.relisted), plan.fetch) == (0, 500, ())  # and not fetched again
-    read(items[:1000], when + dt.timedelta(hours=3))
-    read(items[:1000], when + dt.timedelta(days=GONE_KEPT_DAYS + 1))
-    read(items[:999], when + dt.timedelta(days=GONE_KEPT_DAYS + 1, hours=1))
-    assert len(store.feeds.known_items(feed.id)) == 1000  # the long-gone forgotten; every listed one kept
-    store.close()
-
-
-def test_a_poll_that_ends_after_its_feed_was_removed_keeps_no_items(tmp_path):
-    from index.feeds import FeedItem, FeedState, plan_items
-
-    store = SQLiteState(tmp_path / "newsbot.sqlite3")
-    feed = store.feeds.add("https://example.com/rss", None)
-    plan = plan_items([FeedItem("guid:1", "1", None, "Story", None, "", "", "d1")], {}, per_poll=1)
-    assert store.feeds.remove(feed.id)  # an admin's /feeds remove, while the poll fetched pages
-    when = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
-    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=when, plan=plan, fetched={"guid:1": "a1"}))
-    assert store.feeds.known_items(feed.id) == {}
-    store.close()
-
-
-def test_what_a_chat_was_sent_and_queued_survives_a_restart(tmp_path):
-    path = tmp_path / "newsbot.sqlite3"
-    store = SQLiteState(path)
-    follow = store.follows.add(42, "harbour bridge")
-    assert store.follows.add(42, "harbour bridge") is None
-    now = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-    store.follows.mark_sent(42, [["a1"]], now=now)
-    store.follows.queue(42, follow.id, ["a2"], now=now)
-    store.close()
-
-    store = SQLiteState(path)
-    assert [f.topic for f in store.follows.for_chat(42)] == ["harbour bridge"]
-    assert store.follows.already_sent(42, ["a1", "a2", "a3"]) == {"a1", "a2"}  # queued counts: not matched again
-    assert store.follows.already_sent(7, ["a1"]) == set()
-    assert store.follows.sent_within(42, now - dt.timedelta(minutes=1)) == 1
-    assert store.follows.queued() == {42: [("a2", follow.id)]}
-    store.follows.mark_sent(42, [["a2"]], now=now + dt.timedelta(hours=1))
-    assert store.follows.queued() == {}
-    assert store.follows.remove(42) == [follow.id]
-    assert store.follows.every() == []
     store.close()
