@@ -1,13 +1,14 @@
 """Wiring: ``build_application(settings)`` assembles the bot; ``run(settings)`` runs it (polling or webhook).
 
-Services live in ``bot_data`` (``bot.handlers.services``): the index is opened in ``post_init``, in a worker
-thread, and the command menus are registered for each scope. The bot token is redacted from every log record.
+Services live in ``bot_data`` (``bot.context.services_of``, ``context.services`` in handlers). ``post_init`` loads
+the index (in a worker thread) and the meaning model, opens the services' resources (answer workers, the bot's
+state, the fetcher), backs the state up, schedules the jobs and registers the command menus for each scope;
+``post_shutdown`` closes the resources in reverse order. The bot token is redacted from every log record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import traceback
@@ -43,10 +44,9 @@ import index.semantic
 from bot import briefings, follows, handlers, news, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
-from bot.database import Database
 from bot.errors import StateError
-from bot.polling import open_fetcher
 from bot.services import Services
+from bot.state import open_state
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -127,9 +127,7 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
-    await asyncio.to_thread(svc.answers.start, idx)  # worker processes, when ANSWER_WORKERS asks for them
-    if svc.db is None:
-        svc.db = await asyncio.to_thread(open_store, settings)
+    await svc.open(idx)  # answer workers, the bot's state, the fetcher: closed by post_shutdown (svc.close)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
@@ -143,8 +141,6 @@ async def _post_init(application: Application) -> None:
                      changes.summary())
             svc.startup_reindex = asyncio.create_task(svc.library.reindex())
     await briefings.restore(application)
-    if svc.fetcher is None:
-        svc.fetcher = await open_fetcher(settings).__aenter__()
     news.schedule(application)
     follows.schedule(application)
     bot = application.bot
@@ -175,7 +171,7 @@ def _changes(idx: index.Index, settings: Settings) -> index.Changes | None:
 
 async def _backup(svc: Services) -> None:
     try:
-        path = await asyncio.to_thread(svc.db.backup)
+        path = await svc.db.backup()
     except StateError as exc:
         log.warning("no backup of the bot's database was made: %s", exc)
         return
@@ -187,23 +183,7 @@ async def _backup_job(context: BotContext) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
-    svc = services_of(application)
-    svc.answers.close()
-    for task in (svc.startup_reindex, svc.library.merging, *svc.background):
-        if task is not None and not task.done():
-            with contextlib.suppress(Exception):  # its thread cannot be stopped; let it finish cleanly
-                await task
-    if svc.fetcher is not None:
-        await svc.fetcher.__aexit__(None, None, None)
-        svc.fetcher = None
-    if svc.db is not None:
-        svc.db.close()
-        svc.db = None
-
-
-def open_store(settings: Settings) -> Database:
-    """The subscriptions database under DATA_DIR. Raises StateError when it cannot be used."""
-    return Database(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
+    await services_of(application).close()
 
 
 class _FromChannel(filters.MessageFilter):
@@ -279,7 +259,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
 def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
     try:
-        open_store(settings).close()  # fail early, with one line, on a database this version cannot use
+        open_state(settings).close()  # fail early, with one line, on a database this version cannot use
     except StateError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Briefings in Telegram: ``/brief`` on demand, and daily subscriptions run by PTB's JobQueue.
 
-Subscriptions live in SQLite (``bot.database``) and are re-created as jobs on every start; a briefing
+Subscriptions live in the bot's state (``bot.state``) and are re-created as jobs on every start; a briefing
 missed while the bot was down is sent once on start if it is less than ``MISSED_GRACE`` late. A scheduled
 briefing covers only stories that entered the index since that subscription's previous briefing.
 """
@@ -22,7 +22,7 @@ import index
 from bot import render
 from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
-from bot.database import Subscription
+from bot.state import Subscription
 from index.dates import zone
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def restore(application: Application) -> None:
     """Re-create every enabled subscription's job; send briefings missed while the bot was down."""
     store = services_of(application).db
     now = dt.datetime.now(dt.UTC)
-    subscriptions = await asyncio.to_thread(store.enabled)
+    subscriptions = await store.subscriptions.enabled()
     for subscription in subscriptions:
         schedule(application, subscription)
         if missed(subscription, now):
@@ -111,7 +111,7 @@ async def _send_briefing(
 async def send_scheduled(context: BotContext) -> None:
     """Job callback: the briefing of one subscription, covering only stories new since its previous one."""
     svc = context.services
-    subscription = await asyncio.to_thread(svc.db.get, context.job.data)
+    subscription = await svc.db.subscriptions.get(context.job.data)
     if subscription is None or not subscription.enabled:
         return
     idx = svc.library.index
@@ -130,12 +130,12 @@ async def send_scheduled(context: BotContext) -> None:
         else:
             await _send_briefing(context, subscription.chat_id, briefing)
     except Forbidden as exc:
-        ids = await asyncio.to_thread(svc.db.disable_chat, subscription.chat_id, exc.message)
+        ids = await svc.db.subscriptions.disable_chat(subscription.chat_id, exc.message)
         for subscription_id in ids:
             unschedule(context.application, subscription_id)
         log.warning("removed from chat %s (%s): disabled its subscriptions %s", subscription.chat_id, exc.message, ids)
         return
-    await asyncio.to_thread(svc.db.mark_sent, subscription.id, started)
+    await svc.db.subscriptions.mark_sent(subscription.id, started)
 
 
 def _parse_brief_args(
@@ -161,7 +161,7 @@ async def brief(update: Update, context: BotContext) -> None:
     """/brief [topic] [since DATE]: the most relevant (or the latest) stories, quoted with sources."""
     message = update.effective_message
     svc = context.services
-    now = dt.datetime.now(zone(await asyncio.to_thread(svc.db.timezone, message.chat_id)) or dt.UTC)
+    now = dt.datetime.now(zone(await svc.db.subscriptions.timezone(message.chat_id)) or dt.UTC)
     topic, since, problem = _parse_brief_args(context.args or [], now)
     problem = problem or topic_too_long(topic)
     if problem:
@@ -185,7 +185,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
         return
     store = context.services.db
     chat_id = message.chat_id
-    if len(await asyncio.to_thread(store.for_chat, chat_id)) >= MAX_PER_CHAT:
+    if len(await store.subscriptions.for_chat(chat_id)) >= MAX_PER_CHAT:
         await message.reply_text(f"This chat already has {MAX_PER_CHAT} subscriptions; /unsubscribe one first.")
         return
     hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
@@ -197,7 +197,7 @@ async def subscribe(update: Update, context: BotContext) -> None:
     if topic and not index.analyze(topic):
         await message.reply_text(f"The topic '{render.echo(topic)}' has no words to search for. {USAGE_SUBSCRIBE}")
         return
-    subscription = await asyncio.to_thread(store.add, chat_id, hhmm, topic)
+    subscription = await store.subscriptions.add(chat_id, hhmm, topic)
     schedule(context.application, subscription)
     what = f"on <i>{escape(topic)}</i>" if topic else "of the latest stories"
     await message.reply_text(
@@ -210,7 +210,7 @@ async def subscriptions(update: Update, context: BotContext) -> None:
     """/subscriptions: this chat's daily briefings, with their ids."""
     store = context.services.db
     chat_id = update.effective_message.chat_id
-    found = await asyncio.to_thread(store.for_chat, chat_id)
+    found = await store.subscriptions.for_chat(chat_id)
     if not found:
         await update.effective_message.reply_text(f"No briefings in this chat. {USAGE_SUBSCRIBE}")
         return
@@ -235,7 +235,7 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     if not await may_manage(update, context, "briefings"):
         return
     store = context.services.db
-    removed = await asyncio.to_thread(store.remove, message.chat_id, None if target == ALL else target)
+    removed = await store.subscriptions.remove(message.chat_id, None if target == ALL else target)
     for subscription_id in removed:
         unschedule(context.application, subscription_id)
     if not removed:
@@ -259,7 +259,7 @@ async def timezone(update: Update, context: BotContext) -> None:
     store = context.services.db
     args = context.args or []
     if not args:
-        current = await asyncio.to_thread(store.timezone, message.chat_id)
+        current = await store.subscriptions.timezone(message.chat_id)
         await message.reply_text(
             f"This chat's time zone is {current}. Change it with /timezone Area/City, "
             "for example /timezone Europe/Istanbul."
@@ -274,7 +274,7 @@ async def timezone(update: Update, context: BotContext) -> None:
         return
     if not await may_manage(update, context, "briefings"):
         return
-    await asyncio.to_thread(store.set_timezone, message.chat_id, name)
-    for subscription in await asyncio.to_thread(store.for_chat, message.chat_id):
+    await store.subscriptions.set_timezone(message.chat_id, name)
+    for subscription in await store.subscriptions.for_chat(message.chat_id):
         schedule(context.application, subscription)
     await message.reply_text(f"Time zone set to {name}; briefings follow its local time, daylight saving included.")

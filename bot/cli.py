@@ -27,8 +27,8 @@ from bot.errors import ConfigError
 from index import plural, store
 
 if TYPE_CHECKING:
-    from bot.database import Database, Feed
     from bot.polling import PollReport
+    from bot.state import Feed, SQLiteState
 
 __all__ = ["main"]
 
@@ -310,10 +310,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings)
 
 
-def _database(settings: Settings) -> Database:
-    from bot.database import Database
+def _state(settings: Settings) -> SQLiteState:
+    from bot.state import open_state
 
-    return Database(settings.data_dir / "newsbot.sqlite3", default_timezone=settings.default_timezone)
+    return open_state(settings)
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
@@ -322,7 +322,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         print(f"newsbot: `newsbot feeds {args.action}` needs the feed's {'URL' if args.action == 'add' else 'id'}",
               file=sys.stderr)
         return 2
-    db = _database(settings)
+    db = _state(settings)
     try:
         if args.action == "add":
             return _follow(args, settings, db)
@@ -330,16 +330,16 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             number = args.target.lstrip("#")
             feed_id = int(number) if number.isdigit() and len(number) <= 18 else None
             if args.action == "remove":
-                done = feed_id is not None and db.remove_feed(feed_id)
+                done = feed_id is not None and db.feeds.remove(feed_id)
             else:  # resuming also re-enables a disabled feed and makes it due now, as /feeds resume does
-                done = feed_id is not None and db.pause_feed(feed_id, args.action == "pause")
+                done = feed_id is not None and db.feeds.pause(feed_id, args.action == "pause")
             if not done:
                 print(f"newsbot: there is no feed {args.target!r}; `newsbot feeds list` shows the ids", file=sys.stderr)
                 return 2
             verb = {"remove": "Stopped following", "pause": "Paused", "resume": "Resumed"}[args.action]
             print(f"{verb} feed #{feed_id}" + ("; its articles stay." if args.action == "remove" else "."))
         else:
-            feeds = db.feeds()
+            feeds = db.feeds.every()
             for feed in feeds:
                 print(f"#{feed.id}\t{feed.url}\t{feed.label}\t{_feed_state(feed)}")
             if not feeds:
@@ -349,22 +349,23 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _follow(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+def _follow(args: argparse.Namespace, settings: Settings, db: SQLiteState) -> int:
     """``newsbot feeds add URL``: read it once, follow the feed it is (or the one the page names), index its stories."""
     import asyncio
 
     from bot.errors import AlreadyFollowed, NotAFeed
     from bot.fetcher import FetchError
     from bot.polling import Followed, follow_feed, open_fetcher, policy_for
+    from bot.state import AsyncState
 
     if not args.target.lower().startswith(("http://", "https://")):
         print(f"newsbot: {args.target!r} is not an http(s) URL", file=sys.stderr)
         return 2
 
     async def follow() -> Followed:
-        async with open_fetcher(settings) as fetcher:
+        async with open_fetcher(settings) as fetcher, AsyncState(db) as state:
             return await follow_feed(
-                db, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
+                state, fetcher, settings.articles_dir, args.target, args.name, policy=policy_for(settings)
             )
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
@@ -413,21 +414,22 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bot.polling import open_fetcher, policy_for, poll
+    from bot.state import AsyncState
 
     if settings.log_level != "DEBUG":
         # The summary below names each failure once; the poller's own log line would say it again (cron mails both).
         logging.getLogger("bot.polling").setLevel(logging.WARNING)
 
     async def one_round(feed_ids: set[int] | None) -> PollReport:
-        async with open_fetcher(settings) as fetcher:
-            return await poll(db, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
+        async with open_fetcher(settings) as fetcher, AsyncState(db) as state:
+            return await poll(state, fetcher, settings.articles_dir, policy=policy_for(settings), feed_ids=feed_ids)
 
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
-    db = _database(settings)
+    db = _state(settings)
     try:
-        chosen = {f.id for f in db.feeds() if not f.paused and not f.state.disabled} if args.all else None
+        chosen = {f.id for f in db.feeds.every() if not f.paused and not f.state.disabled} if args.all else None
         report = asyncio.run(one_round(chosen))
-        feeds = db.feeds()
+        feeds = db.feeds.every()
     finally:
         db.close()
     if report.polled:

@@ -3,7 +3,7 @@
     NewsbotError                 (index/errors.py: ArticlesNotFound, IndexNotFound, IndexCorrupt, ...)
     └── BotError
         ├── ConfigError          settings missing or malformed; the message lists every problem, one per line
-        ├── StateError           the bot's database cannot be used (emptied, damaged, newer, unwritable)
+        ├── StateError           the bot's state (bot/state/) cannot be read or written (emptied, damaged, newer, ...)
         │   └── DiskFull         no space left on the disk holding DATA_DIR: nothing can be saved until some is freed
         ├── ReindexRunning       a reindex was asked for while another one runs
         ├── NotAFeed             a URL to follow answered with neither a feed nor a page naming one (.page)
@@ -28,11 +28,12 @@ class ConfigError(BotError):
 
 
 class StateError(BotError):
-    """The bot's own database cannot be used as it is; it is left untouched and the message says what to do."""
+    """The bot's own state cannot be read or written (``bot.state``): a file that cannot be used as it is is left
+    untouched, a write that failed changed nothing, and the message says what to do, in one line."""
 
 
 class DiskFull(StateError):
-    """No space is left on the disk holding DATA_DIR: the database cannot be written (what it holds is intact)."""
+    """No space is left on the disk holding DATA_DIR: the state cannot be written (what it holds is intact)."""
 
 
 class ReindexRunning(BotError):

@@ -57,10 +57,10 @@ async def follow(update: Update, context: BotContext) -> None:
     if not await may_manage(update, context, "followed topics"):
         return
     db = context.services.db
-    if len(await asyncio.to_thread(db.follows, message.chat_id)) >= MAX_FOLLOWS:
+    if len(await db.follows.for_chat(message.chat_id)) >= MAX_FOLLOWS:
         await message.reply_text(f"This chat follows {MAX_FOLLOWS} topics already; /unfollow one first.")
         return
-    added = await asyncio.to_thread(db.add_follow, message.chat_id, topic)
+    added = await db.follows.add(message.chat_id, topic)
     if added is None:
         await message.reply_text(f"This chat follows '{render.echo(topic)}' already.")
         return
@@ -72,7 +72,7 @@ async def follow(update: Update, context: BotContext) -> None:
 
 async def following(update: Update, context: BotContext) -> None:
     """/following: the topics this chat follows."""
-    found = await asyncio.to_thread(context.services.db.follows, update.effective_message.chat_id)
+    found = await context.services.db.follows.for_chat(update.effective_message.chat_id)
     if not found:
         await update.effective_message.reply_text(f"This chat follows no topic. {USAGE_FOLLOW}")
         return
@@ -92,9 +92,7 @@ async def unfollow(update: Update, context: BotContext) -> None:
         return
     if not await may_manage(update, context, "followed topics"):
         return
-    removed = await asyncio.to_thread(
-        context.services.db.remove_follows, message.chat_id, None if target == ALL else target
-    )
+    removed = await context.services.db.follows.remove(message.chat_id, None if target == ALL else target)
     if not removed:
         await message.reply_text("This chat follows no such topic; /following lists them.")
         return
@@ -162,7 +160,7 @@ async def notify(application: Application, article_ids: list[str], *, previous: 
     svc = services_of(application)
     if not article_ids or svc.db is None or not svc.library.loaded:
         return
-    follows = await asyncio.to_thread(svc.db.follows)
+    follows = await svc.db.follows.every()
     if not follows:
         return
     idx = svc.library.index
@@ -173,10 +171,10 @@ async def notify(application: Application, article_ids: list[str], *, previous: 
         return
     for follow_ in follows:
         quotes = await asyncio.to_thread(matching, idx, follow_.topic, only=new, judge=svc.judge)
-        fresh = []
-        for quote in quotes:
-            if not await asyncio.to_thread(svc.db.was_sent, follow_.chat_id, quote.article.id):
-                fresh.append(quote)
+        if not quotes:
+            continue
+        sent = await svc.db.follows.already_sent(follow_.chat_id, [quote.article.id for quote in quotes])
+        fresh = [quote for quote in quotes if quote.article.id not in sent]
         if fresh:
             await _deliver(application, follow_.chat_id, follow_.id, follow_.topic, fresh, now)
 
@@ -193,26 +191,30 @@ async def _deliver(
         if key not in seen_keys:  # two copies of one wire story: one message
             seen_keys.add(key)
             unique.append(quote)
-    sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
+    sent = await svc.db.follows.sent_within(chat_id, now - dt.timedelta(hours=1))
     room = max(0, svc.settings.follow_per_hour - sent)
-    for quote in unique[:room]:
-        head = f"<b>New on {render.echo(topic, 100)}</b>"
-        text = render.fit(head, [render.quote_block(quote)])
-        if text == head:  # a sentence longer than a message: the story's title and link say it
-            text = f"{head}\n\n{render.source_line(quote.article)}"
-        if not await _send(application, chat_id, text):
-            return
-        await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, [quote.article.id], now=now)
-        now += dt.timedelta(seconds=1)  # one message, one moment: the hourly count counts messages
-    for quote in unique[room:]:
-        await asyncio.to_thread(svc.db.queue_follow, chat_id, quote.article.id, follow_id, now=now)
+    delivered: list[list[str]] = []  # one message a story; recorded in one write, also when a send fails
+    try:
+        for quote in unique[:room]:
+            head = f"<b>New on {render.echo(topic, 100)}</b>"
+            text = render.fit(head, [render.quote_block(quote)])
+            if text == head:  # a sentence longer than a message: the story's title and link say it
+                text = f"{head}\n\n{render.source_line(quote.article)}"
+            if not await _send(application, chat_id, text):
+                return
+            delivered.append([quote.article.id])
+    finally:
+        if delivered:
+            await svc.db.follows.mark_sent(chat_id, delivered, now=now)
+    if unique[room:]:
+        await svc.db.follows.queue(chat_id, follow_id, [quote.article.id for quote in unique[room:]], now=now)
 
 
 async def _send(application: Application, chat_id: int, text: str) -> bool:
     try:
         await application.bot.send_message(chat_id, text)
     except Forbidden as exc:
-        removed = await asyncio.to_thread(services_of(application).db.remove_follows, chat_id)
+        removed = await services_of(application).db.follows.remove(chat_id)
         log.warning("removed from chat %s (%s): its followed topics %s are dropped", chat_id, exc.message, removed)
         return False
     return True
@@ -228,10 +230,10 @@ async def flush(application: Application, *, now: dt.datetime | None = None) -> 
     if svc.db is None or not svc.library.loaded:
         return
     now = now or dt.datetime.now(dt.UTC)
-    queued = await asyncio.to_thread(svc.db.queued)
+    queued = await svc.db.follows.queued()
     idx = svc.library.index
     for chat_id, items in queued.items():
-        sent = await asyncio.to_thread(svc.db.sent_within, chat_id, now - dt.timedelta(hours=1))
+        sent = await svc.db.follows.sent_within(chat_id, now - dt.timedelta(hours=1))
         if sent >= svc.settings.follow_per_hour:
             continue
         blocks, ids = [], []
@@ -246,4 +248,4 @@ async def flush(application: Application, *, now: dt.datetime | None = None) -> 
             text = render.fit(f"<b>More new stories on your topics</b> ({len(blocks)})", blocks)
             if not await _send(application, chat_id, text):
                 continue
-        await asyncio.to_thread(svc.db.mark_follow_sent, chat_id, ids, now=now)
+        await svc.db.follows.mark_sent(chat_id, [ids], now=now)

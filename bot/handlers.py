@@ -125,7 +125,7 @@ async def _now(context: BotContext, chat_id: int | None) -> dt.datetime:
     svc = context.services
     name = svc.settings.default_timezone
     if chat_id is not None and svc.db is not None:
-        name = await asyncio.to_thread(svc.db.timezone, chat_id)
+        name = await svc.db.subscriptions.timezone(chat_id)
     return dt.datetime.now(index.zone(name) or dt.UTC)
 
 
@@ -295,8 +295,8 @@ async def stats(update: Update, context: BotContext) -> None:
     feeds, today = [], 0
     if svc.db is not None:
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        feeds = await asyncio.to_thread(svc.db.feeds)
-        today = await asyncio.to_thread(svc.db.fetched_since, midnight)
+        feeds = await svc.db.feeds.every()
+        today = await svc.db.feeds.fetched_since(midnight)
     await update.effective_message.reply_text(render.stats(svc.library.index, svc.stats, feeds, today))
 
 

@@ -136,7 +136,7 @@ async def feeds(update: Update, context: BotContext) -> None:
     svc = context.services
     args = context.args or []
     if not args:
-        found = await asyncio.to_thread(svc.db.feeds)
+        found = await svc.db.feeds.every()
         for text in render.split_messages(render.feed_lines(found, svc.settings.feed_interval)):
             await message.reply_text(text)
         return
@@ -155,10 +155,10 @@ async def feeds(update: Update, context: BotContext) -> None:
         return
     feed_id = int(args[1].lstrip("#"))
     if action == "remove":
-        done = await asyncio.to_thread(svc.db.remove_feed, feed_id)
+        done = await svc.db.feeds.remove(feed_id)
         text = f"Stopped following feed #{feed_id}; its articles stay." if done else f"There is no feed #{feed_id}."
     else:
-        done = await asyncio.to_thread(svc.db.pause_feed, feed_id, action == "pause")
+        done = await svc.db.feeds.pause(feed_id, action == "pause")
         verb = "Paused" if action == "pause" else "Resumed"
         text = f"{verb} feed #{feed_id}." if done else f"There is no feed #{feed_id}."
     await message.reply_text(text)
@@ -171,7 +171,7 @@ async def _add_feed(message: Message, context: BotContext, args: list[str]) -> N
         return
     url = canonical_url(args[0])
     name = " ".join(args[1:]).strip()[:100] or None
-    if len(await asyncio.to_thread(svc.db.feeds)) >= MAX_FEEDS:
+    if len(await svc.db.feeds.every()) >= MAX_FEEDS:
         await message.reply_text(f"There are {MAX_FEEDS} feeds already; remove one first.")
         return
     if svc.fetcher is None:

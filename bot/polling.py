@@ -32,9 +32,9 @@ from typing import NamedTuple
 
 import index
 from bot.config import Settings
-from bot.database import Database, Feed
 from bot.errors import AlreadyFollowed, NotAFeed
 from bot.fetcher import PAGE_CONTENT_TYPES, Fetcher, FetchError, FetchResult, HTTPStatusError
+from bot.state import AsyncState, Feed, PollRecord
 from bot.uploads import save_article
 from index.feeds import (
     FeedItem,
@@ -106,7 +106,7 @@ class PollReport:
 
 
 async def poll(
-    db: Database,
+    db: AsyncState,
     fetcher: Fetcher,
     articles_dir: Path,
     *,
@@ -117,7 +117,7 @@ async def poll(
 ) -> PollReport:
     """Poll every due, unpaused feed (or just ``feed_ids``, due or not) once; see the module docstring."""
     now = now or dt.datetime.now(dt.UTC)
-    feeds = await asyncio.to_thread(db.feeds)
+    feeds = await db.feeds.every()
     report = PollReport()
     chosen = [
         f
@@ -138,7 +138,7 @@ async def poll(
 
 
 async def _poll_one(
-    db: Database, fetcher: Fetcher, articles_dir: Path, feed: Feed, policy: PollPolicy, now: dt.datetime,
+    db: AsyncState, fetcher: Fetcher, articles_dir: Path, feed: Feed, policy: PollPolicy, now: dt.datetime,
     per_poll: int,
 ) -> FeedPoll:
     """Poll one feed: read it (a 304 reads nothing), then take what it lists."""
@@ -159,7 +159,7 @@ async def _poll_one(
 
 
 async def _take(
-    db: Database,
+    db: AsyncState,
     fetcher: Fetcher,
     articles_dir: Path,
     feed: Feed,
@@ -171,12 +171,12 @@ async def _take(
 ) -> FeedPoll:
     """One read of what is known, the plan, the pages fetched, and one write of what was learnt."""
     # A 304 with no backlog has nothing to plan: the item table is not even read.
-    known = {} if parsed is None and not feed.waiting else await asyncio.to_thread(db.known_items, feed.id)
+    known = {} if parsed is None and not feed.waiting else await db.feeds.known_items(feed.id)
     plan = plan_items(parsed.items if parsed is not None else None, known, per_poll=per_poll)
     items: dict[str, FeedItem] = {item.key: item for item in parsed.items} if parsed is not None else {}
     missing = [key for key in plan.fetch if key not in items]
     if missing:
-        items.update(await asyncio.to_thread(db.waiting_items, feed.id, missing))
+        items.update(await db.feeds.waiting_items(feed.id, missing))
     source = feed.name or (parsed.title if parsed is not None else "") or feed.title or response.url
     fetched: dict[str, str | None] = {}
     saved: list[str] = []
@@ -210,11 +210,11 @@ async def _take(
         feed.state, now=now, headers=response.headers, etag=etag, last_modified=last_modified,
         ttl=parsed.ttl if parsed is not None else None, policy=policy, random=random.random,
     )
-    await asyncio.to_thread(
-        db.save_poll, feed.id, state, when=now, title=(parsed.title or None) if parsed is not None else None,
+    await db.feeds.save_poll(feed.id, PollRecord(
+        state, when=now, title=(parsed.title or None) if parsed is not None else None,
         new_items=len(saved), url=response.moved_to, plan=plan, fetched=fetched,
         headlines=headlines.total(), skipped=skipped.total(), note=note,
-    )
+    ))
     return FeedPoll(
         feed, saved=saved, waiting=plan.waiting, headlines=headlines.total(), skipped=skipped.total(), note=note
     )
@@ -256,7 +256,7 @@ class Followed:
 
 
 async def follow_feed(
-    db: Database,
+    db: AsyncState,
     fetcher: Fetcher,
     articles_dir: Path,
     url: str,
@@ -308,22 +308,22 @@ async def follow_feed(
         )
         if parsed.problem and not parsed.items:
             raise NotAFeed(f"{discovered_from} names the feed {url}, but it is {parsed.problem}", page=True)
-    feed = await asyncio.to_thread(db.add_feed, canonical_url(response.moved_to or url), name, now=now)
+    feed = await db.feeds.add(canonical_url(response.moved_to or url), name, now=now)
     if feed is None:  # followed meanwhile, or under the address it moved to
         raise AlreadyFollowed(f"{url} is followed already", feed_id=0)
     first = await _take(db, fetcher, articles_dir, feed, response, parsed, policy, now, per_poll)
-    feed = await asyncio.to_thread(db.feed, feed.id) or feed
+    feed = await db.feeds.get(feed.id) or feed
     return Followed(feed=feed, discovered_from=discovered_from, items=len(parsed.items), first=first)
 
 
-async def _not_followed(db: Database, url: str) -> None:
-    followed = next((f for f in await asyncio.to_thread(db.feeds) if f.url == url), None)
+async def _not_followed(db: AsyncState, url: str) -> None:
+    followed = next((f for f in await db.feeds.every() if f.url == url), None)
     if followed is not None:
         raise AlreadyFollowed(f"{url} is followed already (feed #{followed.id})", feed_id=followed.id)
 
 
 async def _failed(
-    db: Database, feed: Feed, reason: str, exc: FetchError | None, policy: PollPolicy, now: dt.datetime
+    db: AsyncState, feed: Feed, reason: str, exc: FetchError | None, policy: PollPolicy, now: dt.datetime
 ) -> FeedPoll:
     status = exc.status if isinstance(exc, HTTPStatusError) else None
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
@@ -331,7 +331,7 @@ async def _failed(
         feed.state, now=now, error=reason, status=status, retry_after=retry_after, policy=policy,
         random=random.random,
     )
-    await asyncio.to_thread(db.save_poll, feed.id, state, when=now)
+    await db.feeds.save_poll(feed.id, PollRecord(state, when=now))
     log.info("feed %d (%s) failed (%d in a row): %s", feed.id, feed.url, state.failures, reason)
     return FeedPoll(
         feed, problem=reason, disabled=state.disabled and not feed.state.disabled, waiting=feed.waiting

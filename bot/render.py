@@ -17,8 +17,8 @@ import index
 from index import plural
 
 if TYPE_CHECKING:
-    from bot.database import Feed
     from bot.services import ReindexReport, Stats
+    from bot.state import Feed
 
 __all__ = [
     "MAX_MESSAGE",

@@ -1,14 +1,18 @@
-"""The bot's long-lived services: the index being served, reindexing, per-user limits, answer pages, stats.
+"""The bot's long-lived services: the index being served, reindexing, per-user limits, answer pages, stats, and
+what they open (the answer workers, the bot's state, the fetcher).
 
-They live in ``application.bot_data`` under one key and are reached through ``services(context)``. The index a
+They live in ``application.bot_data`` under one key and are reached through ``context.services``. The index a
 question sees is immutable; a reindex builds a new one in a worker thread and swaps the reference, so questions
-asked meanwhile are answered from the old index and a failed build leaves it serving.
+asked meanwhile are answered from the old index and a failed build leaves it serving. ``Services.open`` opens
+the resources onto one ``AsyncExitStack`` and ``Services.close`` closes them in reverse order, each one even when
+another fails; a start that fails half-way closes what it had opened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import secrets
 import statistics
@@ -22,9 +26,10 @@ import index
 import index.semantic
 from bot.answering import Answerer
 from bot.config import Settings
-from bot.database import Database
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
+from bot.polling import open_fetcher
+from bot.state import AsyncState, open_state
 
 log = logging.getLogger(__name__)
 
@@ -263,14 +268,44 @@ class Services:
     pages: AnswerPages = field(default_factory=AnswerPages)
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
-    db: Database | None = None  # the bot's own state (SQLite), opened in post_init
+    db: AsyncState | None = None  # the bot's own state (bot.state), opened by ``open``
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
     answers: Answerer = field(default_factory=Answerer)  # threads, or worker processes (ANSWER_WORKERS)
-    fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, entered in post_init
+    fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, opened by ``open``
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
     state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
+    _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
+
+    async def open(self, idx: index.Index) -> None:
+        """Start the answer workers for ``idx`` (worker processes when ANSWER_WORKERS asks for them), then open the
+        bot's state and the fetcher; ``close`` closes them in reverse order.
+
+        Raises:
+            StateError: the state cannot be used (or whatever else failed); what was opened before is closed.
+        """
+        try:
+            self._resources.callback(self.answers.close)
+            await asyncio.to_thread(self.answers.start, idx)
+            self.db = await self._resources.enter_async_context(
+                await AsyncState.open(lambda: open_state(self.settings))
+            )
+            self.fetcher = await self._resources.enter_async_context(open_fetcher(self.settings))
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Let the background work finish (its threads cannot be stopped), then close what ``open`` opened, the
+        newest first, each one even when closing another fails."""
+        tasks = (self.startup_reindex, self.library.merging, *self.background)
+        running = [task for task in tasks if task is not None and not task.done()]
+        await asyncio.gather(*running, return_exceptions=True)  # their failures were logged where they happened
+        try:
+            await self._resources.aclose()
+        finally:
+            self.db = self.fetcher = None
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``work`` in the background (also before the application runs); failures are logged."""

@@ -12,8 +12,8 @@ import pytest
 
 from bot.briefings import last_occurrence, missed
 from bot.context import services_of
-from bot.database import Database
 from bot.errors import StateError
+from bot.state import SQLiteState
 
 from .bot_harness import ADMIN, USER, running
 from .cli_harness import run_process
@@ -57,7 +57,7 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     confirmation = await group.next_reply()
     assert "every day at 08:00 Europe/Istanbul" in confirmation.text
     store = services_of(app).db
-    (subscription,) = store.for_chat(GROUP)
+    (subscription,) = await store.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     next_run = job.next_t.astimezone(ZoneInfo("Europe/Istanbul"))
     assert (next_run.hour, next_run.minute) == (8, 0)
@@ -79,13 +79,13 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     assert "(Europe/Istanbul)" in listing.text
     await group.send(f"/unsubscribe {subscription.id}")
     assert f"Stopped 1 briefing: #{subscription.id}." == (await group.next_reply()).text
-    assert store.for_chat(GROUP) == []
+    assert await store.subscriptions.for_chat(GROUP) == []
 
 
 async def test_scheduled_briefing_covers_only_new_stories(group, app, settings):
     await group.send("/subscribe 07:30")
     await group.next_reply()
-    (subscription,) = services_of(app).db.for_chat(GROUP)
+    (subscription,) = await services_of(app).db.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     await job.run(app)
     assert SEED_TITLE in (await group.next_reply()).text
@@ -109,7 +109,7 @@ async def test_subscriptions_survive_a_restart(telegram, settings):
         await chat.next_reply()
         await chat.send("/subscribe 06:45 haftar")
         await chat.next_reply()
-        (subscription,) = services_of(first).db.for_chat(USER)
+        (subscription,) = await services_of(first).db.subscriptions.for_chat(USER)
     async with running(settings) as second:
         (job,) = jobs(second, subscription.id)
         local = job.next_t.astimezone(ZoneInfo("Europe/Berlin"))
@@ -120,12 +120,12 @@ async def test_subscriptions_survive_a_restart(telegram, settings):
 
 
 async def test_missed_briefing_is_sent_once_on_start(telegram, settings):
-    store = Database(settings.data_dir / "newsbot.sqlite3")
+    store = SQLiteState(settings.data_dir / "newsbot.sqlite3")
     now = dt.datetime.now(dt.UTC)
     due = now - dt.timedelta(hours=1)
-    store.add(USER, f"{due:%H:%M}", None, now=now - dt.timedelta(days=2))
+    store.subscriptions.add(USER, f"{due:%H:%M}", None, now=now - dt.timedelta(days=2))
     long_ago = now - dt.timedelta(hours=6)
-    store.add(ADMIN, f"{long_ago:%H:%M}", None, now=now - dt.timedelta(days=2))
+    store.subscriptions.add(ADMIN, f"{long_ago:%H:%M}", None, now=now - dt.timedelta(days=2))
     store.close()
     async with running(settings) as app:
         missed_jobs = {job.name for job in app.job_queue.jobs() if job.name.startswith("missed-")}
@@ -139,7 +139,7 @@ async def test_missed_briefing_is_sent_once_on_start(telegram, settings):
 
 def test_missed_rule():
     store_row = dict(id=1, chat_id=1, time="08:00", topic=None, enabled=True, timezone="Europe/Istanbul")
-    from bot.database import Subscription
+    from bot.state import Subscription
 
     created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     sub = Subscription(created_at=created, last_sent_at=None, **store_row)
@@ -156,7 +156,7 @@ async def test_daylight_saving_keeps_local_time(group, app):
     await group.next_reply()
     await group.send("/subscribe 08:00")
     await group.next_reply()
-    (subscription,) = services_of(app).db.for_chat(GROUP)
+    (subscription,) = await services_of(app).db.subscriptions.for_chat(GROUP)
     trigger = jobs(app, subscription.id)[0].job.trigger
     berlin = ZoneInfo("Europe/Berlin")
     before = trigger.get_next_fire_time(None, dt.datetime(2026, 3, 28, 0, 0, tzinfo=berlin))
@@ -204,13 +204,13 @@ async def test_forbidden_disables_the_chat(telegram, group, app, caplog):
     await group.send("/subscribe 10:00")
     await group.next_reply()
     store = services_of(app).db
-    (subscription,) = store.for_chat(GROUP)
+    (subscription,) = await store.subscriptions.for_chat(GROUP)
     (job,) = jobs(app, subscription.id)
     telegram.blocked_chats.add(GROUP)
     with caplog.at_level(logging.WARNING):
         await job.run(app)
-    assert store.for_chat(GROUP) == []
-    assert not store.get(subscription.id).enabled
+    assert await store.subscriptions.for_chat(GROUP) == []
+    assert not (await store.subscriptions.get(subscription.id)).enabled
     assert f"removed from chat {GROUP}" in caplog.text
     assert all(j.removed for j in jobs(app, subscription.id)) or not jobs(app, subscription.id)
 
@@ -220,7 +220,7 @@ def test_newer_database_is_refused(tmp_path):
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StateError, match="newer newsbot \\(schema 99"):
-        Database(path)
+        SQLiteState(path)
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 99, "left as it was"
 
@@ -239,7 +239,7 @@ def test_not_a_database_is_refused(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(StateError, match="is damaged or not a database"):
-        Database(path)
+        SQLiteState(path)
 
 
 @pytest.mark.parametrize(

@@ -149,3 +149,35 @@ async def test_a_story_too_long_to_quote_is_sent_as_its_title_and_link(telegram,
         assert sent.text.startswith("New on lighthouse keeper")
         assert "Lighthouse keeper retires" in sent.text
         assert "failed" not in caplog.text
+
+
+async def test_stories_for_a_follower_take_a_few_round_trips_to_the_state_not_a_few_per_story(telegram, tmp_path):
+    """Issue 15 found ``notify`` asking the database once per matching story whether it was sent, and writing each
+    sent or queued story on its own; a chat's candidates are read and written in batches now."""
+    settings = make_settings(telegram, tmp_path, follow_per_hour=2)
+    now = dt.datetime.now(dt.UTC)
+    async with running(settings) as app:
+        admin = Chat(telegram, chat_id=ADMIN, user_id=ADMIN)
+        follower = Chat(telegram, chat_id=FOLLOWER, user_id=FOLLOWER)
+        await follower.send("/follow ferry strike")
+        await follower.next_reply()
+        piers = ["North Pier", "South Quay", "Old Harbour", "Fish Market", "Lighthouse Steps", "Customs House"]
+        for n, pier in enumerate(piers):
+            write(settings.articles_dir, f"strike-{n}.txt", story(
+                f"Ferry strike reaches {pier}", now - dt.timedelta(minutes=30 + n),
+                f"The ferry strike closed the {pier} landing on day {n + 2}, with {n * 40 + 120} passengers stranded.",
+            ))
+        state = services_of(app).db
+        before = state.calls.copy()
+        assert "Added 6" in await reindex(admin)
+        await settle(app)
+        follows = {what: n for what, n in (state.calls - before).items() if what.startswith("follows.")}
+        assert follows == {
+            "follows.every": 1,  # the followed topics
+            "follows.already_sent": 1,  # which of the chat's six candidates it had: one read
+            "follows.sent_within": 1,  # its messages this hour
+            "follows.mark_sent": 1,  # the two it was sent now: one write
+            "follows.queue": 1,  # the four beyond its hourly share, for the digest: one write
+        }
+        assert len(sent_to(telegram, FOLLOWER)) == 2
+        assert len((await state.follows.queued())[FOLLOWER]) == 4

@@ -88,13 +88,13 @@ async def test_long_arguments_get_short_replies(telegram, app):
         reply = await group.next_reply()
         assert expected in reply.text, reply.text
         assert len(reply.text) < 500
-    assert services_of(app).db.for_chat(-100555) == [], "nothing was stored"
+    assert await services_of(app).db.subscriptions.for_chat(-100555) == [], "nothing was stored"
 
 
 async def test_ten_long_topics_can_be_listed(telegram, app):
     store = services_of(app).db
     for i in range(10):
-        store.add(USER, "08:00", f"topic {i} " + "word " * 130)
+        await store.subscriptions.add(USER, "08:00", f"topic {i} " + "word " * 130)
     chat = Chat(telegram, chat_id=USER, user_id=USER)
     await chat.send("/subscriptions")
     listing = await chat.next_reply()

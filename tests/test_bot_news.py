@@ -416,10 +416,10 @@ class FeedCLI:
 
     def make_due(self, feed_id: int) -> None:
         """Make a feed due now, as resuming it does."""
-        from bot.database import Database
+        from bot.state import SQLiteState
 
-        db = Database(self.cwd / "data" / "newsbot.sqlite3")
-        db.pause_feed(feed_id, False)
+        db = SQLiteState(self.cwd / "data" / "newsbot.sqlite3")
+        db.feeds.pause(feed_id, False)
         db.close()
 
 

@@ -43,7 +43,7 @@ async def test_a_full_disk_under_the_database_is_said_in_one_line_and_the_admins
         assert "no space left on the disk holding DATA_DIR" in notices[0]
         assert "Traceback" not in caplog.text
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-        assert services_of(app).db.for_chat(GROUP) == [], "nothing half-written"
+        assert await services_of(app).db.subscriptions.for_chat(GROUP) == [], "nothing half-written"
 
         filler.unlink()
         await group.feed("/subscribe 08:00 libya")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.database import Database
 from bot.fetcher import Fetcher
 from bot.polling import poll
+from bot.state import AsyncState, SQLiteState
 from index.feeds import ParsedFeed, html_to_text, parse_feed
 
 from .test_polling import POLICY, START
@@ -98,10 +98,11 @@ async def test_a_euc_jp_story_is_stored_as_text(site, tmp_path, fetcher):
 
     body, _ = sample("illformed/chardet/eucjp.xml")
     site.serve("/eucjp.xml", body, content_type="")
-    db = Database(tmp_path / "data" / "newsbot.sqlite3")
+    db = SQLiteState(tmp_path / "data" / "newsbot.sqlite3")
     try:
-        db.add_feed(site.url("/eucjp.xml"), None)
-        report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
+        db.feeds.add(site.url("/eucjp.xml"), None)
+        async with AsyncState(db) as state:
+            report = await poll(state, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     finally:
         db.close()
     assert len(report.articles) == 1

@@ -16,7 +16,7 @@ def test_index_does_not_load_telegram():
 
 
 def test_index_sources_import_no_telegram_asyncio_or_environment():
-    for path in (ROOT / "index").glob("*.py"):
+    for path in (ROOT / "index").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
@@ -28,14 +28,14 @@ def test_index_sources_import_no_telegram_asyncio_or_environment():
 
 def test_every_module_has_a_docstring():
     for folder in ("index", "bot"):
-        for path in (ROOT / folder).glob("*.py"):
+        for path in (ROOT / folder).rglob("*.py"):
             assert ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))), path
 
 
 def test_public_functions_and_methods_have_docstrings():
     missing = []
     for folder in ("index", "bot"):
-        for path in sorted((ROOT / folder).glob("*.py")):
+        for path in sorted((ROOT / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in tree.body:
                 scopes = [(node, "")]

@@ -10,9 +10,9 @@ import datetime as dt
 import pytest
 
 from bot import render
-from bot.database import Database
 from bot.fetcher import Fetcher
 from bot.polling import ITEMS_PER_POLL, poll
+from bot.state import AsyncState, SQLiteState
 from index.feeds import PollPolicy
 
 from .feed_server import HTML, RSS, article_page, rss
@@ -22,10 +22,9 @@ POLICY = PollPolicy(interval=dt.timedelta(minutes=30), jitter=0.0)
 
 
 @pytest.fixture
-def db(tmp_path):
-    store = Database(tmp_path / "data" / "newsbot.sqlite3")
-    yield store
-    store.close()
+async def db(tmp_path):
+    async with await AsyncState.open(lambda: SQLiteState(tmp_path / "data" / "newsbot.sqlite3")) as state:
+        yield state
 
 
 @pytest.fixture
@@ -86,13 +85,13 @@ async def test_a_3000_item_feed_is_fetched_in_full_although_the_feed_answers_304
     numbers = range(3000, 0, -1)
     serve_pages(site, numbers)
     serve_feed(site, "/big.rss", numbers)
-    feed = db.add_feed(site.url("/big.rss"), None)
+    feed = await db.feeds.add(site.url("/big.rss"), None)
     articles = tmp_path / "articles"
     later = await rounds(db, fetcher, articles, 1, start=START)
-    assert db.feed(feed.id).waiting == 3000 - ITEMS_PER_POLL
-    assert f"{3000 - ITEMS_PER_POLL} waiting to be fetched" in render.feed_lines([db.feed(feed.id)], 1800)[1]
+    assert (await db.feeds.get(feed.id)).waiting == 3000 - ITEMS_PER_POLL
+    assert f"{3000 - ITEMS_PER_POLL} waiting to be fetched" in render.feed_lines([await db.feeds.get(feed.id)], 1800)[1]
     await rounds(db, fetcher, articles, 3000 // ITEMS_PER_POLL + 1, start=later)
-    assert db.feed(feed.id).waiting == 0
+    assert (await db.feeds.get(feed.id)).waiting == 0
     gets = page_gets(site, numbers)
     assert sum(gets.values()) == 3000, f"{sum(gets.values())} pages fetched of 3000"
     assert set(gets.values()) == {1}, "a page fetched twice"
@@ -114,7 +113,7 @@ async def test_a_feed_longer_than_1000_items_that_changes_every_poll_fetches_eac
 ):
     numbers = range(1050, 0, -1)
     serve_pages(site, numbers)
-    db.add_feed(site.url("/long.rss"), None)
+    await db.feeds.add(site.url("/long.rss"), None)
 
     def republish(number: int) -> None:  # a new lastBuildDate, a new ETag: never a 304
         serve_feed(site, "/long.rss", numbers, last_build_date=f"Wed, 25 Nov 2026 08:{number:02d}:00 GMT")
@@ -130,7 +129,7 @@ async def test_a_feed_that_changes_every_poll_gets_every_item_fetched_once(site,
     window, step, changes = 100, 20, 12
     newest = window + step * (changes - 1)
     serve_pages(site, range(1, newest + 1))
-    feed = db.add_feed(site.url("/busy.rss"), None)
+    feed = await db.feeds.add(site.url("/busy.rss"), None)
 
     def republish(number: int) -> None:
         if number < changes:
@@ -140,7 +139,7 @@ async def test_a_feed_that_changes_every_poll_gets_every_item_fetched_once(site,
     await rounds(db, fetcher, tmp_path / "articles", changes + 6, start=START, before=republish)
     gets = page_gets(site, range(1, newest + 1))
     assert set(gets.values()) == {1}, {n: c for n, c in gets.items() if c != 1}
-    assert db.feed(feed.id).waiting == 0
+    assert (await db.feeds.get(feed.id)).waiting == 0
     assert len(list((tmp_path / "articles" / "feeds" / str(feed.id)).glob("*.json"))) == newest
 
 
@@ -152,10 +151,10 @@ async def test_a_valid_feed_served_as_plain_text_or_bytes_is_followed(site, db, 
     serve_pages(site, [1, 2])
     items = [{"guid": f"urn:story:{n}", "title": story(n)[0], "link": site.url(page_path(n))} for n in (2, 1)]
     site.serve("/plain.rss", rss(items), content_type=content_type)
-    feed = db.add_feed(site.url("/plain.rss"), None)
+    feed = await db.feeds.add(site.url("/plain.rss"), None)
     report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     assert (report.failed, len(report.articles)) == ([], 2)
-    assert db.feed(feed.id).state.failures == 0
+    assert (await db.feeds.get(feed.id)).state.failures == 0
 
 
 # --- Finding 13: feed dates are checked ------------------------------------------------------------------------
@@ -173,7 +172,7 @@ async def test_a_story_dated_in_year_9999_is_dated_when_it_was_fetched_and_year_
          "pubDate": "Mon, 01 Jan 0001 +1400"},
     ]
     site.serve("/dated.rss", rss(items), content_type=RSS)
-    db.add_feed(site.url("/dated.rss"), None)
+    await db.feeds.add(site.url("/dated.rss"), None)
     await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     dates = {
         record["title"]: record["date"]
@@ -200,7 +199,7 @@ async def test_items_whose_pages_cannot_be_had_are_kept_as_headlines_and_skips_a
         {"guid": "urn:hn:0", "link": site.url(page_path(1))},  # neither title nor text: nothing to keep
     ]
     site.serve("/hn.rss", rss(items), content_type=RSS)
-    feed = db.add_feed(site.url("/hn.rss"), "Hacker News")
+    feed = await db.feeds.add(site.url("/hn.rss"), "Hacker News")
     report = await poll(db, fetcher, tmp_path / "articles", policy=POLICY, now=START)
     records = [json.loads(p.read_text()) for p in (tmp_path / "articles" / "feeds").rglob("*.json")]
     assert sorted((r["title"], r["text"]) for r in records) == [
@@ -213,7 +212,7 @@ async def test_items_whose_pages_cannot_be_had_are_kept_as_headlines_and_skips_a
         "2 kept as headlines only (the page answered HTTP 503 Service Unavailable); "
         "1 skipped (no title or text of their own, the page answered HTTP 503 Service Unavailable)"
     )
-    stored = db.feed(feed.id)
+    stored = await db.feeds.get(feed.id)
     assert (stored.last_new, stored.last_headlines, stored.last_skipped) == (2, 2, 1)
     (_, line) = render.feed_lines([stored], 1800)
     assert "2 kept as headlines only" in line
@@ -229,13 +228,14 @@ async def _statements_of_one_poll(site, tmp_path, fetcher, count: int) -> list[s
     numbers = range(count, 0, -1)
     serve_pages(site, numbers)
     serve_feed(site, f"/feed-{count}.rss", numbers)
-    store = Database(tmp_path / f"db-{count}" / "newsbot.sqlite3")
+    store = SQLiteState(tmp_path / f"db-{count}" / "newsbot.sqlite3")
     try:
-        store.add_feed(site.url(f"/feed-{count}.rss"), None)
+        store.feeds.add(site.url(f"/feed-{count}.rss"), None)
         statements: list[str] = []
-        store._db.set_trace_callback(statements.append)  # observed, not replaced: the real connection
-        report = await poll(store, fetcher, tmp_path / f"articles-{count}", policy=POLICY, now=START)
-        store._db.set_trace_callback(None)
+        store.engine.connection.set_trace_callback(statements.append)  # observed, not replaced: the real connection
+        async with AsyncState(store) as state:
+            report = await poll(state, fetcher, tmp_path / f"articles-{count}", policy=POLICY, now=START)
+        store.engine.connection.set_trace_callback(None)
     finally:
         store.close()
     assert len(report.articles) == count

@@ -1,0 +1,163 @@
+"""The interface the bot needs from a store of its state: one ``Protocol`` per repository, and ``State`` over them.
+
+These are the contract that ``tests/state_suite.py`` checks on every implementation. Moments are aware datetimes
+both ways; ids are the store's own integers; "exists already" and "no such thing" are normal results (None,
+False, an empty list), never exceptions. Every method may raise ``StateError`` (``DiskFull`` when the disk is
+full), and a write that raises has changed nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from bot.state.feeds import Feed, PollRecord
+from bot.state.follows import Follow
+from bot.state.subscriptions import Subscription
+from index.feeds import FeedItem, KnownItem
+
+__all__ = ["Feeds", "Follows", "State", "Subscriptions"]
+
+
+class Subscriptions(Protocol):
+    """Daily briefing subscriptions, and each chat's time zone."""
+
+    def timezone(self, chat_id: int) -> str:
+        """The chat's time zone (the store's default when it never set one)."""
+        ...
+
+    def set_timezone(self, chat_id: int, timezone: str) -> None:
+        """Set the chat's time zone (an IANA name, already checked)."""
+        ...
+
+    def add(self, chat_id: int, time: str, topic: str | None, *, now: dt.datetime | None = None) -> Subscription:
+        """A new enabled subscription at ``time`` (HH:MM) on ``topic`` (None: the latest stories), created ``now``."""
+        ...
+
+    def get(self, subscription_id: int) -> Subscription | None:
+        """The subscription with this id, enabled or not; None when there is none."""
+        ...
+
+    def for_chat(self, chat_id: int) -> list[Subscription]:
+        """The chat's enabled subscriptions, oldest first."""
+        ...
+
+    def enabled(self) -> list[Subscription]:
+        """Every enabled subscription, oldest first."""
+        ...
+
+    def remove(self, chat_id: int, subscription_id: int | None = None) -> list[int]:
+        """Delete one enabled subscription of the chat (all when None); the ids removed, ascending."""
+        ...
+
+    def mark_sent(self, subscription_id: int, when: dt.datetime) -> None:
+        """Record when the subscription's briefing was sent."""
+        ...
+
+    def disable_chat(self, chat_id: int, reason: str) -> list[int]:
+        """Disable every enabled subscription of the chat; the ids disabled, ascending."""
+        ...
+
+
+class Feeds(Protocol):
+    """Followed feeds with their polling state, and what is remembered of their items."""
+
+    def add(self, url: str, name: str | None, *, now: dt.datetime | None = None) -> Feed | None:
+        """Follow a feed; None when that URL is followed already."""
+        ...
+
+    def every(self) -> list[Feed]:
+        """Every followed feed, oldest first."""
+        ...
+
+    def get(self, feed_id: int) -> Feed | None:
+        """The feed with this id, or None."""
+        ...
+
+    def remove(self, feed_id: int) -> bool:
+        """Stop following the feed and forget its items; False when there is no such feed."""
+        ...
+
+    def pause(self, feed_id: int, paused: bool) -> bool:
+        """Pause, or resume (re-enabled, no failures, due now); False when there is no such feed."""
+        ...
+
+    def save_poll(self, feed_id: int, poll: PollRecord) -> None:
+        """Record a poll, all of it or nothing: the feed's state, and the plan's items (none for a removed feed)."""
+        ...
+
+    def known_items(self, feed_id: int) -> dict[str, KnownItem]:
+        """Everything remembered of the feed's items, by key: the most recently seen first, each poll's in order."""
+        ...
+
+    def waiting_items(self, feed_id: int, keys: Sequence[str]) -> dict[str, FeedItem]:
+        """The waiting items among ``keys``, as the feed gave them (an unreadable record is left out)."""
+        ...
+
+    def fetched_since(self, when: dt.datetime) -> int:
+        """How many feed items became articles since ``when``."""
+        ...
+
+
+class Follows(Protocol):
+    """Followed topics, what each chat was sent, and each chat's digest queue."""
+
+    def add(self, chat_id: int, topic: str, *, now: dt.datetime | None = None) -> Follow | None:
+        """Follow a topic in a chat; None when the chat follows it already."""
+        ...
+
+    def for_chat(self, chat_id: int) -> list[Follow]:
+        """The topics the chat follows, oldest first."""
+        ...
+
+    def every(self) -> list[Follow]:
+        """Every chat's followed topics, oldest first."""
+        ...
+
+    def remove(self, chat_id: int, follow_id: int | None = None) -> list[int]:
+        """Unfollow one topic of the chat (all when None) and drop its queued stories; the ids removed, ascending."""
+        ...
+
+    def already_sent(self, chat_id: int, article_ids: Sequence[str]) -> set[str]:
+        """The stories among ``article_ids`` that were sent to, or are queued for, the chat."""
+        ...
+
+    def sent_within(self, chat_id: int, since: dt.datetime) -> int:
+        """How many messages the chat was sent since ``since``."""
+        ...
+
+    def mark_sent(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> None:
+        """Record messages sent to the chat, each a list of story ids, counted one second apart from ``now`` on;
+        a story recorded already keeps its moment (marking twice is fine); sent stories leave the queue."""
+        ...
+
+    def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
+        """Queue stories matched by a followed topic for the chat's next digest (a story queued already stays)."""
+        ...
+
+    def queued(self) -> dict[int, list[tuple[str, int]]]:
+        """Queued stories by chat, as (article id, follow id), in the order they were queued."""
+        ...
+
+
+class State(Protocol):
+    """A store of the bot's state: its three repositories, its schema version, backups and closing."""
+
+    subscriptions: Subscriptions
+    feeds: Feeds
+    follows: Follows
+
+    def schema_version(self) -> int:
+        """The version of the schema the stored data is in (``schema.SCHEMA_VERSION`` once opened)."""
+        ...
+
+    def backup(self, *, now: dt.datetime | None = None) -> Path | None:
+        """Copy the state somewhere safe, consistently while in use; where (None: the engine's backups are made
+        outside the bot, as a server database's are)."""
+        ...
+
+    def close(self) -> None:
+        """Close the store; nothing can be called after."""
+        ...

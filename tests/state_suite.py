@@ -1,0 +1,455 @@
+"""The store conformance suite: what any implementation of ``bot.state.State`` must do (``bot/state/protocols.py``).
+
+Each test takes ``store`` (a store, opened fresh and empty) or ``maker`` (opens the store under test, again after a
+close, and makes one at an older schema version). Both are parametrized by ``MAKERS``: SQLite today; a second
+engine adds one ``pytest.param(ItsMaker, id=...)`` and the whole suite runs against it. ``tests/test_state.py``
+runs the suite; what only SQLite does (its file's checks, backups, full disks) is in ``tests/test_state_sqlite.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from bot.errors import StateError
+from bot.state import SCHEMA_VERSION, PollRecord, SQLiteState, State
+from bot.state.feeds import GONE_KEPT_DAYS
+from bot.state.schema import migrate
+from bot.state.sql import IN_LIMIT, Engine
+from bot.state.sqlite import SQLiteEngine
+from index.feeds import FeedItem, FeedState, plan_items
+
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+class Maker(Protocol):
+    """How the suite reaches one implementation."""
+
+    def open(self) -> State:
+        """Open the store under test (empty the first time; what was saved before on every later call)."""
+        ...
+
+    def at_version(self, version: int) -> AbstractContextManager[Engine]:
+        """Make the store at an older schema ``version`` (its own migration steps up to it), with an ``Engine`` to
+        write rows as that version did; ``open`` then migrates it."""
+        ...
+
+    def close(self) -> None:
+        """Close every store this maker opened (a store closed already is fine)."""
+        ...
+
+
+class SQLiteMaker:
+    """The SQLite implementation: one file in the test's folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "newsbot.sqlite3"
+        self._opened: list[SQLiteState] = []
+
+    def open(self) -> State:
+        """A ``SQLiteState`` over the file."""
+        self._opened.append(SQLiteState(self.path, default_timezone="Europe/Istanbul"))
+        return self._opened[-1]
+
+    @contextlib.contextmanager
+    def at_version(self, version: int) -> Iterator[Engine]:
+        """The file made by the steps up to ``version``."""
+        with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as db:
+            migrate(db, 0, to=version)
+            yield SQLiteEngine(db, self.path)
+
+    def close(self) -> None:
+        """Close every store opened."""
+        for state in self._opened:
+            state.close()
+
+
+MAKERS = [pytest.param(SQLiteMaker, id="sqlite")]
+
+
+@pytest.fixture(params=MAKERS)
+def maker(request, tmp_path) -> Iterator[Maker]:
+    """The implementation under test."""
+    made = request.param(tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def store(maker) -> State:
+    """A fresh, empty store of the implementation under test (its default time zone: Europe/Istanbul)."""
+    return maker.open()
+
+
+def item(n: int, digest: str = "") -> FeedItem:
+    """Item ``n`` of a feed, as parsed."""
+    return FeedItem(f"guid:{n}", str(n), f"https://example.com/{n}", f"Story {n}", None, "", "", digest or f"d{n}")
+
+
+# -- The store -------------------------------------------------------------------------------------------------
+
+
+def test_a_new_store_is_at_the_current_schema_version_and_empty(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    assert (store.subscriptions.enabled(), store.feeds.every(), store.follows.every()) == ([], [], [])
+    assert store.follows.queued() == {}
+
+
+def test_what_was_saved_is_there_after_a_restart(maker):
+    store = maker.open()
+    store.subscriptions.set_timezone(42, "Europe/Berlin")
+    subscription = store.subscriptions.add(42, "07:30", "libya", now=NOW)
+    feed = store.feeds.add("https://example.com/rss", "Example", now=NOW)
+    state = FeedState(etag='"v2"', failures=2, next_due=NOW + dt.timedelta(hours=1), last_error="HTTP 500")
+    plan = plan_items([item(3), item(2), item(1)], {}, per_poll=1)
+    store.feeds.save_poll(feed.id, PollRecord(state, when=NOW, title="Example News", new_items=1, plan=plan,
+                                              fetched={"guid:3": "story-3"}))
+    polled, known = store.feeds.get(feed.id), store.feeds.known_items(feed.id)
+    follow = store.follows.add(42, "harbour", now=NOW)
+    store.follows.mark_sent(42, [["a1"]], now=NOW)
+    store.follows.queue(42, follow.id, ["a2"], now=NOW)
+    store.close()
+    again = maker.open()
+    assert again.subscriptions.get(subscription.id) == subscription
+    assert again.subscriptions.timezone(42) == "Europe/Berlin"
+    assert again.feeds.get(feed.id) == polled
+    assert (polled.state, polled.waiting, polled.last_fetch) == (state, 2, NOW)
+    assert again.feeds.known_items(feed.id) == known
+    assert again.feeds.waiting_items(feed.id, ["guid:1"]) == {"guid:1": item(1)}
+    assert again.follows.for_chat(42) == [follow]
+    assert again.follows.already_sent(42, ["a1", "a2"]) == {"a1", "a2"}
+    assert again.follows.sent_within(42, NOW - dt.timedelta(minutes=1)) == 1
+    assert again.follows.queued() == {42: [("a2", follow.id)]}
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_a_store_at_an_older_schema_is_migrated_and_keeps_what_it_held(maker, version):
+    with maker.at_version(version) as old:
+        old.execute("INSERT INTO chats (chat_id, timezone) VALUES (?, ?)", (42, "Europe/Paris"))
+        old.execute(
+            "INSERT INTO subscriptions (chat_id, time, topic, created_at) VALUES (?, ?, ?, ?)",
+            (42, "08:00", "libya", NOW),
+        )
+        if version >= 2:
+            old.execute(
+                "INSERT INTO feeds (url, name, added_at, etag, last_new) VALUES (?, ?, ?, ?, ?)",
+                ("https://example.com/rss", "Example", NOW, '"v1"', 4),
+            )
+            old.execute(
+                "INSERT INTO feed_items (feed_id, key, digest, article_id, seen_at) VALUES (?, ?, ?, ?, ?)",
+                (1, "guid:a", "da", "art-a", NOW),
+            )
+            old.execute("INSERT INTO follows (chat_id, topic, created_at) VALUES (?, ?, ?)", (42, "haftar", NOW))
+    store = maker.open()
+    assert store.schema_version() == SCHEMA_VERSION
+    (subscription,) = store.subscriptions.enabled()
+    assert (subscription.chat_id, subscription.time, subscription.topic, subscription.timezone) == (
+        42, "08:00", "libya", "Europe/Paris"
+    )
+    assert subscription.created_at == NOW
+    if version >= 2:
+        (feed,) = store.feeds.every()
+        assert (feed.label, feed.state.etag, feed.last_new, feed.waiting) == ("Example", '"v1"', 4, 0)
+        assert {k: (i.digest, i.waiting, i.listed) for k, i in store.feeds.known_items(feed.id).items()} == {
+            "guid:a": ("da", False, True)  # items seen before the backlog existed were all fetched
+        }
+        assert store.feeds.fetched_since(NOW) == 1
+        assert [f.topic for f in store.follows.for_chat(42)] == ["haftar"]
+    assert store.feeds.add("https://example.com/other", None) is not None, "writable at the new version"
+
+
+def test_moments_must_say_their_time_zone(store):
+    with pytest.raises(ValueError, match="time zone"):
+        store.follows.sent_within(42, NOW.replace(tzinfo=None))
+
+
+def test_a_closed_store_raises_state_error(maker):
+    store = maker.open()
+    store.close()
+    with pytest.raises(StateError):
+        store.feeds.every()
+
+
+# -- Subscriptions and chat settings ---------------------------------------------------------------------------
+
+
+def test_a_chat_has_the_default_time_zone_until_it_sets_one(store):
+    assert store.subscriptions.timezone(42) == "Europe/Istanbul"
+    store.subscriptions.set_timezone(42, "Europe/Berlin")
+    store.subscriptions.set_timezone(42, "America/New_York")
+    assert store.subscriptions.timezone(42) == "America/New_York"
+    assert store.subscriptions.timezone(7) == "Europe/Istanbul", "other chats keep the default"
+
+
+def test_subscriptions_are_added_listed_oldest_first_and_carry_their_chats_time_zone(store):
+    store.subscriptions.set_timezone(42, "Europe/Berlin")
+    first = store.subscriptions.add(42, "07:30", "libya", now=NOW + dt.timedelta(microseconds=700))
+    second = store.subscriptions.add(42, "18:00", None, now=NOW)
+    other = store.subscriptions.add(7, "08:00", "")
+    assert (first.chat_id, first.time, first.topic, first.timezone, first.enabled) == (
+        42, "07:30", "libya", "Europe/Berlin", True
+    )
+    assert first.created_at == NOW, "kept to the second, aware"
+    assert first.last_sent_at is None
+    assert second.topic is None
+    assert (other.topic, other.timezone) == (None, "Europe/Istanbul")
+    assert other.hour_minute == (8, 0)
+    assert store.subscriptions.for_chat(42) == [first, second]
+    assert store.subscriptions.enabled() == [first, second, other]
+    assert store.subscriptions.get(first.id) == first
+    assert store.subscriptions.get(999) is None
+
+
+def test_removing_subscriptions_one_or_all_of_a_chat(store):
+    ids = [store.subscriptions.add(42, f"0{h}:00", None).id for h in range(1, 4)]
+    other = store.subscriptions.add(7, "08:00", None)
+    assert store.subscriptions.remove(42, other.id) == [], "another chat's subscription"
+    assert store.subscriptions.remove(42, 999) == []
+    assert store.subscriptions.remove(42, ids[1]) == [ids[1]]
+    assert store.subscriptions.remove(42) == [ids[0], ids[2]]
+    assert store.subscriptions.remove(42) == []
+    assert store.subscriptions.enabled() == [other]
+
+
+def test_a_briefing_sent_is_recorded_to_the_moment(store):
+    subscription = store.subscriptions.add(42, "08:00", None)
+    when = dt.datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    store.subscriptions.mark_sent(subscription.id, when)
+    assert store.subscriptions.get(subscription.id).last_sent_at == when
+
+
+def test_disabling_a_chat_keeps_its_subscriptions_but_not_as_enabled(store):
+    ids = [store.subscriptions.add(42, "08:00", None).id, store.subscriptions.add(42, "09:00", None).id]
+    other = store.subscriptions.add(7, "08:00", None)
+    assert store.subscriptions.disable_chat(42, "the bot was removed") == ids
+    assert store.subscriptions.disable_chat(42, "again") == []
+    assert store.subscriptions.for_chat(42) == []
+    assert store.subscriptions.enabled() == [other]
+    assert store.subscriptions.get(ids[0]).enabled is False
+    assert store.subscriptions.remove(42) == [], "only enabled ones are listed and removed"
+
+
+# -- Feeds and their items -------------------------------------------------------------------------------------
+
+
+def test_feeds_are_added_once_listed_oldest_first_and_removed(store):
+    feed = store.feeds.add("https://example.com/rss", "", now=NOW)
+    assert (feed.url, feed.name, feed.title, feed.label, feed.added_at) == (
+        "https://example.com/rss", None, None, "https://example.com/rss", NOW
+    )
+    assert (feed.paused, feed.state, feed.last_fetch, feed.last_new, feed.waiting) == (False, FeedState(), None, 0, 0)
+    assert store.feeds.add("https://example.com/rss", "again") is None
+    named = store.feeds.add("https://example.com/atom", "Example")
+    assert named.label == "Example"
+    assert store.feeds.every() == [feed, named]
+    assert store.feeds.get(feed.id) == feed
+    assert store.feeds.get(999) is None
+    assert store.feeds.remove(feed.id)
+    assert not store.feeds.remove(feed.id)
+    assert store.feeds.every() == [named]
+
+
+def test_pausing_and_resuming_a_feed(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    failing = FeedState(failures=5, next_due=NOW + dt.timedelta(days=1), disabled=True, last_error="HTTP 500")
+    store.feeds.save_poll(feed.id, PollRecord(failing, when=NOW))
+    assert store.feeds.pause(feed.id, True)
+    paused = store.feeds.get(feed.id)
+    assert paused.paused
+    assert paused.state == failing, "pausing changes nothing else"
+    assert store.feeds.pause(feed.id, False)
+    resumed = store.feeds.get(feed.id)
+    assert not resumed.paused
+    assert (resumed.state.failures, resumed.state.disabled, resumed.state.next_due) == (0, False, None)
+    assert resumed.state.last_error == "HTTP 500", "why it failed stays to be read"
+    assert not store.feeds.pause(999, True)
+
+
+def test_a_poll_records_the_feeds_state_and_none_keeps_what_was_recorded(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    state = FeedState(etag='"v2"', last_modified="Wed, 25 Nov 2026 09:00:00 GMT", failures=2,
+                      next_due=NOW + dt.timedelta(hours=1, microseconds=5), last_error="HTTP 500")
+    store.feeds.save_poll(feed.id, PollRecord(
+        state, when=NOW + dt.timedelta(microseconds=900), title="Example News", new_items=3,
+        url="https://example.com/feed", headlines=1, skipped=2, note="1 kept as headlines only (no text)",
+    ))
+    polled = store.feeds.get(feed.id)
+    assert polled.state == state
+    assert (polled.title, polled.label, polled.url, polled.last_fetch, polled.last_new) == (
+        "Example News", "Example News", "https://example.com/feed", NOW, 3
+    )
+    assert (polled.last_headlines, polled.last_skipped, polled.last_note) == (
+        1, 2, "1 kept as headlines only (no text)"
+    )
+    later = NOW + dt.timedelta(hours=1)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=later))
+    again = store.feeds.get(feed.id)
+    assert (again.state, again.last_fetch) == (FeedState(), later)
+    assert (again.title, again.url, again.last_new, again.last_headlines, again.last_skipped, again.last_note) == (
+        "Example News", "https://example.com/feed", 3, 1, 2, "1 kept as headlines only (no text)"
+    )
+
+
+def test_a_poll_keeps_what_it_did_not_fetch_as_the_backlog_with_the_feeds_own_data(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    items = [item(n) for n in (3, 2, 1)]
+    plan = plan_items(items, store.feeds.known_items(feed.id), per_poll=1)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched={"guid:3": "story-3"}))
+    assert store.feeds.get(feed.id).waiting == 2
+    known = store.feeds.known_items(feed.id)
+    assert list(known) == ["guid:3", "guid:2", "guid:1"], "the feed's order: the order waiting items are fetched"
+    assert [k for k, i in known.items() if i.waiting] == ["guid:2", "guid:1"]
+    assert store.feeds.waiting_items(feed.id, ["guid:1", "guid:3", "guid:9"]) == {"guid:1": items[2]}
+    assert store.feeds.fetched_since(NOW) == 1
+    assert store.feeds.fetched_since(NOW + dt.timedelta(seconds=1)) == 0
+
+    # The next poll sees a 304: the backlog is fetched all the same, and it stops waiting.
+    later = NOW + dt.timedelta(hours=1)
+    plan = plan_items(None, store.feeds.known_items(feed.id), per_poll=5)
+    assert plan.fetch == ("guid:2", "guid:1")
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=later, plan=plan, fetched={"guid:2": "story-2",
+                                                                                           "guid:1": None}))
+    assert not any(i.waiting for i in store.feeds.known_items(feed.id).values())
+    assert store.feeds.get(feed.id).waiting == 0
+    assert store.feeds.fetched_since(later) == 1, "an item that could not be kept is fetched, not an article"
+
+
+def test_a_failed_poll_keeps_the_items_and_the_backlog(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    plan = plan_items([item(2), item(1)], {}, per_poll=1)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched={"guid:2": "a2"}))
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(failures=1, last_error="timeout"), when=NOW))
+    assert store.feeds.get(feed.id).waiting == 1
+    assert [k for k, i in store.feeds.known_items(feed.id).items() if i.waiting] == ["guid:1"]
+
+
+def test_changed_items_wait_again_and_count_their_changes(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    plan = plan_items([item(2), item(1)], {}, per_poll=5)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched=dict.fromkeys(plan.fetch)))
+    plan = plan_items([item(2, "d2-edited"), item(1)], store.feeds.known_items(feed.id), per_poll=5)
+    assert [i.key for i in plan.changed] == ["guid:2"]
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW + dt.timedelta(hours=1), plan=plan))
+    known = store.feeds.known_items(feed.id)
+    assert (known["guid:2"].digest, known["guid:2"].waiting, known["guid:2"].changes) == ("d2-edited", True, 1)
+    assert (known["guid:1"].waiting, known["guid:1"].changes) == (False, 0)
+    assert store.feeds.waiting_items(feed.id, ["guid:2"]) == {"guid:2": item(2, "d2-edited")}
+
+
+def test_items_a_feed_dropped_are_forgotten_after_a_while_and_listed_ones_never(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    items = [item(n) for n in range(1500)]
+
+    def read(listing, now):
+        plan = plan_items(listing, store.feeds.known_items(feed.id), per_poll=len(listing) or 1)
+        store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=now, plan=plan, fetched=dict.fromkeys(plan.fetch)))
+        return plan
+
+    assert len(read(items, NOW).new) == 1500
+    assert len(read(items[:1000], NOW + dt.timedelta(hours=1)).gone) == 500
+    known = store.feeds.known_items(feed.id)
+    assert len(known) == 1500, "dropped ones are remembered a while"
+    assert sum(not i.listed for i in known.values()) == 500
+    plan = read(items, NOW + dt.timedelta(hours=2))
+    assert (len(plan.new), len(plan.relisted), plan.fetch) == (0, 500, ()), "and not fetched again"
+    read(items[:1000], NOW + dt.timedelta(hours=3))
+    read(items[:1000], NOW + dt.timedelta(days=GONE_KEPT_DAYS + 1))
+    read(items[:999], NOW + dt.timedelta(days=GONE_KEPT_DAYS + 1, hours=1))
+    assert len(store.feeds.known_items(feed.id)) == 1000, "the long-gone forgotten; every listed one kept"
+
+
+def test_many_waiting_items_are_read_back_in_one_call(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    items = [item(n) for n in range(IN_LIMIT * 2 + 7)]
+    plan = plan_items(items, {}, per_poll=1)
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched={}))
+    found = store.feeds.waiting_items(feed.id, [i.key for i in items])
+    assert found == {i.key: i for i in items}
+
+
+def test_removing_a_feed_forgets_its_items_and_a_poll_that_ends_after_keeps_none(store):
+    feed = store.feeds.add("https://example.com/rss", None)
+    plan = plan_items([item(1)], {}, per_poll=1)
+    assert store.feeds.remove(feed.id)  # an admin's /feeds remove, while the poll fetched pages
+    store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched={"guid:1": "a1"}))
+    assert store.feeds.known_items(feed.id) == {}
+    assert store.feeds.fetched_since(NOW) == 0
+    again = store.feeds.add("https://example.com/rss", None)
+    store.feeds.save_poll(again.id, PollRecord(FeedState(), when=NOW, plan=plan, fetched={"guid:1": "a1"}))
+    assert store.feeds.remove(again.id)
+    assert store.feeds.known_items(again.id) == {}
+
+
+# -- Follows and the stories sent ------------------------------------------------------------------------------
+
+
+def test_topics_are_followed_once_per_chat_and_listed_oldest_first(store):
+    first = store.follows.add(42, "harbour bridge", now=NOW + dt.timedelta(microseconds=300))
+    assert (first.chat_id, first.topic, first.created_at) == (42, "harbour bridge", NOW)
+    assert store.follows.add(42, "harbour bridge") is None
+    other_chat = store.follows.add(7, "harbour bridge")
+    second = store.follows.add(42, "ferry strike")
+    assert store.follows.for_chat(42) == [first, second]
+    assert store.follows.every() == [first, other_chat, second]
+
+
+def test_unfollowing_one_topic_or_all_drops_what_was_queued_for_them(store):
+    bridge, ferry = store.follows.add(42, "bridge"), store.follows.add(42, "ferry")
+    other = store.follows.add(7, "bridge")
+    store.follows.queue(42, bridge.id, ["a1"], now=NOW)
+    store.follows.queue(42, ferry.id, ["a2"], now=NOW)
+    store.follows.queue(7, other.id, ["a1"], now=NOW)
+    assert store.follows.remove(42, other.id) == [], "another chat's topic"
+    assert store.follows.remove(42, bridge.id) == [bridge.id]
+    assert store.follows.queued() == {42: [("a2", ferry.id)], 7: [("a1", other.id)]}
+    assert store.follows.remove(42) == [ferry.id]
+    assert store.follows.remove(42) == []
+    assert store.follows.queued() == {7: [("a1", other.id)]}
+    assert store.follows.every() == [other]
+
+
+def test_a_story_is_sent_to_a_chat_once_and_marking_it_twice_is_fine(store):
+    store.follows.mark_sent(42, [["a1"], ["a2"]], now=NOW)
+    store.follows.mark_sent(42, [["a1"]], now=NOW + dt.timedelta(minutes=5))
+    assert store.follows.already_sent(42, ["a1", "a2", "a3", "a1"]) == {"a1", "a2"}
+    assert store.follows.already_sent(7, ["a1"]) == set(), "sent to another chat"
+    assert store.follows.already_sent(42, []) == set()
+    assert store.follows.sent_within(42, NOW) == 2, "marking again keeps the story's first moment"
+
+
+def test_the_hourly_count_counts_messages_not_stories(store):
+    store.follows.mark_sent(42, [["a1"], ["a2"], ["a3"]], now=NOW)  # three messages, a second apart
+    store.follows.mark_sent(42, [["b1", "b2", "b3"]], now=NOW + dt.timedelta(minutes=10))  # one digest
+    assert store.follows.sent_within(42, NOW - dt.timedelta(hours=1)) == 4
+    assert store.follows.sent_within(42, NOW + dt.timedelta(seconds=1)) == 3
+    assert store.follows.sent_within(42, NOW + dt.timedelta(minutes=11)) == 0
+    assert store.follows.sent_within(7, NOW - dt.timedelta(hours=1)) == 0
+
+
+def test_the_digest_queue_keeps_stories_in_the_order_queued_until_they_are_sent(store):
+    bridge, ferry = store.follows.add(42, "bridge"), store.follows.add(42, "ferry")
+    store.follows.queue(42, bridge.id, ["a3", "a1", "a2"], now=NOW)
+    store.follows.queue(42, ferry.id, ["a1", "a4"], now=NOW)  # a1 is queued already: it stays where it was
+    store.follows.queue(7, ferry.id, ["a9"], now=NOW - dt.timedelta(minutes=1))
+    assert store.follows.queued() == {
+        7: [("a9", ferry.id)],
+        42: [("a3", bridge.id), ("a1", bridge.id), ("a2", bridge.id), ("a4", ferry.id)],
+    }
+    assert list(store.follows.queued()) == [7, 42], "the oldest first"
+    assert store.follows.already_sent(42, ["a4", "a5"]) == {"a4"}, "queued counts as sent: not matched again"
+    store.follows.mark_sent(42, [["a3", "a1", "a2", "a4"]], now=NOW + dt.timedelta(hours=1))
+    assert store.follows.queued() == {7: [("a9", ferry.id)]}
+
+
+def test_a_chats_sent_set_is_read_for_many_candidates(store):
+    sent = [f"story-{n}" for n in range(0, IN_LIMIT * 3, 2)]
+    store.follows.mark_sent(42, [sent], now=NOW)
+    candidates = [f"story-{n}" for n in range(IN_LIMIT * 3)]
+    assert store.follows.already_sent(42, candidates) == set(sent)
