@@ -9,6 +9,7 @@ Synchronous and free of Telegram, asyncio and environment variables; the ``bot``
     ans = index.answer(idx, "Which air base did the GNA seize?")
 """
 
+from . import semantic
 from .analysis import analyze, normalize
 from .answers import answer
 from .bm25 import VARIANTS, Settings
@@ -79,6 +80,7 @@ __all__ = [
     "read_since",
     "read_time",
     "search",
+    "semantic",
     "update",
     "within",
     "zone",

@@ -17,12 +17,7 @@ import numpy as np
 
 from .embedding import Embedder, ModelUnavailable, load_embedder
 
-__all__ = ["SMALL_TALK_COSINE", "Judge", "ModelUnavailable", "load_judge"]
-
-# How close in meaning a short message must be to a known small-talk phrase to count as one: "hello my friend"
-# reaches 0.75 and short news questions ("who is Haftar", "oil prices in Libya") stay under 0.45 (tests/
-# test_semantic.py); bench/quality.py reports the rate on its own small-talk set, which was not used to choose it.
-SMALL_TALK_COSINE = 0.7
+__all__ = ["Judge", "ModelUnavailable", "load_judge"]
 
 
 class Judge:
@@ -38,7 +33,7 @@ class Judge:
         self.cache_size = cache_size
         self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
         self._lock = threading.Lock()
-        self._small_talk: np.ndarray | None = None
+        self._phrases: dict[frozenset[str], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"<Judge {self.embedder!r}, {len(self._cache)} cached vectors>"
@@ -72,14 +67,21 @@ class Judge:
         query_vector = self.embedder.embed([query])[0]
         return self.vectors(texts) @ query_vector
 
-    def is_small_talk(self, folded: str) -> bool:
-        """Whether a short, folded message means what one of ``index.talk.PHRASES`` means."""
-        from .talk import PHRASES  # the phrases live with the rule that uses them
+    def nearest(self, text: str, phrases: frozenset[str]) -> float:
+        """The highest cosine similarity of ``text`` to any of ``phrases`` (0.0 when there are none).
 
-        if self._small_talk is None:
-            self._small_talk = self.embedder.embed(sorted(PHRASES))
-        vector = self.embedder.embed([folded])[0]
-        return float(np.max(self._small_talk @ vector)) >= SMALL_TALK_COSINE
+        The phrases' vectors are computed once per set and kept apart from the bounded cache, since a caller asks
+        about the same set every time (small talk's phrase list, say).
+        """
+        if not phrases:
+            return 0.0
+        with self._lock:
+            known = self._phrases.get(phrases)
+        if known is None:
+            known = self.embedder.embed(sorted(phrases))
+            with self._lock:
+                self._phrases[phrases] = known
+        return float(np.max(known @ self.embedder.embed([text])[0]))
 
 
 @functools.lru_cache(maxsize=2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +13,7 @@ import index
 from index.semantic import load_judge
 from index.talk import is_small_talk
 
-from .conftest import SEED_TITLE
+from .conftest import ROOT, SEED_TITLE
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 DAY_AFTER = dt.datetime(2020, 5, 24, 9, 0, tzinfo=ISTANBUL)  # the seed article is dated 23 May 2020
@@ -58,6 +60,21 @@ def test_the_seed_question_is_answered_on_both_paths(seed_index, judge, semantic
     answer = index.answer(seed_index, "Which air base did the GNA seize?", judge=judge if semantic else None)
     assert answer.answered
     assert "Al-Watiya Air Base" in answer.quotes[0].text
+
+
+def test_the_judge_finds_the_nearest_phrase_of_a_set(judge):
+    phrases = frozenset({"thank you", "good morning"})
+    assert judge.nearest("thanks a lot", phrases) > judge.nearest("oil prices in Libya", phrases)
+    assert judge.nearest("thank you", phrases) == pytest.approx(1.0, abs=1e-3)
+    assert judge.nearest("anything", frozenset()) == 0.0
+
+
+def test_the_python_api_reaches_the_judge_from_a_plain_import_index():
+    # The README's Python API shows ``import index`` then ``index.semantic.load_judge()``: a fresh interpreter,
+    # where nothing else has imported the submodule, must find it.
+    code = "import index; print(callable(index.semantic.load_judge))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "True", done.stderr
 
 
 def test_small_talk_by_meaning(judge):
