@@ -11,47 +11,10 @@ statistics (Kiss & Strunk 2006, as nltk.tokenize.punkt implements them, Apache L
 the tests compare both with nltk's own tokenizer and trainer. A splitter may be shared between threads: its
 caches only memoise pure functions of the text.
 
-Why not nltk's own Punkt. nltk 3.10 compiles every Punkt pattern with ``nltk.redos``: the third-party
-``regex`` engine, run with ``timeout=5.0`` behind a Python wrapper (``TimedPattern``), and Punkt makes
-several regex calls per word. Each call pays the wrapper's Python frames (0.5 to 2 µs), ``regex`` being
-slower than ``re`` on these small patterns (1.3 to 2.5 times), and above all the timeout: ``regex`` reads
-``clock()``, that is ``clock_gettime(CLOCK_PROCESS_CPUTIME_ID)``, a real system call without a vDSO shortcut
-(about 1.4 µs on our virtual machines), when the call starts and again at every match attempt, so once per
-token found by ``findall`` or ``finditer``: 86 such system calls to split one three-sentence paragraph.
-bench/results/sentences.md has the measurements. Splitting here also skips nltk's per-token objects and
-decides each candidate boundary once per distinct context.
-
-Why the standard ``re`` module is sound here. The timeout guards against catastrophic backtracking in
-caller-supplied patterns. These are not: they are Punkt's fixed patterns, below, applied to one paragraph or
-one short candidate context at a time, and none can backtrack more than linearly in how it is used:
-
-- the word pattern (``findall``) is an alternation of a run of one repeated character, a lazy ``\\S+?``, or
-  one ``\\S``. The lazy loop extends one character at a time under a lookahead of single-character tests
-  and repeated-character runs (``-{2,}``, ``.{2,}``, ``(?:.\\s){2,}.``) that stop at their first success,
-  and it cannot fail after its first character (the end of a non-space run always satisfies ``\\s|$``), so
-  each match costs its token's length plus the run after it, and matches do not overlap;
-- the candidate pattern (``finditer``) starts with one of ``.?!`` and looks ahead at one punctuation
-  character or ``\\s+\\S+``, two disjoint classes, so a whitespace-and-word run is scanned only by the
-  candidate right before it;
-- the realignment pattern is only used anchored (``match``): a lazy run of closing quotes, then ``\\s+``,
-  a two-character lookahead or ``$``;
-- the token patterns are anchored (``match``, or ``^`` for the number pattern's ``sub``) runs of one class
-  with an optional final period, or a single character class (``search``).
-
-Checked three ways: by that reading; by two ReDoS analysers, recheck 4.5.0 (``npx recheck``: its automaton
-checker proves the token patterns linear when anchored as used, and its fuzzer finds no super-linear input
-for the word, candidate and realignment patterns, whose lookaheads the automaton checker cannot model) and
-regexploit 1.0.0 (no cubic or exponential backtracking); and by timing adversarial paragraphs of 40,000 and
-640,000 characters made of the patterns' own metacharacters, whose time grows linearly
-(``python bench/sentences.py --sections redos``).
-
-``re`` and ``regex`` read a few character classes differently. ``\\s`` includes U+001C to U+001F for ``re``,
-as ``str.isspace`` does (which Punkt's own ``rstrip`` and our paragraph splitting use, so ``re`` is the
-consistent reading), but not for ``regex``. Letters (``[^\\W\\d]``) include superscript and fraction digits
-(``²``, ``½``) for ``re``, combining marks and a few newer letters for ``regex``. So splitting can differ
-from nltk 3.10's only where such a character stands alone before a period (as an "initial") or a U+001C to
-U+001F separator is in the text; on all of Reuters, SQuAD and SciFact the spans are identical to nltk
-3.10's (``python bench/sentences.py --sections corpora``).
+We do not run nltk's own Punkt: nltk 3.10 wraps every Punkt regex call in a ReDoS timeout that costs system calls
+per token, and Punkt's fixed patterns, applied one paragraph at a time, backtrack at most linearly under the
+standard ``re`` module. ``bench/results/sentences.md`` ("Why the standard re module") has the reasoning, the two
+ReDoS analysers' verdicts, the adversarial timings and the few character classes ``re`` reads differently.
 """
 
 from __future__ import annotations
