@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .errors import InvalidOption
-from .ingest import _BOMS, _clean_paragraphs, _legacy
+from .ingest import BOMS, clean_paragraphs, decode_legacy
 from .model import Article
 
 __all__ = [
@@ -204,7 +204,7 @@ def html_to_text(fragment: str) -> str:
     collector.feed(fragment)
     collector.close()
     lines = [line.strip() for line in "".join(collector.parts).replace("\xa0", " ").split("\n")]
-    return "\n\n".join(_clean_paragraphs(lines))
+    return "\n\n".join(clean_paragraphs(lines))
 
 
 def _one_line(text: str) -> str:
@@ -380,7 +380,7 @@ def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
     Returns:
         ``(text, encoding)``: the text (without a byte-order mark) and Python's name of the encoding used.
     """
-    for bom, codec, _name in _BOMS:
+    for bom, codec, _name in BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace").removeprefix("\ufeff"), codecs.lookup(codec).name
     for start, codec in _UNICODE_STARTS:
@@ -396,7 +396,7 @@ def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
             return body.decode(codec), codec
     if _is_utf8(body):
         return body.decode("utf-8"), "utf-8"
-    legacy = _legacy(body)
+    legacy = decode_legacy(body)
     if legacy is not None:
         return legacy[0], _codec(legacy[1]) or legacy[1]
     return body.decode("utf-8", errors="replace"), "utf-8"
@@ -638,7 +638,7 @@ def _page_text(doc: Any) -> str:
     lines = [line for line in (doc.text or "").split("\n") if line.strip()]
     if doc.title and lines and lines[0].strip() == doc.title.strip():
         lines = lines[1:]
-    return "\n\n".join(_clean_paragraphs("\n\n".join(lines).split("\n")))
+    return "\n\n".join(clean_paragraphs("\n\n".join(lines).split("\n")))
 
 
 def _page_date(doc: Any) -> dt.datetime | None:
