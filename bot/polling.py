@@ -42,13 +42,13 @@ from index.feeds import (
     PollPolicy,
     after_failure,
     after_success,
-    canonical_url,
     extract_article,
     feed_links,
     is_due,
     parse_feed,
     plan_items,
 )
+from index.urls import canonical_url
 
 __all__ = [
     "ITEMS_PER_POLL",

@@ -37,11 +37,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from .errors import InvalidOption
 from .ingest import BOMS, clean_paragraphs, decode_legacy
 from .model import Article
+from .urls import canonical_url, host_of, is_web_url
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -55,7 +56,6 @@ __all__ = [
     "PollPolicy",
     "after_failure",
     "after_success",
-    "canonical_url",
     "decode_feed",
     "extract_article",
     "feed_links",
@@ -69,82 +69,10 @@ __all__ = [
     "resume",
 ]
 
-# Query parameters that only say where a click came from; removed for identity and duplicate detection.
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_")
-_TRACKING_NAMES = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "gclsrc",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "msclkid",
-        "yclid",
-        "twclid",
-        "ttclid",
-        "igshid",
-        "mc_cid",
-        "mc_eid",
-        "_ga",
-        "_gl",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "vero_conv",
-        "__twitter_impression",
-        "ocid",
-        "cmpid",
-        "ncid",
-        "sr_share",
-    }
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 # Minutes in one syndication-module update period (RSS 1.0 sy:updatePeriod), for feeds without <ttl>.
 _SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
-
-
-def canonical_url(url: str) -> str:
-    """Normalise a URL for identity and duplicate detection; the result still opens the same page.
-
-    Lower-cases the scheme and host, drops the default port, the fragment and tracking parameters (``utm_*``,
-    ``fbclid``, ``gclid``, ...), and gives an empty path as ``/``. Other parameters keep their order and their
-    encoding. Strings that are not absolute http(s) URLs (``tag:...``, ``urn:...``) come back stripped.
-
-    Args:
-        url: any URL string.
-
-    Returns:
-        The canonical form.
-    """
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return text
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return text
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    if parts.username is not None:
-        userinfo = parts.netloc.rpartition("@")[0]
-        netloc = f"{userinfo}@{netloc}"
-    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-
-
-def _is_tracking(pair: str) -> bool:
-    name = pair.split("=", 1)[0].lower()
-    return name in _TRACKING_NAMES or name.startswith(_TRACKING_PREFIXES)
 
 
 class _TextCollector(HTMLParser):
@@ -537,19 +465,12 @@ def feed_links(page: bytes, *, url: str) -> list[str]:
     collector.close()
     base = urljoin(url, collector.base) if collector.base else url
     found = [urljoin(base, href) for href in collector.hrefs]
-    return list(dict.fromkeys(link for link in found if urlsplit(link).scheme in _DEFAULT_PORTS))
+    return list(dict.fromkeys(link for link in found if is_web_url(link)))
 
 
 def _article_id(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
-
-def _host(url: str) -> str:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-    return host.lower().removeprefix("www.")
 
 
 def _page_canonical(declared: str | None, fetched: str) -> str:
@@ -558,7 +479,7 @@ def _page_canonical(declared: str | None, fetched: str) -> str:
     A page may claim any canonical URL; accepting another site's would let one feed replace another feed's
     articles (ids follow canonical URLs), so a claim for a different host is ignored.
     """
-    if declared and urlsplit(declared).scheme in _DEFAULT_PORTS and _host(declared) == _host(fetched):
+    if declared and is_web_url(declared) and host_of(declared) == host_of(fetched):
         return canonical_url(declared)
     return canonical_url(fetched)
 
@@ -614,7 +535,7 @@ def extract_article(
     date = item.published if item is not None and item.published else _page_date(doc)
     # Without any URL the item's key is what stays the same from poll to poll.
     article_id = _article_id(canonical or (item.key if item is not None else text))
-    name = source.strip() or (doc.sitename if doc is not None and doc.sitename else "") or _host(link)
+    name = source.strip() or (doc.sitename if doc is not None and doc.sitename else "") or host_of(link)
     return Article(
         id=article_id,
         title=title or _one_line(" ".join(text.split()[:12])),
