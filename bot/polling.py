@@ -42,12 +42,12 @@ from index.feeds import (
     PollPolicy,
     after_failure,
     after_success,
-    extract_article,
     feed_links,
     is_due,
     parse_feed,
     plan_items,
 )
+from index.pages import extract_article
 from index.urls import canonical_url
 
 __all__ = [

@@ -1,12 +1,11 @@
-"""Feeds: parse RSS/Atom bytes, recognise items, turn pages into articles, and decide when to poll again.
+"""Feeds: parse RSS/Atom bytes, recognise items, and decide when to poll again and which items to fetch.
 
 Everything here is pure and synchronous (no network, no clock of its own, no randomness of its own), so the bot
 runs it in a worker thread and the tests drive it with fixed times. ``bot.fetcher`` gets the bytes; this
-module decides what they mean::
+module decides what they mean (``index.pages`` makes the pages the items link to into articles)::
 
     parsed = parse_feed(body, url=feed_url, headers=response_headers)    # -> ParsedFeed
     for item in parsed.items: ...                                         # item.key, item.digest
-    article = extract_article(page_html, url=page_url, item=item, source=parsed.title)   # -> Article | None
     state = after_success(state, now=now, headers=response_headers, etag=..., last_modified=..., ttl=parsed.ttl)
     state = after_failure(state, now=now, error="HTTP 503", status=503, retry_after=...)
 
@@ -41,8 +40,7 @@ from urllib.parse import urljoin
 
 from .errors import InvalidOption
 from .ingest import BOMS, clean_paragraphs, decode_legacy
-from .model import Article
-from .urls import canonical_url, host_of, is_web_url
+from .urls import canonical_url, is_web_url
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -57,7 +55,6 @@ __all__ = [
     "after_failure",
     "after_success",
     "decode_feed",
-    "extract_article",
     "feed_links",
     "html_to_text",
     "is_due",
@@ -466,110 +463,6 @@ def feed_links(page: bytes, *, url: str) -> list[str]:
     base = urljoin(url, collector.base) if collector.base else url
     found = [urljoin(base, href) for href in collector.hrefs]
     return list(dict.fromkeys(link for link in found if is_web_url(link)))
-
-
-def _article_id(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
-
-
-
-def _page_canonical(declared: str | None, fetched: str) -> str:
-    """The page's own canonical URL when it stays on the fetched host, else the fetched URL.
-
-    A page may claim any canonical URL; accepting another site's would let one feed replace another feed's
-    articles (ids follow canonical URLs), so a claim for a different host is ignored.
-    """
-    if declared and is_web_url(declared) and host_of(declared) == host_of(fetched):
-        return canonical_url(declared)
-    return canonical_url(fetched)
-
-
-def extract_article(
-    page: bytes | str | None,
-    *,
-    url: str,
-    item: FeedItem | None,
-    source: str,
-    min_chars: int = 200,
-    min_item_chars: int = 40,
-) -> Article | None:
-    """Turn a fetched page (and the feed item that linked it) into an article.
-
-    The page's main text, title, date and canonical URL come from trafilatura's ``bare_extraction`` (never its
-    fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
-    fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_item_chars`` (a
-    feed's summary is the story's own words, so a sentence is enough; a page's short text may be boilerplate).
-    When neither has enough, an item with a title is kept as a headline: an article with no text, whose title is
-    what gets quoted (as headline-only records are read).
-
-    Args:
-        page: the page's HTML, or None when it could not be had.
-        url: the page's URL after redirects (else the item's link).
-        item: the feed item that linked the page, or None for a page followed on its own.
-        source: the feed's or site's name, shown as the article's source; the page's site name (else its
-            host) when empty.
-        min_chars: the least main text a page must have to be used.
-        min_item_chars: the least text the feed item must have to stand in for the page.
-
-    Returns:
-        The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
-        feed's date (it carries a time) before the page's; its text "" for a headline; None when there is
-        neither enough text nor an item with a title.
-    """
-    doc = _extract_page(page, url) if page else None
-    page_text = _page_text(doc) if doc is not None else ""
-    item_text = item.text if item is not None else ""
-    if len(page_text) >= min_chars:
-        text = page_text
-    elif len(item_text) >= min_item_chars:
-        text = item_text
-    elif item is not None and item.title:
-        text = ""  # a headline; the page's own title may be a placeholder ("Loading"), the feed's is the story's
-    else:
-        return None
-    declared_url = doc.url if doc is not None else None
-    link = url or (item.link if item is not None else "") or ""
-    canonical = _page_canonical(declared_url, link) if link else None
-    page_title = _one_line(doc.title) if doc is not None and doc.title else ""
-    title = (page_title if text else "") or (item.title if item is not None else "")
-    date = item.published if item is not None and item.published else _page_date(doc)
-    # Without any URL the item's key is what stays the same from poll to poll.
-    article_id = _article_id(canonical or (item.key if item is not None else text))
-    name = source.strip() or (doc.sitename if doc is not None and doc.sitename else "") or host_of(link)
-    return Article(
-        id=article_id,
-        title=title or _one_line(" ".join(text.split()[:12])),
-        text=text,
-        date=date,
-        url=canonical,
-        source=name,
-    )
-
-
-def _extract_page(page: bytes | str, url: str) -> Any:
-    import trafilatura  # heavy import, only for pages
-
-    # Bytes go in as they are: trafilatura reads the page's declared or detected encoding itself.
-    return trafilatura.bare_extraction(
-        page, url=url or None, with_metadata=True, include_comments=False, include_tables=False
-    )
-
-
-def _page_text(doc: Any) -> str:
-    lines = [line for line in (doc.text or "").split("\n") if line.strip()]
-    if doc.title and lines and lines[0].strip() == doc.title.strip():
-        lines = lines[1:]
-    return "\n\n".join(clean_paragraphs("\n\n".join(lines).split("\n")))
-
-
-def _page_date(doc: Any) -> dt.datetime | None:
-    if doc is None or not doc.date:
-        return None
-    try:
-        day = dt.date.fromisoformat(str(doc.date)[:10])
-    except ValueError:
-        return None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 # --- Which items a poll fetches --------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Pure string work (no network, no DNS): ``canonical_url`` lower-cases scheme and host, drops default ports,
 fragments and tracking parameters (``utm_*``, ``fbclid``, ...), so a story linked from two feeds, or with two
-campaign tags, is one story. ``index.feeds`` keys items and ids articles by it, and the bot checks feed addresses
-with it.
+campaign tags, is one story. ``index.feeds`` keys items by it, ``index.pages`` ids articles by it, and the bot
+checks feed addresses with it.
 """
 
 from __future__ import annotations
