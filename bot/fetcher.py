@@ -60,7 +60,7 @@ import httpx
 from protego import Protego
 
 from index.errors import InvalidOption, NewsbotError
-from index.feeds import parse_retry_after
+from index.polling import parse_retry_after
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

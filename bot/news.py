@@ -26,7 +26,7 @@ from bot.context import BotContext, services_of
 from bot.errors import AlreadyFollowed, NotAFeed, ReindexRunning
 from bot.fetcher import FetchError
 from bot.polling import Followed, fetch_page, follow_feed, policy_for, poll
-from index.feeds import PollPolicy
+from index.polling import PollPolicy
 from index.urls import canonical_url
 
 __all__ = [

@@ -28,8 +28,9 @@ from bot.fetcher import (
     default_user_agent,
 )
 from index.errors import InvalidOption, NewsbotError
-from index.feeds import FeedState, after_failure, after_success, parse_feed
+from index.feeds import parse_feed
 from index.pages import extract_article
+from index.polling import FeedState, after_failure, after_success
 
 from .feed_server import ATOM, EMPTY_PAGE, HTML, RSS, FeedSite, article_page, atom, rss, start_server, stop_server
 
