@@ -18,19 +18,8 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
   are cached: a robots.txt that answers a server error, or a host that cannot be reached, is asked again next time,
   and the error says which it was.
 
-Errors, each with a one-line message fit to show an admin::
-
-    index.NewsbotError
-    └── FetchError            .url
-        ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
-        ├── TooManyRedirects  more than max_redirects hops (loops included)
-        ├── ResponseTooLarge  more than max_bytes
-        ├── WrongContentType  media that cannot be a feed (feeds) or not HTML (pages)
-        ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
-        ├── FetchTimeout      the total deadline passed
-        ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
-        ├── RobotsDisallowed  robots.txt forbids the page
-        └── RobotsUnavailable robots.txt answered a server error: try later
+Every failure is a ``FetchError`` with a one-line message fit to show an admin: its subclasses (``UnsafeURL``,
+``HTTPStatusError``, ``Unreachable``, ...) are drawn in ``bot/errors.py``'s tree, and re-exported here.
 
 Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
 ``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
@@ -59,7 +48,19 @@ import httpcore
 import httpx
 from protego import Protego
 
-from index.errors import InvalidOption, NewsbotError
+from bot.errors import (
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    RobotsUnavailable,
+    TooManyRedirects,
+    Unreachable,
+    UnsafeURL,
+    WrongContentType,
+)
+from index.errors import InvalidOption
 from index.polling import parse_retry_after
 
 __all__ = [
@@ -73,12 +74,12 @@ __all__ = [
     "FetchTimeout",
     "Fetcher",
     "HTTPStatusError",
-    "NetworkError",
     "Resolver",
     "ResponseTooLarge",
     "RobotsDisallowed",
     "RobotsUnavailable",
     "TooManyRedirects",
+    "Unreachable",
     "UnsafeURL",
     "WrongContentType",
     "address_kind",
@@ -111,55 +112,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 Kind = Literal["feed", "page"]
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolver(host, port)`` -> the host's IP addresses as strings (the default asks the system)."""
-
-
-class FetchError(NewsbotError):
-    """A URL could not be fetched; ``str(error)`` is one line saying why, fit to show an admin."""
-
-    def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(message)
-        self.url = url
-
-
-class UnsafeURL(FetchError):
-    """The URL is not http(s), is malformed, or its host has an address the fetcher may not contact."""
-
-
-class TooManyRedirects(FetchError):
-    """The redirects went on past the limit (a loop, or a very long chain)."""
-
-
-class ResponseTooLarge(FetchError):
-    """The body is larger than ``max_bytes``."""
-
-
-class WrongContentType(FetchError):
-    """The response is not a feed (for a feed) or not an HTML page (for a page)."""
-
-
-class HTTPStatusError(FetchError):
-    """The server answered with an error status; ``retry_after`` is its Retry-After, when it sent one."""
-
-    def __init__(self, message: str, *, url: str, status: int, retry_after: dt.timedelta | None) -> None:
-        super().__init__(message, url=url)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class FetchTimeout(FetchError):
-    """The whole fetch (redirects and body included) took longer than the deadline."""
-
-
-class NetworkError(FetchError):
-    """The host could not be resolved or reached, TLS failed, or the response was broken."""
-
-
-class RobotsDisallowed(FetchError):
-    """The site's robots.txt does not allow newsbot to fetch this page."""
-
-
-class RobotsUnavailable(FetchError):
-    """The site's robots.txt answered a server error (5xx, 429): the page was not fetched; try later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,7 +413,7 @@ class Fetcher:
 
         Raises:
             UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout,
-            NetworkError, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
+            Unreachable, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
             InvalidOption: ``kind`` is not "feed" or "page".
         """
         if kind not in ("feed", "page"):
@@ -566,7 +518,7 @@ class Fetcher:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise UnsafeURL(f"refused {url}: {_one_line(str(exc))}", url=url) from None
         except httpx.HTTPError as exc:
-            raise NetworkError(f"could not fetch {url}: {_describe(exc)}", url=url) from None
+            raise Unreachable(f"could not fetch {url}: {_describe(exc)}", url=url) from None
 
     async def _outcome(
         self,
@@ -677,7 +629,7 @@ class _BoundedDecoder:
     def __init__(self, content_encoding: str, *, url: str) -> None:
         codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise NetworkError(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
+            raise Unreachable(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
         self._coding = codings[0] if codings else None
         self._url = url
         self._inflater = self._new_inflater()
@@ -709,7 +661,7 @@ class _BoundedDecoder:
                 if out:
                     yield out
         except zlib.error as exc:
-            raise NetworkError(
+            raise Unreachable(
                 f"could not fetch {self._url}: broken {self._coding} body ({exc})", url=self._url
             ) from None
 
