@@ -3,9 +3,10 @@
 One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every request:
 
 - goes only to http(s) URLs whose host resolves to public addresses. The check happens where the socket is
-  opened (a guarded httpcore network backend): the host is resolved once, every address is checked, and the
-  connection goes to a checked address, so DNS cannot answer differently between check and connect (no
-  rebinding window). Redirects are followed by hand and every hop is checked the same way;
+  opened (``bot.guard.GuardedTransport``, on httpx's and httpcore's public APIs): the host is resolved once,
+  every address is checked, and the connection goes to a checked address, so DNS cannot answer differently
+  between check and connect (no rebinding window). Redirects are followed by hand and every hop is checked the
+  same way;
 - keeps TLS verification on (certifi's roots; never retried without it), ignores proxy and netrc settings
   from the environment, and keeps no cookies;
 - ends within ``timeout`` seconds in all (connect, every redirect hop and the whole body), not only per read;
@@ -34,17 +35,14 @@ import contextlib
 import datetime as dt
 import http
 import http.cookiejar
-import ipaddress
 import logging
-import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import httpcore
 import httpx
 from protego import Protego
 
@@ -60,6 +58,7 @@ from bot.errors import (
     UnsafeURL,
     WrongContentType,
 )
+from bot.guard import GuardedTransport, Resolver, system_resolver
 from index.errors import InvalidOption
 from index.polling import parse_retry_after
 
@@ -82,7 +81,6 @@ __all__ = [
     "Unreachable",
     "UnsafeURL",
     "WrongContentType",
-    "address_kind",
     "default_user_agent",
 ]
 
@@ -107,11 +105,8 @@ _ACCEPT = {
 }
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 Kind = Literal["feed", "page"]
-Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-"""``await resolver(host, port)`` -> the host's IP addresses as strings (the default asks the system)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,160 +135,6 @@ def default_user_agent() -> str:
     from bot import __version__ as version
 
     return f"newsbot/{version} (+feed reader; answers questions with quotes)"
-
-
-def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """Classify an IP address for the private-address policy.
-
-    Args:
-        address: an IPv4 or IPv6 address (a scope such as ``%eth0`` is ignored).
-
-    Returns:
-        ``"public"``, or what makes it non-public: ``"unspecified"``, ``"loopback"``, ``"link-local"``,
-        ``"multicast"``, ``"private"`` or ``"reserved"``. An IPv6 address that embeds an IPv4 one
-        (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is classified by the
-        embedded address.
-
-    Raises:
-        ValueError: not an IP address.
-    """
-    ip = ipaddress.ip_address(str(address).split("%", 1)[0]) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        # These IPv6 forms reach the embedded IPv4 address (DNS64 answers NAT64 ones for IPv4-only sites).
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return address_kind(embedded)
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_reserved:
-        return "reserved"
-    if ip.is_private:
-        return "private"
-    if not ip.is_global:
-        return "reserved"
-    return "public"
-
-
-def _address_allowed(kind: str, *, allow_private: bool, allow_loopback: bool) -> bool:
-    if kind == "public":
-        return True
-    if kind in ("unspecified", "multicast"):
-        return False  # never a web server, whatever the settings
-    return allow_private or (allow_loopback and kind == "loopback")
-
-
-class _AddressRefused(Exception):
-    """Raised where the socket would be opened; the fetcher turns it into UnsafeURL with the URL."""
-
-    def __init__(self, host: str, address: str, kind: str) -> None:
-        where = f"{address} is" if host == address else f"{host} resolves to {address},"
-        super().__init__(f"{where} a {kind} address")
-        self.kind = kind
-
-
-async def _system_resolver(host: str, port: int) -> Sequence[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the policy admits, resolving each host exactly once."""
-
-    def __init__(self, *, resolver: Resolver, allow_private: bool, allow_loopback: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._resolver = resolver
-        self._allow_private = allow_private
-        self._allow_loopback = allow_loopback
-
-    async def _addresses(self, host: str, port: int, seconds: float | None) -> list[str]:
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-            return [host]
-        except ValueError:
-            pass
-        try:
-            async with asyncio.timeout(seconds):
-                found = await self._resolver(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host} ({exc.strerror or exc})") from None
-        addresses = list(dict.fromkeys(found))
-        if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host} (no address)")
-        return addresses
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._addresses(host, port, timeout)
-        for address in addresses:
-            try:
-                kind = address_kind(address)
-            except ValueError:
-                raise httpcore.ConnectError(f"cannot resolve {host} (resolver gave {address!r})") from None
-            # A host with one non-public address among public ones is refused too: which one a connection
-            # would use is not ours to choose.
-            if not _address_allowed(kind, allow_private=self._allow_private, allow_loopback=self._allow_loopback):
-                raise _AddressRefused(host, address, kind)
-        last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("the fetcher does not open Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool rebuilt on the guarded network backend.
-
-    httpx has no public hook for the network backend, so the pool httpx builds is replaced by one built with
-    the same public httpcore arguments plus ours. The check below fails loudly if a future httpx stores its
-    pool elsewhere, rather than silently dropping the guard (and the tests of the guard would fail too).
-    """
-
-    def __init__(self, *, backend: _GuardedBackend, limits: httpx.Limits) -> None:
-        ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits, http1=True, http2=False)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("this httpx version keeps its connection pool elsewhere; the fetcher cannot guard it")
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=backend,
-        )
-        self.ssl_context = ssl_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +205,7 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.per_host = per_host
         self.robots_ttl = robots_ttl
-        self._resolver = resolver or _system_resolver
+        self._resolver = resolver or system_resolver
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
         self.ssl_context: ssl.SSLContext | None = None  # set on entering; tests check it verifies
@@ -373,11 +214,11 @@ class Fetcher:
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
-        backend = _GuardedBackend(
-            resolver=self._resolver, allow_private=self.allow_private, allow_loopback=self.allow_loopback
-        )
-        transport = _GuardedTransport(
-            backend=backend, limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        transport = GuardedTransport(
+            allow_private=self.allow_private,
+            allow_loopback=self.allow_loopback,
+            resolver=self._resolver,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         )
         no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.AsyncClient(
@@ -506,13 +347,6 @@ class Fetcher:
         try:
             async with self._client_or_fail().stream("GET", target, headers=headers) as response:
                 return await self._outcome(response, url, kind, etag, last_modified, limit, truncate)
-        except _AddressRefused as exc:
-            hint = (
-                ""
-                if exc.kind in ("unspecified", "multicast")
-                else "; ALLOW_PRIVATE_URLS=1 allows private, loopback and link-local addresses"
-            )
-            raise UnsafeURL(f"refused {url}: {exc}{hint}", url=url) from None
         except httpx.TimeoutException:
             raise FetchTimeout(f"{url} did not answer within {self.timeout:g} s", url=url) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -10,6 +10,7 @@ import socket
 import ssl
 import zlib
 
+import httpx
 import pytest
 import telegram.error
 
@@ -26,7 +27,8 @@ from bot.errors import (
     UnsafeURL,
     WrongContentType,
 )
-from bot.fetcher import Fetcher, address_kind, default_user_agent
+from bot.fetcher import Fetcher, default_user_agent
+from bot.guard import GuardedTransport, address_kind
 from index.errors import InvalidOption, NewsbotError
 from index.feeds import parse_feed
 from index.pages import extract_article
@@ -435,6 +437,27 @@ async def test_a_name_that_does_not_resolve(site):
 )
 def test_address_kind(address, kind):
     assert address_kind(address) == kind
+
+
+async def test_the_guard_is_a_transport_any_httpx_client_can_use(site):
+    # Built on httpx's public transport API: a plain AsyncClient over it is guarded as the fetcher is.
+    site.serve("/rss", rss([]), content_type=RSS)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with httpx.AsyncClient(transport=GuardedTransport(allow_loopback=True)) as client:
+        response = await client.get(site.url("/rss"))
+        assert (response.status_code, response.content) == (200, rss([]))
+        with pytest.raises(httpx.ConnectError):  # httpcore's errors come out as httpx's
+            await client.get(f"http://127.0.0.1:{port}/rss")
+    names = resolver_for({"metadata.test": ["169.254.169.254"]})
+    async with httpx.AsyncClient(transport=GuardedTransport(allow_loopback=True, resolver=names)) as client:
+        with pytest.raises(UnsafeURL, match=r"metadata\.test resolves to 169\.254\.169\.254, a link-local address"):
+            await client.get(site.url("/rss", host="metadata.test"))
+    async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+        with pytest.raises(UnsafeURL, match=r"127\.0\.0\.1 is a loopback address; ALLOW_PRIVATE_URLS=1 allows"):
+            await client.get(site.url("/rss"))
+    assert site.requests["/rss"] == 1
 
 
 # --- Content types ---------------------------------------------------------------------------------------------
