@@ -22,10 +22,10 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
 Every failure is a ``FetchError`` with a one-line message fit to show an admin: its subclasses (``UnsafeURL``,
 ``HTTPStatusError``, ``Unreachable``, ...) are drawn in ``bot/errors.py``'s tree, and re-exported here.
 
-Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
-``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
-``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254) included, as
-ALLOW_PRIVATE_URLS=1 means.
+Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time
+(``bot.bodies``), never past ``max_bytes``, so a compression bomb costs no more memory than an honest large
+body. Residual risk: ``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254)
+included, as ALLOW_PRIVATE_URLS=1 means.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ import http.cookiejar
 import logging
 import ssl
 import time
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 from protego import Protego
 
+from bot.bodies import read_body
 from bot.errors import (
     FetchError,
     FetchTimeout,
@@ -92,7 +92,6 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_ROBOTS_TTL = 3600.0
 ROBOTS_AGENT = "newsbot"
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
-_INFLATE_STEP = 1 << 20
 
 # Top-level media types that cannot be a feed; any other body is handed to the parser, which decides.
 NOT_FEED_MEDIA = ("image/", "audio/", "video/", "font/", "model/")
@@ -396,7 +395,7 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(f"{url} is {int(declared)} bytes; the limit is {limit}", url=url)
-        body = await _read_body(response, url=url, limit=limit, truncate=truncate)
+        body = await read_body(response, url=url, limit=limit, truncate=truncate)
         return FetchResult(
             url=url,
             status=status,
@@ -451,70 +450,6 @@ class Fetcher:
             # The page itself would have failed the same way (the same host): say so of the page, not of robots.txt.
             raise type(exc)(str(exc).replace(robots_url, str(target)), url=str(target)) from None
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
-
-
-class _BoundedDecoder:
-    """Decodes a gzip or deflate body without ever producing more than the bytes still allowed.
-
-    httpx's own decoders inflate each network chunk in full, so one 64 KiB chunk of a compression bomb would
-    become tens of megabytes before any size check; here each step asks zlib for at most what is allowed.
-    """
-
-    def __init__(self, content_encoding: str, *, url: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise Unreachable(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
-        self._coding = codings[0] if codings else None
-        self._url = url
-        self._inflater = self._new_inflater()
-        self._deflate_checked = False
-
-    def _new_inflater(self) -> Any:
-        if self._coding == "deflate":
-            return zlib.decompressobj()  # zlib-wrapped; raw deflate is detected on the first chunk
-        return zlib.decompressobj(zlib.MAX_WBITS | 16) if self._coding else None
-
-    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
-        """Decoded pieces of ``data`` of at most 1 MiB each, stopping once more than ``room`` bytes came out."""
-        if self._inflater is None:
-            yield data[: room + 1]
-            return
-        pending, produced = data, 0
-        try:
-            if self._coding == "deflate" and not self._deflate_checked and data:
-                self._deflate_checked = True
-                if (data[0] & 0x0F) != 8:  # no zlib header: servers often send raw deflate
-                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            while pending and produced <= room:
-                out = self._inflater.decompress(pending, min(room + 1 - produced, _INFLATE_STEP))
-                pending = self._inflater.unconsumed_tail
-                if self._inflater.eof and self._inflater.unused_data:
-                    pending = self._inflater.unused_data  # a gzip body may hold several members in a row
-                    self._inflater = self._new_inflater()
-                produced += len(out)
-                if out:
-                    yield out
-        except zlib.error as exc:
-            raise Unreachable(
-                f"could not fetch {self._url}: broken {self._coding} body ({exc})", url=self._url
-            ) from None
-
-
-async def _read_body(response: httpx.Response, *, url: str, limit: int, truncate: bool) -> bytes:
-    """The decoded body, stopping at ``limit`` bytes: an error, or (``truncate``) the first ``limit`` bytes."""
-    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), url=url)
-    chunks: list[bytes] = []
-    size = 0
-    async for raw in response.aiter_raw():
-        for piece in decoder.pieces(raw, limit - size):
-            size += len(piece)
-            if size > limit:
-                if truncate:
-                    chunks.append(piece[: len(piece) - (size - limit)])
-                    return b"".join(chunks)
-                raise ResponseTooLarge(f"{url} sent more than {limit} bytes (the limit)", url=url)
-            chunks.append(piece)
-    return b"".join(chunks)
 
 
 def _status_message(url: str, status: int, retry_after: dt.timedelta | None) -> str:
