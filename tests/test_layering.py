@@ -61,3 +61,15 @@ def test_no_module_imports_another_modules_private_names():
                 if own and names:
                     borrowed.append(f"{path.relative_to(ROOT)}: {', '.join(names)} from {node.module}")
     assert not borrowed, "\n".join(borrowed)
+
+
+def test_one_rule_says_who_is_an_admin():
+    # bot.admin.is_admin is the one place that tells an admin from anyone else (there were three).
+    deciding = []
+    for path in sorted((ROOT / "bot").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(c, ast.Attribute) and c.attr == "admin_user_ids" for c in node.comparators
+            ):
+                deciding.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [place.split(":")[0] for place in deciding] == ["bot/admin.py"], deciding
