@@ -35,6 +35,7 @@ from bot.errors import UnsafeURL
 __all__ = ["GuardedTransport", "Resolver", "address_kind", "system_resolver"]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's clients' default
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolver(host, port)`` -> the host's IP addresses as strings (``system_resolver`` asks the system)."""
@@ -55,6 +56,7 @@ _HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = 
     (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
     (httpcore.ProtocolError, httpx.ProtocolError),
 )
+_HTTPCORE_ERRORS = tuple(core_kind for core_kind, _ in _HTTPX_ERRORS)
 
 
 def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -208,7 +210,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         allow_private: bool = False,
         allow_loopback: bool = False,
         resolver: Resolver = system_resolver,
-        limits: httpx.Limits = httpx.Limits(),  # noqa: B008 (immutable)
+        limits: httpx.Limits = _DEFAULT_LIMITS,
     ) -> None:
         self.ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
         backend = _GuardedBackend(resolver=resolver, allow_private=allow_private, allow_loopback=allow_loopback)
@@ -276,12 +278,6 @@ def _as_httpx_errors() -> Iterator[None]:
     """Raise httpcore's errors as the httpx errors that name the same failure (the message and cause kept)."""
     try:
         yield
-    except httpcore.TimeoutException as exc:
-        raise _httpx_error(exc) from exc
-    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
-        raise _httpx_error(exc) from exc
-
-
-def _httpx_error(exc: Exception) -> httpx.TransportError:
-    kind = next(theirs for ours, theirs in _HTTPX_ERRORS if isinstance(exc, ours))
-    return kind(str(exc))
+    except _HTTPCORE_ERRORS as exc:
+        kind = next(httpx_kind for core_kind, httpx_kind in _HTTPX_ERRORS if isinstance(exc, core_kind))
+        raise kind(str(exc)) from exc
