@@ -41,7 +41,7 @@ from telegram.ext import (
 
 import index
 import index.semantic
-from bot import briefings, follows, handlers, news, uploads
+from bot import admin, briefings, follows, handlers, news, uploads
 from bot.config import Settings
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
@@ -146,11 +146,11 @@ async def _post_init(application: Application) -> None:
     bot = application.bot
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(USER_COMMANDS, scope=BotCommandScopeAllGroupChats())
-    for admin in sorted(settings.admin_user_ids):
+    for admin_id in sorted(settings.admin_user_ids):
         try:
-            await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin))
+            await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
-            log.info("admin commands not registered for %s: %s", admin, exc.message)
+            log.info("admin commands not registered for %s: %s", admin_id, exc.message)
 
 
 def _load_judge() -> index.semantic.Judge:
@@ -227,10 +227,10 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     application.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     application.add_handler(CommandHandler(["start", "help"], handlers.start))
     application.add_handler(CommandHandler("ask", handlers.ask))
-    application.add_handler(CommandHandler("reindex", handlers.reindex))
-    application.add_handler(CommandHandler("stats", handlers.stats))
-    application.add_handler(CommandHandler("add", handlers.add))
-    application.add_handler(MessageHandler(add_caption, handlers.add))
+    application.add_handler(CommandHandler("reindex", admin.reindex))
+    application.add_handler(CommandHandler("stats", admin.stats))
+    application.add_handler(CommandHandler("add", admin.add))
+    application.add_handler(MessageHandler(add_caption, admin.add))
     application.add_handler(CommandHandler("brief", briefings.brief))
     application.add_handler(CommandHandler("subscribe", briefings.subscribe))
     application.add_handler(CommandHandler("subscriptions", briefings.subscriptions))

@@ -14,6 +14,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import Forbidden, TelegramError
 
 from bot import render
+from bot.admin import is_admin
 from bot.context import BotContext
 
 __all__ = ["ALL", "id_or_all", "may_manage", "topic_too_long"]
@@ -38,7 +39,7 @@ async def may_manage(update: Update, context: BotContext, what: str) -> bool:
     When Telegram cannot answer, the sender is told so and nothing changes.
     """
     chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    if chat.type == ChatType.PRIVATE or (user is not None and user.id in context.services.settings.admin_user_ids):
+    if chat.type == ChatType.PRIVATE or is_admin(update, context):
         return True
     sender_chat = message.sender_chat
     if sender_chat is not None and sender_chat.id == chat.id:

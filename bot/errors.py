@@ -7,16 +7,49 @@
         │   └── DiskFull         no space left on the disk holding DATA_DIR: nothing can be saved until some is freed
         ├── ReindexRunning       a reindex was asked for while another one runs
         ├── NotAFeed             a URL to follow answered with neither a feed nor a page naming one (.page)
-        └── AlreadyFollowed      the feed to follow (or the one a page names) is followed already (.feed_id)
+        ├── AlreadyFollowed      the feed to follow (or the one a page names) is followed already (.feed_id)
+        └── FetchError           a URL could not be fetched (bot.fetcher; .url); one line fit to show an admin
+            ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
+            ├── TooManyRedirects  more than max_redirects hops (loops included)
+            ├── ResponseTooLarge  more than max_bytes
+            ├── WrongContentType  media that cannot be a feed (feeds) or not HTML (pages)
+            ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
+            ├── FetchTimeout      the total deadline passed
+            ├── Unreachable       DNS failure, refused connection, TLS failure, broken response
+            ├── RobotsDisallowed  robots.txt forbids the page
+            └── RobotsUnavailable robots.txt answered a server error: try later
+
+None of ours is named like one of Telegram's (``telegram.error``), so a bare ``NetworkError`` or ``TimedOut`` in a
+handler is always Telegram's; httpx's errors are always written ``httpx.…``.
 
 Messages say what is wrong, not which command fixes it: each edge (the command line, a chat) adds its own hint.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from index.errors import NewsbotError
 
-__all__ = ["AlreadyFollowed", "BotError", "ConfigError", "DiskFull", "NotAFeed", "ReindexRunning", "StateError"]
+__all__ = [
+    "AlreadyFollowed",
+    "BotError",
+    "ConfigError",
+    "DiskFull",
+    "FetchError",
+    "FetchTimeout",
+    "HTTPStatusError",
+    "NotAFeed",
+    "ReindexRunning",
+    "ResponseTooLarge",
+    "RobotsDisallowed",
+    "RobotsUnavailable",
+    "StateError",
+    "TooManyRedirects",
+    "Unreachable",
+    "UnsafeURL",
+    "WrongContentType",
+]
 
 
 class BotError(NewsbotError):
@@ -57,3 +90,52 @@ class AlreadyFollowed(BotError):
     def __init__(self, message: str, *, feed_id: int) -> None:
         super().__init__(message)
         self.feed_id = feed_id
+
+
+class FetchError(BotError):
+    """A URL could not be fetched; ``str(error)`` is one line saying why, fit to show an admin."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class UnsafeURL(FetchError):
+    """The URL is not http(s), is malformed, or its host has an address the fetcher may not contact."""
+
+
+class TooManyRedirects(FetchError):
+    """The redirects went on past the limit (a loop, or a very long chain)."""
+
+
+class ResponseTooLarge(FetchError):
+    """The body is larger than ``max_bytes``."""
+
+
+class WrongContentType(FetchError):
+    """The response is not a feed (for a feed) or not an HTML page (for a page)."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; ``retry_after`` is its Retry-After, when it sent one."""
+
+    def __init__(self, message: str, *, url: str, status: int, retry_after: dt.timedelta | None) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FetchTimeout(FetchError):
+    """The whole fetch (redirects and body included) took longer than the deadline."""
+
+
+class Unreachable(FetchError):
+    """The host could not be resolved or reached, TLS failed, or the response was broken."""
+
+
+class RobotsDisallowed(FetchError):
+    """The site's robots.txt does not allow newsbot to fetch this page."""
+
+
+class RobotsUnavailable(FetchError):
+    """The site's robots.txt answered a server error (5xx, 429): the page was not fetched; try later."""

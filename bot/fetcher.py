@@ -3,9 +3,10 @@
 One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every request:
 
 - goes only to http(s) URLs whose host resolves to public addresses. The check happens where the socket is
-  opened (a guarded httpcore network backend): the host is resolved once, every address is checked, and the
-  connection goes to a checked address, so DNS cannot answer differently between check and connect (no
-  rebinding window). Redirects are followed by hand and every hop is checked the same way;
+  opened (``bot.guard.GuardedTransport``, on httpx's and httpcore's public APIs): the host is resolved once,
+  every address is checked, and the connection goes to a checked address, so DNS cannot answer differently
+  between check and connect (no rebinding window). Redirects are followed by hand and every hop is checked the
+  same way;
 - keeps TLS verification on (certifi's roots; never retried without it), ignores proxy and netrc settings
   from the environment, and keeps no cookies;
 - ends within ``timeout`` seconds in all (connect, every redirect hop and the whole body), not only per read;
@@ -18,24 +19,13 @@ One ``httpx.AsyncClient`` per ``Fetcher`` (an async context manager). Every requ
   are cached: a robots.txt that answers a server error, or a host that cannot be reached, is asked again next time,
   and the error says which it was.
 
-Errors, each with a one-line message fit to show an admin::
+Every failure is a ``FetchError`` with a one-line message fit to show an admin: its subclasses (``UnsafeURL``,
+``HTTPStatusError``, ``Unreachable``, ...) are drawn in ``bot/errors.py``'s tree, and re-exported here.
 
-    index.NewsbotError
-    └── FetchError            .url
-        ├── UnsafeURL         not http(s), malformed, or a host with a private/loopback/... address
-        ├── TooManyRedirects  more than max_redirects hops (loops included)
-        ├── ResponseTooLarge  more than max_bytes
-        ├── WrongContentType  media that cannot be a feed (feeds) or not HTML (pages)
-        ├── HTTPStatusError   .status, .retry_after: an error status (4xx, 5xx, or 3xx without Location)
-        ├── FetchTimeout      the total deadline passed
-        ├── NetworkError      DNS failure, refused connection, TLS failure, broken response
-        ├── RobotsDisallowed  robots.txt forbids the page
-        └── RobotsUnavailable robots.txt answered a server error: try later
-
-Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time, never past
-``max_bytes``, so a compression bomb costs no more memory than an honest large body. Residual risk:
-``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254) included, as
-ALLOW_PRIVATE_URLS=1 means.
+Compressed bodies (only gzip and deflate are asked for and accepted) are inflated a step at a time
+(``bot.bodies``), never past ``max_bytes``, so a compression bomb costs no more memory than an honest large
+body. Residual risk: ``allow_private=True`` admits link-local addresses, cloud metadata (169.254.169.254)
+included, as ALLOW_PRIVATE_URLS=1 means.
 """
 
 from __future__ import annotations
@@ -45,22 +35,32 @@ import contextlib
 import datetime as dt
 import http
 import http.cookiejar
-import ipaddress
 import logging
-import socket
 import ssl
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
-import httpcore
 import httpx
 from protego import Protego
 
-from index.errors import InvalidOption, NewsbotError
-from index.feeds import parse_retry_after
+from bot.bodies import read_body
+from bot.errors import (
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    RobotsUnavailable,
+    TooManyRedirects,
+    Unreachable,
+    UnsafeURL,
+    WrongContentType,
+)
+from bot.guard import GuardedTransport, Resolver, system_resolver
+from index.errors import InvalidOption
+from index.polling import parse_retry_after
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -73,15 +73,14 @@ __all__ = [
     "FetchTimeout",
     "Fetcher",
     "HTTPStatusError",
-    "NetworkError",
     "Resolver",
     "ResponseTooLarge",
     "RobotsDisallowed",
     "RobotsUnavailable",
     "TooManyRedirects",
+    "Unreachable",
     "UnsafeURL",
     "WrongContentType",
-    "address_kind",
     "default_user_agent",
 ]
 
@@ -93,7 +92,6 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_ROBOTS_TTL = 3600.0
 ROBOTS_AGENT = "newsbot"
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB of it
-_INFLATE_STEP = 1 << 20
 
 # Top-level media types that cannot be a feed; any other body is handed to the parser, which decides.
 NOT_FEED_MEDIA = ("image/", "audio/", "video/", "font/", "model/")
@@ -106,60 +104,8 @@ _ACCEPT = {
 }
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 Kind = Literal["feed", "page"]
-Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-"""``await resolver(host, port)`` -> the host's IP addresses as strings (the default asks the system)."""
-
-
-class FetchError(NewsbotError):
-    """A URL could not be fetched; ``str(error)`` is one line saying why, fit to show an admin."""
-
-    def __init__(self, message: str, *, url: str) -> None:
-        super().__init__(message)
-        self.url = url
-
-
-class UnsafeURL(FetchError):
-    """The URL is not http(s), is malformed, or its host has an address the fetcher may not contact."""
-
-
-class TooManyRedirects(FetchError):
-    """The redirects went on past the limit (a loop, or a very long chain)."""
-
-
-class ResponseTooLarge(FetchError):
-    """The body is larger than ``max_bytes``."""
-
-
-class WrongContentType(FetchError):
-    """The response is not a feed (for a feed) or not an HTML page (for a page)."""
-
-
-class HTTPStatusError(FetchError):
-    """The server answered with an error status; ``retry_after`` is its Retry-After, when it sent one."""
-
-    def __init__(self, message: str, *, url: str, status: int, retry_after: dt.timedelta | None) -> None:
-        super().__init__(message, url=url)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class FetchTimeout(FetchError):
-    """The whole fetch (redirects and body included) took longer than the deadline."""
-
-
-class NetworkError(FetchError):
-    """The host could not be resolved or reached, TLS failed, or the response was broken."""
-
-
-class RobotsDisallowed(FetchError):
-    """The site's robots.txt does not allow newsbot to fetch this page."""
-
-
-class RobotsUnavailable(FetchError):
-    """The site's robots.txt answered a server error (5xx, 429): the page was not fetched; try later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,160 +134,6 @@ def default_user_agent() -> str:
     from bot import __version__ as version
 
     return f"newsbot/{version} (+feed reader; answers questions with quotes)"
-
-
-def address_kind(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """Classify an IP address for the private-address policy.
-
-    Args:
-        address: an IPv4 or IPv6 address (a scope such as ``%eth0`` is ignored).
-
-    Returns:
-        ``"public"``, or what makes it non-public: ``"unspecified"``, ``"loopback"``, ``"link-local"``,
-        ``"multicast"``, ``"private"`` or ``"reserved"``. An IPv6 address that embeds an IPv4 one
-        (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is classified by the
-        embedded address.
-
-    Raises:
-        ValueError: not an IP address.
-    """
-    ip = ipaddress.ip_address(str(address).split("%", 1)[0]) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        # These IPv6 forms reach the embedded IPv4 address (DNS64 answers NAT64 ones for IPv4-only sites).
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return address_kind(embedded)
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_reserved:
-        return "reserved"
-    if ip.is_private:
-        return "private"
-    if not ip.is_global:
-        return "reserved"
-    return "public"
-
-
-def _address_allowed(kind: str, *, allow_private: bool, allow_loopback: bool) -> bool:
-    if kind == "public":
-        return True
-    if kind in ("unspecified", "multicast"):
-        return False  # never a web server, whatever the settings
-    return allow_private or (allow_loopback and kind == "loopback")
-
-
-class _AddressRefused(Exception):
-    """Raised where the socket would be opened; the fetcher turns it into UnsafeURL with the URL."""
-
-    def __init__(self, host: str, address: str, kind: str) -> None:
-        where = f"{address} is" if host == address else f"{host} resolves to {address},"
-        super().__init__(f"{where} a {kind} address")
-        self.kind = kind
-
-
-async def _system_resolver(host: str, port: int) -> Sequence[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the policy admits, resolving each host exactly once."""
-
-    def __init__(self, *, resolver: Resolver, allow_private: bool, allow_loopback: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._resolver = resolver
-        self._allow_private = allow_private
-        self._allow_loopback = allow_loopback
-
-    async def _addresses(self, host: str, port: int, seconds: float | None) -> list[str]:
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-            return [host]
-        except ValueError:
-            pass
-        try:
-            async with asyncio.timeout(seconds):
-                found = await self._resolver(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host} ({exc.strerror or exc})") from None
-        addresses = list(dict.fromkeys(found))
-        if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host} (no address)")
-        return addresses
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._addresses(host, port, timeout)
-        for address in addresses:
-            try:
-                kind = address_kind(address)
-            except ValueError:
-                raise httpcore.ConnectError(f"cannot resolve {host} (resolver gave {address!r})") from None
-            # A host with one non-public address among public ones is refused too: which one a connection
-            # would use is not ours to choose.
-            if not _address_allowed(kind, allow_private=self._allow_private, allow_loopback=self._allow_loopback):
-                raise _AddressRefused(host, address, kind)
-        last_error: Exception = httpcore.ConnectError(f"cannot connect to {host}")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's backend interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("the fetcher does not open Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool rebuilt on the guarded network backend.
-
-    httpx has no public hook for the network backend, so the pool httpx builds is replaced by one built with
-    the same public httpcore arguments plus ours. The check below fails loudly if a future httpx stores its
-    pool elsewhere, rather than silently dropping the guard (and the tests of the guard would fail too).
-    """
-
-    def __init__(self, *, backend: _GuardedBackend, limits: httpx.Limits) -> None:
-        ssl_context = httpx.create_ssl_context(verify=True, trust_env=False)
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits, http1=True, http2=False)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("this httpx version keeps its connection pool elsewhere; the fetcher cannot guard it")
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=backend,
-        )
-        self.ssl_context = ssl_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +204,7 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.per_host = per_host
         self.robots_ttl = robots_ttl
-        self._resolver = resolver or _system_resolver
+        self._resolver = resolver or system_resolver
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
         self.ssl_context: ssl.SSLContext | None = None  # set on entering; tests check it verifies
@@ -421,11 +213,11 @@ class Fetcher:
         self._robots_locks: dict[tuple[str, str, int | None], asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
-        backend = _GuardedBackend(
-            resolver=self._resolver, allow_private=self.allow_private, allow_loopback=self.allow_loopback
-        )
-        transport = _GuardedTransport(
-            backend=backend, limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        transport = GuardedTransport(
+            allow_private=self.allow_private,
+            allow_loopback=self.allow_loopback,
+            resolver=self._resolver,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
         )
         no_cookies = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.AsyncClient(
@@ -461,7 +253,7 @@ class Fetcher:
 
         Raises:
             UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout,
-            NetworkError, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
+            Unreachable, RobotsDisallowed, RobotsUnavailable: all ``FetchError``, each with a one-line reason.
             InvalidOption: ``kind`` is not "feed" or "page".
         """
         if kind not in ("feed", "page"):
@@ -554,19 +346,12 @@ class Fetcher:
         try:
             async with self._client_or_fail().stream("GET", target, headers=headers) as response:
                 return await self._outcome(response, url, kind, etag, last_modified, limit, truncate)
-        except _AddressRefused as exc:
-            hint = (
-                ""
-                if exc.kind in ("unspecified", "multicast")
-                else "; ALLOW_PRIVATE_URLS=1 allows private, loopback and link-local addresses"
-            )
-            raise UnsafeURL(f"refused {url}: {exc}{hint}", url=url) from None
         except httpx.TimeoutException:
             raise FetchTimeout(f"{url} did not answer within {self.timeout:g} s", url=url) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise UnsafeURL(f"refused {url}: {_one_line(str(exc))}", url=url) from None
         except httpx.HTTPError as exc:
-            raise NetworkError(f"could not fetch {url}: {_describe(exc)}", url=url) from None
+            raise Unreachable(f"could not fetch {url}: {_describe(exc)}", url=url) from None
 
     async def _outcome(
         self,
@@ -610,7 +395,7 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
             raise ResponseTooLarge(f"{url} is {int(declared)} bytes; the limit is {limit}", url=url)
-        body = await _read_body(response, url=url, limit=limit, truncate=truncate)
+        body = await read_body(response, url=url, limit=limit, truncate=truncate)
         return FetchResult(
             url=url,
             status=status,
@@ -665,70 +450,6 @@ class Fetcher:
             # The page itself would have failed the same way (the same host): say so of the page, not of robots.txt.
             raise type(exc)(str(exc).replace(robots_url, str(target)), url=str(target)) from None
         return Protego.parse(result.body.decode("utf-8", errors="replace"))
-
-
-class _BoundedDecoder:
-    """Decodes a gzip or deflate body without ever producing more than the bytes still allowed.
-
-    httpx's own decoders inflate each network chunk in full, so one 64 KiB chunk of a compression bomb would
-    become tens of megabytes before any size check; here each step asks zlib for at most what is allowed.
-    """
-
-    def __init__(self, content_encoding: str, *, url: str) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise NetworkError(f"could not fetch {url}: unsupported Content-Encoding {content_encoding!r}", url=url)
-        self._coding = codings[0] if codings else None
-        self._url = url
-        self._inflater = self._new_inflater()
-        self._deflate_checked = False
-
-    def _new_inflater(self) -> Any:
-        if self._coding == "deflate":
-            return zlib.decompressobj()  # zlib-wrapped; raw deflate is detected on the first chunk
-        return zlib.decompressobj(zlib.MAX_WBITS | 16) if self._coding else None
-
-    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
-        """Decoded pieces of ``data`` of at most 1 MiB each, stopping once more than ``room`` bytes came out."""
-        if self._inflater is None:
-            yield data[: room + 1]
-            return
-        pending, produced = data, 0
-        try:
-            if self._coding == "deflate" and not self._deflate_checked and data:
-                self._deflate_checked = True
-                if (data[0] & 0x0F) != 8:  # no zlib header: servers often send raw deflate
-                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            while pending and produced <= room:
-                out = self._inflater.decompress(pending, min(room + 1 - produced, _INFLATE_STEP))
-                pending = self._inflater.unconsumed_tail
-                if self._inflater.eof and self._inflater.unused_data:
-                    pending = self._inflater.unused_data  # a gzip body may hold several members in a row
-                    self._inflater = self._new_inflater()
-                produced += len(out)
-                if out:
-                    yield out
-        except zlib.error as exc:
-            raise NetworkError(
-                f"could not fetch {self._url}: broken {self._coding} body ({exc})", url=self._url
-            ) from None
-
-
-async def _read_body(response: httpx.Response, *, url: str, limit: int, truncate: bool) -> bytes:
-    """The decoded body, stopping at ``limit`` bytes: an error, or (``truncate``) the first ``limit`` bytes."""
-    decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), url=url)
-    chunks: list[bytes] = []
-    size = 0
-    async for raw in response.aiter_raw():
-        for piece in decoder.pieces(raw, limit - size):
-            size += len(piece)
-            if size > limit:
-                if truncate:
-                    chunks.append(piece[: len(piece) - (size - limit)])
-                    return b"".join(chunks)
-                raise ResponseTooLarge(f"{url} sent more than {limit} bytes (the limit)", url=url)
-            chunks.append(piece)
-    return b"".join(chunks)
 
 
 def _status_message(url: str, status: int, retry_after: dt.timedelta | None) -> str:

@@ -1,13 +1,13 @@
 """Telegram handlers: flat ``async def name(update, context)`` functions, one per command or kind of message.
 
 Handlers catch only what a user can cause and answer it in a sentence; everything else reaches ``error`` and
-the user gets a short apology. The index is only ever called through ``asyncio.to_thread``. Every reply is
+the user gets a short apology. The admins' commands are in ``bot.admin``; briefings, follows and feeds have
+their own modules. The index is only ever called through ``asyncio.to_thread``. Every reply is
 ``reply_text`` in HTML (``Defaults(parse_mode=HTML)``), so every piece of user or article text is escaped.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -29,29 +29,15 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ApplicationHandlerStop
 
 import index
-from bot import render, uploads
+from bot import render
+from bot.admin import is_admin
 from bot.context import BotContext
-from bot.errors import DiskFull, ReindexRunning, StateError
-from index.ingest import SUPPORTED_SUFFIXES
+from bot.errors import DiskFull, StateError
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 3.0  # seconds between edits of a reindex status message
 STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
 USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
-
-
-def _is_admin(update: Update, context: BotContext) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in context.services.settings.admin_user_ids
-
-
-async def _refuse_non_admin(update: Update, context: BotContext) -> bool:
-    if _is_admin(update, context):
-        return False
-    if update.effective_message:
-        await update.effective_message.reply_text("Sorry, that command is for the bot's admins only.")
-    return True
 
 
 async def gate(update: Update, context: BotContext) -> None:
@@ -62,7 +48,7 @@ async def gate(update: Update, context: BotContext) -> None:
         if allowed is not None and chat.id not in allowed:
             raise ApplicationHandlerStop  # a channel is not written to; its posts are simply not read
         return
-    if allowed is None or chat is None or chat.id in allowed or _is_admin(update, context):
+    if allowed is None or chat is None or chat.id in allowed or is_admin(update, context):
         return
     refused = context.services.refused_chats
     if chat.id not in refused:
@@ -171,7 +157,7 @@ async def private_message(update: Update, context: BotContext) -> None:
 async def not_text(update: Update, context: BotContext) -> None:
     """Stickers, photos and other messages without text, in a private chat."""
     text = "I can only read text. Send me a question in words, or /help."
-    if update.effective_message.document and _is_admin(update, context):
+    if update.effective_message.document and is_admin(update, context):
         text += " To add this document to the articles, reply /add to it."
     await update.effective_message.reply_text(text)
 
@@ -232,111 +218,6 @@ async def inline_query(update: Update, context: BotContext) -> None:
         if len(render.quote_block(quote)) <= render.MAX_MESSAGE
     ]
     await query.answer(results, cache_time=60)
-
-
-async def _run_reindex(context: BotContext, status: Message, *, done: str = "", full: bool = False) -> None:
-    """Reindex in the background, editing ``status`` with progress, then with the report (after ``done``)."""
-    svc = context.services
-    task = asyncio.create_task(svc.library.reindex(full=full))
-    shown = status.text_html
-    while not task.done():
-        await asyncio.wait({task}, timeout=PROGRESS_EVERY)
-        if task.done():
-            break
-        stage, finished, total = svc.library.progress
-        text = f"Reindexing… {stage}" + (f" {finished}/{total}" if total else "")
-        if text != shown:
-            with contextlib.suppress(BadRequest):
-                await status.edit_text(text)
-            shown = text
-    try:
-        report = task.result()
-    except ReindexRunning:
-        await status.edit_text(done + "A reindex is already running and will pick this up.")
-        return
-    except index.NewsbotError as exc:
-        log.warning("reindex failed: %s", exc)
-        await status.edit_text(f"{done}Reindex failed: {render.failure(exc)}.\nThe previous index is still serving.")
-        return
-    except Exception:
-        log.exception("reindex failed")
-        await status.edit_text(
-            f"{done}Reindex failed with an internal error (see the bot's log). The previous index is still serving."
-        )
-        return
-    log.info("reindexed: %s, %s in %.1f s", index.plural(report.articles, "article"),
-             index.plural(report.passages, "passage"), report.seconds)
-    await status.edit_text(done + render.reindex_report(report))
-
-
-async def reindex(update: Update, context: BotContext) -> None:
-    """/reindex [full] (admins): update from ARTICLES_DIR in the background, reporting progress in one message."""
-    if await _refuse_non_admin(update, context):
-        return
-    args = [a.lower() for a in context.args or []]
-    if args not in ([], ["full"]):
-        await update.effective_message.reply_text(
-            "Usage: /reindex (read the files that changed) or /reindex full (rebuild from every file)."
-        )
-        return
-    if context.services.library.busy:
-        await update.effective_message.reply_text("A reindex is already running; wait for its report.")
-        return
-    status = await update.effective_message.reply_text("Reindexing… reading articles")
-    # A task, not an await: questions keep being answered from the old index meanwhile.
-    context.application.create_task(_run_reindex(context, status, full=args == ["full"]), update=update)
-
-
-async def stats(update: Update, context: BotContext) -> None:
-    """/stats (admins): the index and the bot's counters."""
-    if await _refuse_non_admin(update, context):
-        return
-    svc = context.services
-    feeds, today = [], 0
-    if svc.db is not None:
-        midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        feeds = await svc.db.feeds.every()
-        today = await svc.db.feeds.fetched_since(midnight)
-    await update.effective_message.reply_text(render.stats(svc.library.index, svc.stats, feeds, today))
-
-
-async def add(update: Update, context: BotContext) -> None:
-    """/add (admins): as a document's caption, or as a reply to a document: save it into ARTICLES_DIR and reindex."""
-    if await _refuse_non_admin(update, context):
-        return
-    message = update.effective_message
-    svc = context.services
-    document = message.document or (message.reply_to_message.document if message.reply_to_message else None)
-    if document is None:
-        await message.reply_text("Send a document with /add as its caption, or reply /add to a document.")
-        return
-    name = uploads.safe_name(document.file_name)
-    if name is None:
-        await message.reply_text(f"I can add {', '.join(SUPPORTED_SUFFIXES)} files only.")
-        return
-    limit = svc.settings.max_upload_bytes
-    if document.file_size and document.file_size > limit:
-        await message.reply_text(f"That file is {document.file_size:,} bytes; the limit is {limit:,}.")
-        return
-    if svc.library.busy:
-        await message.reply_text("A reindex is running; send the file again when it has finished.")
-        return
-    data = bytes(await (await document.get_file()).download_as_bytearray())
-    if len(data) > limit:
-        await message.reply_text(f"That file is {len(data):,} bytes; the limit is {limit:,}.")
-        return
-    articles, reason = await asyncio.to_thread(uploads.check_upload, name, data)
-    if not articles:
-        await message.reply_text(f"I could not add {escape(name)}: {escape(reason)}.")
-        return
-    target = await asyncio.to_thread(uploads.store_upload, svc.settings.articles_dir, name, data)
-    if target is None:
-        await message.reply_text(f"{escape(name)} is already in the articles folder; nothing to add.")
-        return
-    title = escape(articles[0].title[:200])
-    count = index.plural(len(articles), "article")
-    status = await message.reply_text(f"Saved {escape(target.name)} ({count}: <i>{title}</i>). Reindexing…")
-    await _run_reindex(context, status, done=f"Added {escape(target.name)}: <i>{title}</i>.\n")
 
 
 async def _state_failure(update: object, context: BotContext, err: StateError) -> None:

@@ -22,11 +22,13 @@ from telegram.ext import Application
 
 import index
 from bot import render, uploads
+from bot.admin import is_admin
 from bot.context import BotContext, services_of
 from bot.errors import AlreadyFollowed, NotAFeed, ReindexRunning
 from bot.fetcher import FetchError
 from bot.polling import Followed, fetch_page, follow_feed, policy_for, poll
-from index.feeds import PollPolicy, canonical_url
+from index.polling import PollPolicy
+from index.urls import canonical_url
 
 __all__ = [
     "SOURCE_FOLDERS",
@@ -125,11 +127,6 @@ async def prune_old(context: BotContext) -> None:
         await reindex_soon(context.application, delay=0.0)
 
 
-def _is_admin(update: Update, context: BotContext) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in context.services.settings.admin_user_ids
-
-
 async def feeds(update: Update, context: BotContext) -> None:
     """/feeds [add URL [name] | remove ID | pause ID | resume ID]: the followed feeds (changes: admins)."""
     message = update.effective_message
@@ -144,7 +141,7 @@ async def feeds(update: Update, context: BotContext) -> None:
     if action not in ("add", "remove", "pause", "resume"):
         await message.reply_text(USAGE_FEEDS)
         return
-    if not _is_admin(update, context):
+    if not is_admin(update, context):
         await message.reply_text("Sorry, that command is for the bot's admins only.")
         return
     if action == "add":
@@ -222,7 +219,7 @@ async def fetch(update: Update, context: BotContext) -> None:
     """/fetch URL (admins): add the article of one web page."""
     message = update.effective_message
     svc = context.services
-    if not _is_admin(update, context):
+    if not is_admin(update, context):
         await message.reply_text("Sorry, that command is for the bot's admins only.")
         return
     args = context.args or []

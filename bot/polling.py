@@ -1,9 +1,9 @@
 """Polling followed feeds, and fetching single pages: the network half of live news, Telegram-free.
 
-One round (``poll``) visits every feed that is due (``index.feeds.is_due``), as the good feed readers do: a
+One round (``poll``) visits every feed that is due (``index.polling.is_due``), as the good feed readers do: a
 conditional GET with the ETag and Last-Modified it was given (a 304 costs nothing) and the feed parsed with
 feedparser in a worker thread. What to fetch is then decided the ``reader`` library's way: one read of what the
-database knows of the feed's items, a pure plan (``index.feeds.plan_items``: new, changed, backlog, gone), the
+database knows of the feed's items, a pure plan (``index.polling.plan_items``: new, changed, backlog, gone), the
 pages fetched (robots.txt obeyed) and their articles extracted with trafilatura, the feed's own content standing
 in when a page cannot be had, and one transaction that records it all. At most ``ITEMS_PER_POLL`` pages are
 fetched per feed and round; the rest wait in the database, with the feed's own data, and are fetched on the
@@ -36,19 +36,10 @@ from bot.errors import AlreadyFollowed, NotAFeed
 from bot.fetcher import PAGE_CONTENT_TYPES, Fetcher, FetchError, FetchResult, HTTPStatusError
 from bot.state import AsyncState, Feed, PollRecord
 from bot.uploads import save_article
-from index.feeds import (
-    FeedItem,
-    ParsedFeed,
-    PollPolicy,
-    after_failure,
-    after_success,
-    canonical_url,
-    extract_article,
-    feed_links,
-    is_due,
-    parse_feed,
-    plan_items,
-)
+from index.feeds import FeedItem, ParsedFeed, feed_links, parse_feed
+from index.pages import extract_article
+from index.polling import PollPolicy, after_failure, after_success, is_due, plan_items
+from index.urls import canonical_url
 
 __all__ = [
     "ITEMS_PER_POLL",

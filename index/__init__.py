@@ -15,7 +15,7 @@ from .answers import answer
 from .bm25 import VARIANTS, Settings
 from .briefs import brief
 from .core import DEFAULT_SETTINGS, Index, build, compare, load, maintain, open_or_build, update
-from .dates import TimeQuery, date_text, naive_utc, parse_date, read_since, read_time, within, zone
+from .dates import date_text, naive_utc, parse_date, within, zone
 from .embedding import ModelUnavailable
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError, InvalidOption, NewsbotError
 from .ingest import ingest
@@ -36,6 +36,7 @@ from .model import (
 from .passages import paragraph_around
 from .search import search
 from .segments import IndexLocked
+from .timewords import TimeQuery, read_since, read_time
 
 __all__ = [
     "DEFAULT_SETTINGS",

@@ -3,7 +3,7 @@
 The path of a question:
 
 1. **Small talk** ("hi", "thanks!", "how are you?") is recognised before anything is searched (``index.talk``)
-   and gets a friendly line, never quotes. **Time** is read next (``index.dates.read_time``): "yesterday",
+   and gets a friendly line, never quotes. **Time** is read next (``index.timewords.read_time``): "yesterday",
    "in March 1987", "since May 2020" restrict the candidates to articles of that range; "latest" and "what's
    new" order the relevant quotes newest first; a question with nothing but time ("What happened yesterday?")
    gets a briefing of that range instead.
@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING
 
 from .analysis import analyze, normalize
 from .briefs import brief
-from .dates import TimeQuery, date_text, read_time
+from .dates import date_text
 from .model import Answer, Quote
 from .talk import SMALL_TALK_REPLY, is_small_talk
+from .timewords import TimeQuery, read_time
 
 if TYPE_CHECKING:
     from .core import Index

@@ -1,25 +1,18 @@
-"""Feeds: parse RSS/Atom bytes, recognise items, turn pages into articles, and decide when to poll again.
+"""Feeds: read RSS/Atom bytes into items, as the good feed readers read them, and find a page's feeds.
 
-Everything here is pure and synchronous (no network, no clock of its own, no randomness of its own), so the bot
-runs it in a worker thread and the tests drive it with fixed times. ``bot.fetcher`` gets the bytes; this
-module decides what they mean::
+Everything here is pure and synchronous (no network, no clock of its own), so the bot runs it in a worker thread
+and the tests drive it with fixed times. ``bot.fetcher`` gets the bytes; this module decides what they mean::
 
     parsed = parse_feed(body, url=feed_url, headers=response_headers)    # -> ParsedFeed
     for item in parsed.items: ...                                         # item.key, item.digest
-    article = extract_article(page_html, url=page_url, item=item, source=parsed.title)   # -> Article | None
-    state = after_success(state, now=now, headers=response_headers, etag=..., last_modified=..., ttl=parsed.ttl)
-    state = after_failure(state, now=now, error="HTTP 503", status=503, retry_after=...)
+    feed_links(page_html, url=page_url)                                   # the feeds a web page names
 
-Item identity (``FeedItem.key``) is the GUID or Atom id, else the link without tracking parameters, else a hash
-of title and text; ``FeedItem.digest`` changes when the title or the text changes, so a known key with a new
-digest is an edited item whose article should be replaced.
-
-Which items a poll fetches is decided here too, from one read of what the database knows (as the ``reader``
-library's update pipeline does)::
-
-    plan = plan_items(parsed.items, known, per_poll=50)   # parsed.items is None after a 304
-    plan.fetch      # keys to fetch now: new items, changed ones, then the backlog (seen, not fetched yet)
-    plan.gone       # keys the feed no longer lists (remembered a while, then forgotten)
+The encoding is decided as feed readers and browsers decide it (``decode_feed``), and item dates before 1970 or
+after the fetch are not believed. Item identity (``FeedItem.key``) is the GUID or Atom id, else the link without
+tracking parameters (``index.urls``), else a hash of title and text; ``FeedItem.digest`` changes when the title
+or the text changes, so a known key with a new digest is an edited item whose article should be replaced.
+``index.polling`` decides when to read a feed again and which items to fetch; ``index.pages`` makes the pages
+they link to into articles.
 """
 
 from __future__ import annotations
@@ -28,123 +21,36 @@ import calendar
 import codecs
 import contextlib
 import datetime as dt
-import email.utils
 import hashlib
 import html
 import io
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
-from .errors import InvalidOption
-from .ingest import _BOMS, _clean_paragraphs, _legacy
-from .model import Article
+from .ingest import BOMS, clean_paragraphs, decode_legacy
+
+from .urls import canonical_url, is_web_url
 
 __all__ = [
-    "DEFAULT_POLICY",
     "EARLIEST_DATE",
-    "MAX_CHANGES",
     "FeedItem",
-    "FeedState",
-    "ItemPlan",
-    "KnownItem",
     "ParsedFeed",
-    "PollPolicy",
-    "after_failure",
-    "after_success",
-    "canonical_url",
     "decode_feed",
-    "extract_article",
     "feed_links",
     "html_to_text",
-    "is_due",
     "item_from_record",
     "item_record",
     "parse_feed",
-    "parse_retry_after",
-    "plan_items",
-    "resume",
 ]
 
-# Query parameters that only say where a click came from; removed for identity and duplicate detection.
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_")
-_TRACKING_NAMES = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "gclsrc",
-        "dclid",
-        "gbraid",
-        "wbraid",
-        "msclkid",
-        "yclid",
-        "twclid",
-        "ttclid",
-        "igshid",
-        "mc_cid",
-        "mc_eid",
-        "_ga",
-        "_gl",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "vero_conv",
-        "__twitter_impression",
-        "ocid",
-        "cmpid",
-        "ncid",
-        "sr_share",
-    }
-)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 # Minutes in one syndication-module update period (RSS 1.0 sy:updatePeriod), for feeds without <ttl>.
 _SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
-
-
-def canonical_url(url: str) -> str:
-    """Normalise a URL for identity and duplicate detection; the result still opens the same page.
-
-    Lower-cases the scheme and host, drops the default port, the fragment and tracking parameters (``utm_*``,
-    ``fbclid``, ``gclid``, ...), and gives an empty path as ``/``. Other parameters keep their order and their
-    encoding. Strings that are not absolute http(s) URLs (``tag:...``, ``urn:...``) come back stripped.
-
-    Args:
-        url: any URL string.
-
-    Returns:
-        The canonical form.
-    """
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return text
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return text
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    if parts.username is not None:
-        userinfo = parts.netloc.rpartition("@")[0]
-        netloc = f"{userinfo}@{netloc}"
-    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracking(pair))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-
-
-def _is_tracking(pair: str) -> bool:
-    name = pair.split("=", 1)[0].lower()
-    return name in _TRACKING_NAMES or name.startswith(_TRACKING_PREFIXES)
 
 
 class _TextCollector(HTMLParser):
@@ -204,7 +110,7 @@ def html_to_text(fragment: str) -> str:
     collector.feed(fragment)
     collector.close()
     lines = [line.strip() for line in "".join(collector.parts).replace("\xa0", " ").split("\n")]
-    return "\n\n".join(_clean_paragraphs(lines))
+    return "\n\n".join(clean_paragraphs(lines))
 
 
 def _one_line(text: str) -> str:
@@ -380,7 +286,7 @@ def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
     Returns:
         ``(text, encoding)``: the text (without a byte-order mark) and Python's name of the encoding used.
     """
-    for bom, codec, _name in _BOMS:
+    for bom, codec, _name in BOMS:
         if body.startswith(bom):
             return body.decode(codec, errors="replace").removeprefix("\ufeff"), codecs.lookup(codec).name
     for start, codec in _UNICODE_STARTS:
@@ -396,7 +302,7 @@ def decode_feed(body: bytes, *, content_type: str = "") -> tuple[str, str]:
             return body.decode(codec), codec
     if _is_utf8(body):
         return body.decode("utf-8"), "utf-8"
-    legacy = _legacy(body)
+    legacy = decode_legacy(body)
     if legacy is not None:
         return legacy[0], _codec(legacy[1]) or legacy[1]
     return body.decode("utf-8", errors="replace"), "utf-8"
@@ -537,432 +443,4 @@ def feed_links(page: bytes, *, url: str) -> list[str]:
     collector.close()
     base = urljoin(url, collector.base) if collector.base else url
     found = [urljoin(base, href) for href in collector.hrefs]
-    return list(dict.fromkeys(link for link in found if urlsplit(link).scheme in _DEFAULT_PORTS))
-
-
-def _article_id(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
-
-
-def _host(url: str) -> str:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-    return host.lower().removeprefix("www.")
-
-
-def _page_canonical(declared: str | None, fetched: str) -> str:
-    """The page's own canonical URL when it stays on the fetched host, else the fetched URL.
-
-    A page may claim any canonical URL; accepting another site's would let one feed replace another feed's
-    articles (ids follow canonical URLs), so a claim for a different host is ignored.
-    """
-    if declared and urlsplit(declared).scheme in _DEFAULT_PORTS and _host(declared) == _host(fetched):
-        return canonical_url(declared)
-    return canonical_url(fetched)
-
-
-def extract_article(
-    page: bytes | str | None,
-    *,
-    url: str,
-    item: FeedItem | None,
-    source: str,
-    min_chars: int = 200,
-    min_item_chars: int = 40,
-) -> Article | None:
-    """Turn a fetched page (and the feed item that linked it) into an article.
-
-    The page's main text, title, date and canonical URL come from trafilatura's ``bare_extraction`` (never its
-    fetchers). When the page has less than ``min_chars`` of main text, or there is no page (it could not be
-    fetched, or robots.txt forbids it), the feed item's own content is used if it has ``min_item_chars`` (a
-    feed's summary is the story's own words, so a sentence is enough; a page's short text may be boilerplate).
-    When neither has enough, an item with a title is kept as a headline: an article with no text, whose title is
-    what gets quoted (as headline-only records are read).
-
-    Args:
-        page: the page's HTML, or None when it could not be had.
-        url: the page's URL after redirects (else the item's link).
-        item: the feed item that linked the page, or None for a page followed on its own.
-        source: the feed's or site's name, shown as the article's source; the page's site name (else its
-            host) when empty.
-        min_chars: the least main text a page must have to be used.
-        min_item_chars: the least text the feed item must have to stand in for the page.
-
-    Returns:
-        The article, its id a short hash of its canonical URL so that the same page keeps the same id; the
-        feed's date (it carries a time) before the page's; its text "" for a headline; None when there is
-        neither enough text nor an item with a title.
-    """
-    doc = _extract_page(page, url) if page else None
-    page_text = _page_text(doc) if doc is not None else ""
-    item_text = item.text if item is not None else ""
-    if len(page_text) >= min_chars:
-        text = page_text
-    elif len(item_text) >= min_item_chars:
-        text = item_text
-    elif item is not None and item.title:
-        text = ""  # a headline; the page's own title may be a placeholder ("Loading"), the feed's is the story's
-    else:
-        return None
-    declared_url = doc.url if doc is not None else None
-    link = url or (item.link if item is not None else "") or ""
-    canonical = _page_canonical(declared_url, link) if link else None
-    page_title = _one_line(doc.title) if doc is not None and doc.title else ""
-    title = (page_title if text else "") or (item.title if item is not None else "")
-    date = item.published if item is not None and item.published else _page_date(doc)
-    # Without any URL the item's key is what stays the same from poll to poll.
-    article_id = _article_id(canonical or (item.key if item is not None else text))
-    name = source.strip() or (doc.sitename if doc is not None and doc.sitename else "") or _host(link)
-    return Article(
-        id=article_id,
-        title=title or _one_line(" ".join(text.split()[:12])),
-        text=text,
-        date=date,
-        url=canonical,
-        source=name,
-    )
-
-
-def _extract_page(page: bytes | str, url: str) -> Any:
-    import trafilatura  # heavy import, only for pages
-
-    # Bytes go in as they are: trafilatura reads the page's declared or detected encoding itself.
-    return trafilatura.bare_extraction(
-        page, url=url or None, with_metadata=True, include_comments=False, include_tables=False
-    )
-
-
-def _page_text(doc: Any) -> str:
-    lines = [line for line in (doc.text or "").split("\n") if line.strip()]
-    if doc.title and lines and lines[0].strip() == doc.title.strip():
-        lines = lines[1:]
-    return "\n\n".join(_clean_paragraphs("\n\n".join(lines).split("\n")))
-
-
-def _page_date(doc: Any) -> dt.datetime | None:
-    if doc is None or not doc.date:
-        return None
-    try:
-        day = dt.date.fromisoformat(str(doc.date)[:10])
-    except ValueError:
-        return None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
-# --- Which items a poll fetches --------------------------------------------------------------------------------
-
-MAX_CHANGES = 24  # times one item's page is fetched again because its text changed (as the reader library does)
-
-
-@dataclass(frozen=True, slots=True)
-class KnownItem:
-    """What the database remembers of one item of a feed.
-
-    ``waiting``: seen but not fetched yet (new then, or changed since it was fetched); the database keeps the
-    item itself meanwhile, so it is fetched on a later poll whatever the feed answers. ``listed``: the feed listed
-    it when last read. ``changes``: how many times it was fetched again because its title or text changed.
-    """
-
-    key: str
-    digest: str
-    waiting: bool = False
-    listed: bool = True
-    changes: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ItemPlan:
-    """What one poll does with a feed's items (``plan_items``).
-
-    ``new``: never seen, in feed order. ``changed``: fetched before, and their title or text changed since.
-    ``refreshed``: waiting items whose title or text changed while they waited (kept in their new form).
-    ``backlog``: keys of the items seen before and not fetched yet, in the order they will be fetched.
-    ``gone``: keys of items the feed listed and lists no more; ``relisted``: keys listed again.
-    ``unchanged``: how many listed items need nothing. ``fetch``: the keys to fetch in this poll, in order.
-    """
-
-    new: tuple[FeedItem, ...] = ()
-    changed: tuple[FeedItem, ...] = ()
-    refreshed: tuple[FeedItem, ...] = ()
-    backlog: tuple[str, ...] = ()
-    gone: tuple[str, ...] = ()
-    relisted: tuple[str, ...] = ()
-    unchanged: int = 0
-    fetch: tuple[str, ...] = ()
-
-    @property
-    def waiting(self) -> int:
-        """How many items still wait to be fetched after this poll."""
-        return len(self.new) + len(self.changed) + len(self.backlog) - len(self.fetch)
-
-
-def plan_items(
-    items: Sequence[FeedItem] | None,
-    known: Mapping[str, KnownItem],
-    *,
-    per_poll: int,
-    max_changes: int = MAX_CHANGES,
-) -> ItemPlan:
-    """Decide which items are new, changed, waiting or gone, and which to fetch in this poll.
-
-    New items come first, in the feed's order (feeds list the newest first, so today's stories arrive first),
-    then changed ones, then the backlog: items seen on earlier polls and not fetched yet, those the feed still
-    lists before those it dropped, each group in ``known``'s order. An item that left the feed before it was
-    fetched is still fetched: it was announced, and its page usually stays. An item whose text changed more than
-    ``max_changes`` times is not fetched again (its feed puts something like the time into it).
-
-    Args:
-        items: the feed's items as just read, or None when the feed was not read (a 304): then only the
-            backlog is fetched.
-        known: every item the database remembers for this feed, by key, waiting ones in the order they
-            should be fetched (the database gives the most recently seen first, each poll's in feed order).
-        per_poll: the most items fetched in one poll; the rest wait for the next.
-        max_changes: how many times an item is fetched again because its text changed.
-
-    Returns:
-        The plan. Pure: nothing is read or written.
-
-    Raises:
-        InvalidOption: ``per_poll`` is below 1.
-    """
-    if per_poll < 1:
-        raise InvalidOption(f"per_poll {per_poll} must be 1 or more")
-    new: list[FeedItem] = []
-    changed: list[FeedItem] = []
-    refreshed: list[FeedItem] = []
-    relisted: list[str] = []
-    unchanged = 0
-    listed_now = None if items is None else {item.key for item in items}
-    for item in items or ():
-        old = known.get(item.key)
-        if old is None:
-            new.append(item)
-            continue
-        if not old.listed:
-            relisted.append(item.key)
-        if old.waiting:
-            if old.digest != item.digest:
-                refreshed.append(item)
-        elif old.digest != item.digest and old.changes < max_changes:
-            changed.append(item)
-        else:
-            unchanged += 1
-
-    def still_listed(key: str, old: KnownItem) -> bool:
-        return old.listed if listed_now is None else key in listed_now
-
-    waiting = [(key, old) for key, old in known.items() if old.waiting]
-    backlog = [key for key, old in waiting if still_listed(key, old)]
-    backlog += [key for key, old in waiting if not still_listed(key, old)]
-    gone = [] if listed_now is None else [key for key, old in known.items() if old.listed and key not in listed_now]
-    order = [item.key for item in new] + [item.key for item in changed] + backlog
-    return ItemPlan(
-        new=tuple(new),
-        changed=tuple(changed),
-        refreshed=tuple(refreshed),
-        backlog=tuple(backlog),
-        gone=tuple(gone),
-        relisted=tuple(relisted),
-        unchanged=unchanged,
-        fetch=tuple(order[:per_poll]),
-    )
-
-
-# --- Polling policy -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PollPolicy:
-    """How often to poll a feed and when to give up on it.
-
-    ``interval`` is the normal wait between polls; the feed's ``ttl`` and the response's ``Cache-Control:
-    max-age``, ``Expires`` and ``Retry-After`` can only lengthen it, up to ``max_interval``. After ``n``
-    consecutive failures the wait is ``interval * 2**(n-1)``, capped at ``max_backoff``, and never shorter than a
-    429's or 503's ``Retry-After`` (also capped at ``max_backoff``). After ``max_failures`` consecutive failures
-    the feed is disabled. Every wait is lengthened by up to ``jitter`` (a fraction) to spread polls.
-    """
-
-    interval: dt.timedelta = dt.timedelta(minutes=30)
-    max_interval: dt.timedelta = dt.timedelta(days=1)
-    max_backoff: dt.timedelta = dt.timedelta(days=1)
-    max_failures: int = 10
-    jitter: float = 0.1
-
-    def __post_init__(self) -> None:
-        # Users cannot set less than a minute (FEED_INTERVAL_MINUTES); tests poll their own server faster.
-        if self.interval <= dt.timedelta(0):
-            raise InvalidOption(f"poll interval {self.interval} must be positive")
-        if self.max_interval < self.interval or self.max_backoff < self.interval:
-            raise InvalidOption(
-                f"max_interval ({self.max_interval}) and max_backoff ({self.max_backoff}) must be at least the "
-                f"interval ({self.interval})"
-            )
-        if self.max_failures < 1:
-            raise InvalidOption(f"max_failures {self.max_failures} must be 1 or more")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise InvalidOption(f"jitter {self.jitter} must be between 0 and 1 (a fraction of the wait)")
-
-
-DEFAULT_POLICY = PollPolicy()
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the poller remembers about one feed between polls.
-
-    ``next_due`` is an aware UTC datetime (None: due now); ``failures`` counts consecutive failures;
-    ``last_error`` is the latest failure's one-line reason (empty after a success).
-    """
-
-    etag: str | None = None
-    last_modified: str | None = None
-    failures: int = 0
-    next_due: dt.datetime | None = None
-    disabled: bool = False
-    last_error: str = field(default="")
-
-
-def is_due(state: FeedState, *, now: dt.datetime) -> bool:
-    """Whether a feed should be polled at ``now`` (an aware datetime); a disabled feed never is."""
-    return not state.disabled and (state.next_due is None or state.next_due <= now)
-
-
-def resume(state: FeedState, *, now: dt.datetime) -> FeedState:
-    """Re-enable a disabled feed (an admin asked), due at once with its failures forgotten."""
-    return replace(state, disabled=False, failures=0, next_due=now, last_error="")
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime) -> dt.timedelta | None:
-    """Read a ``Retry-After`` header: delay seconds or an HTTP date.
-
-    Args:
-        value: the header's value, or None.
-        now: the current time (aware), to turn a date into a delay.
-
-    Returns:
-        The delay (zero for a date in the past), or None when absent or unreadable.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return dt.timedelta(seconds=int(text))
-    when = _http_date(text)
-    return max(dt.timedelta(0), when - now) if when is not None else None
-
-
-def _http_date(text: str) -> dt.datetime | None:
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-def _freshness_hints(headers: Mapping[str, str], *, now: dt.datetime) -> list[dt.timedelta]:
-    """How long the server says the response stays fresh: max-age (less Age), Expires, Retry-After."""
-    lowered = _lower_keys(headers)
-    hints: list[dt.timedelta] = []
-    directives = [d.strip().lower() for d in lowered.get("cache-control", "").split(",")]
-    max_age = next((d.split("=", 1)[1].strip('" ') for d in directives if d.startswith("max-age=")), None)
-    if max_age is not None and max_age.isdigit():
-        age = lowered.get("age", "0").strip()
-        hints.append(dt.timedelta(seconds=max(0, int(max_age) - (int(age) if age.isdigit() else 0))))
-    elif "expires" in lowered:
-        # Expires counts from the server's clock (its Date header) when it sent one, else from ours.
-        expires = _http_date(lowered["expires"])
-        sent = _http_date(lowered.get("date", "")) or now
-        if expires is not None:
-            hints.append(max(dt.timedelta(0), expires - sent))
-    retry_after = parse_retry_after(lowered.get("retry-after"), now=now)
-    if retry_after is not None:
-        hints.append(retry_after)
-    return hints
-
-
-def _jittered(wait: dt.timedelta, policy: PollPolicy, random: Callable[[], float] | None) -> dt.timedelta:
-    if random is None or not policy.jitter:
-        return wait
-    return wait * (1.0 + policy.jitter * min(max(random(), 0.0), 1.0))
-
-
-def after_success(
-    state: FeedState,
-    *,
-    now: dt.datetime,
-    headers: Mapping[str, str],
-    etag: str | None,
-    last_modified: str | None,
-    ttl: int | None = None,
-    policy: PollPolicy = DEFAULT_POLICY,
-    random: Callable[[], float] | None = None,
-) -> FeedState:
-    """The feed's state after a poll that answered 200 or 304.
-
-    Args:
-        state: the state before the poll.
-        now: when the poll ended (aware).
-        headers: the response headers (any case): Cache-Control, Age, Expires, Date, Retry-After.
-        etag, last_modified: the validators to send next time (from the response; on a 304 without new
-            ones, those that were sent).
-        ttl: the feed's ``ttl`` in minutes (``ParsedFeed.ttl``), or None.
-        policy: intervals and limits.
-        random: a source of floats in [0, 1) for jitter (``random.random``); None for no jitter.
-
-    Returns:
-        The new state: failures cleared, next poll after the interval, the ttl and the response's freshness,
-        whichever is longest (at most ``policy.max_interval``), plus jitter.
-    """
-    hints = _freshness_hints(headers, now=now)
-    if ttl:
-        hints.append(dt.timedelta(minutes=ttl))
-    wait = min(max([policy.interval, *hints]), policy.max_interval)
-    return FeedState(
-        etag=etag,
-        last_modified=last_modified,
-        failures=0,
-        next_due=now + _jittered(wait, policy, random),
-        disabled=False,
-        last_error="",
-    )
-
-
-def after_failure(
-    state: FeedState,
-    *,
-    now: dt.datetime,
-    error: str,
-    status: int | None = None,
-    retry_after: dt.timedelta | None = None,
-    policy: PollPolicy = DEFAULT_POLICY,
-    random: Callable[[], float] | None = None,
-) -> FeedState:
-    """The feed's state after a failed poll (network error, HTTP error, unreadable feed).
-
-    Args:
-        state: the state before the poll.
-        now: when the poll ended (aware).
-        error: the one-line reason, kept as ``last_error``.
-        status: the HTTP status when there was one.
-        retry_after: the response's ``Retry-After``, honoured on 429 and 503.
-        policy: intervals and limits.
-        random: a source of floats in [0, 1) for jitter; None for no jitter.
-
-    Returns:
-        The new state, with exponential backoff, and ``disabled`` once ``policy.max_failures`` consecutive
-        failures are reached. The validators are kept. A caller tells the admins once, when ``disabled`` turns
-        from False to True.
-    """
-    failures = state.failures + 1
-    wait = min(policy.max_backoff, policy.interval * 2 ** min(failures - 1, 30))
-    if status in (429, 503) and retry_after is not None:
-        wait = max(wait, min(retry_after, policy.max_backoff))
-    return replace(
-        state,
-        failures=failures,
-        next_due=now + _jittered(wait, policy, random),
-        disabled=state.disabled or failures >= policy.max_failures,
-        last_error=_one_line(error),
-    )
+    return list(dict.fromkeys(link for link in found if is_web_url(link)))

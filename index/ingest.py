@@ -41,7 +41,16 @@ from .dates import parse_date
 from .errors import ArticlesNotFound
 from .model import Article, IngestReport, Skipped
 
-__all__ = ["SUPPORTED_SUFFIXES", "decode", "ingest", "list_sources", "walk"]
+__all__ = [
+    "BOMS",
+    "SUPPORTED_SUFFIXES",
+    "clean_paragraphs",
+    "decode",
+    "decode_legacy",
+    "ingest",
+    "list_sources",
+    "walk",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +67,9 @@ _TEXT_FIELDS = ("text", "body", "content")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Whitespace and invisible format characters (BOM, zero-width, bidi controls): a text of only these is empty.
 _INVISIBLE_ONLY = re.compile(r"[\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]*")
-_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+# Byte-order marks as (mark, codec, name to report; None for UTF-8). UTF-32 first: its little-endian mark starts
+# with UTF-16's. Feeds are decoded with the same table (index.feeds.decode_feed).
+BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
     (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
     (codecs.BOM_UTF8, "utf-8-sig", None),
@@ -140,8 +151,15 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:160]
 
 
-def _legacy(data: bytes) -> tuple[str, str] | None:
-    """Decode text that is not UTF-8: Windows-1252 when it reads as plain text, else charset-normalizer's guess."""
+def decode_legacy(data: bytes) -> tuple[str, str] | None:
+    """Decode text that is not UTF-8: Windows-1252 when it reads as plain text, else charset-normalizer's guess.
+
+    Args:
+        data: bytes that are not UTF-8 (article files, feeds that state no usable encoding).
+
+    Returns:
+        ``(text, encoding name)``, or None when no encoding reads the bytes as text.
+    """
     from charset_normalizer import from_bytes  # only legacy files need it
 
     # Most old Western news archives are Windows-1252 (a superset of Latin-1's letters). charset-normalizer alone
@@ -161,7 +179,7 @@ def decode(data: bytes) -> tuple[str, str | None]:
     Raises:
         _Skip: binary data, or bytes that no encoding reads as text.
     """
-    for bom, codec, name in _BOMS:
+    for bom, codec, name in BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(codec), name
@@ -173,14 +191,21 @@ def decode(data: bytes) -> tuple[str, str | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
-    legacy = _legacy(data)
+    legacy = decode_legacy(data)
     if legacy is None:
         raise _Skip("not text", "neither UTF-8 nor a legacy encoding reads it as text")
     return legacy
 
 
-def _clean_paragraphs(lines: list[str]) -> list[str]:
-    """Group lines into paragraphs at blank lines, trailing spaces removed, lines inside a paragraph kept."""
+def clean_paragraphs(lines: list[str]) -> list[str]:
+    """Group lines into paragraphs at blank lines, trailing spaces removed, lines inside a paragraph kept.
+
+    Args:
+        lines: the text's lines, without their line ends.
+
+    Returns:
+        The paragraphs, each stripped, none empty; the one rule for paragraphs of files, feeds and pages.
+    """
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines:
@@ -275,7 +300,7 @@ class _Collector:
             if not _has_visible(title_text):
                 raise _Skip("no text")
             body, headline = title_text, True  # a headline is news too: its title is what gets quoted
-        paragraphs = _clean_paragraphs(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        paragraphs = clean_paragraphs(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
         body = "\n\n".join(paragraphs)
         digest = hashlib.sha1(body.encode("utf-8")).hexdigest()
         if digest in self._by_hash:

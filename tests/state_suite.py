@@ -24,7 +24,8 @@ from bot.state.feeds import GONE_KEPT_DAYS
 from bot.state.schema import migrate
 from bot.state.sql import IN_LIMIT, Engine
 from bot.state.sqlite import SQLiteEngine
-from index.feeds import FeedItem, FeedState, plan_items
+from index.feeds import FeedItem
+from index.polling import FeedState, plan_items
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 

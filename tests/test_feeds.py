@@ -1,4 +1,4 @@
-"""index.feeds: parsing RSS and Atom, item identity and digests, canonical URLs, extraction, the polling policy."""
+"""index.feeds: parsing RSS and Atom, encodings, feed autodiscovery, item identity, digests and records."""
 
 from __future__ import annotations
 
@@ -6,45 +6,22 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from index.errors import InvalidOption
 from index.feeds import (
-    MAX_CHANGES,
     FeedItem,
-    FeedState,
-    KnownItem,
-    PollPolicy,
-    after_failure,
-    after_success,
-    canonical_url,
     decode_feed,
-    extract_article,
     feed_links,
     html_to_text,
-    is_due,
     item_from_record,
     item_record,
     parse_feed,
-    parse_retry_after,
-    plan_items,
-    resume,
 )
 
-from .feed_server import EMPTY_PAGE, article_page, atom, rss
+from .feed_server import atom, rss
 
 FEED_URL = "https://harbour.test/feed.xml"
 RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 NOW = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.UTC)
-PARAGRAPHS = [
-    "The council voted on Tuesday to approve the new harbour bridge, which engineers say will carry twelve "
-    "thousand vehicles a day once it opens next spring.",
-    "Opponents argued that the money would be better spent on the ferry service, which has run at a loss for "
-    "three years, and promised to challenge the decision in court.",
-    "The mayor said construction would begin in June and that the old swing bridge would stay open to "
-    "pedestrians until the new one was finished.",
-]
 
 
 def parse_rss(items: list[dict[str, str]], **options) -> list[FeedItem]:
@@ -374,62 +351,6 @@ def test_repeated_keys_in_one_feed_keep_the_first_item():
 
 
 @pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        pytest.param("HTTPS://News.Example.COM/a", "https://news.example.com/a", id="case"),
-        pytest.param("http://example.com:80/a", "http://example.com/a", id="default-port"),
-        pytest.param("https://example.com:8443/a", "https://example.com:8443/a", id="other-port"),
-        pytest.param("https://example.com", "https://example.com/", id="empty-path"),
-        pytest.param("https://example.com/a#section-2", "https://example.com/a", id="fragment"),
-        pytest.param(
-            "https://example.com/a?utm_source=x&utm_medium=y&utm_campaign=z&utm_term=t&utm_content=c",
-            "https://example.com/a",
-            id="utm",
-        ),
-        pytest.param(
-            "https://example.com/a?fbclid=1&gclid=2&msclkid=3&mc_cid=4&mc_eid=5&_ga=6&igshid=7",
-            "https://example.com/a",
-            id="click-ids",
-        ),
-        pytest.param(
-            "https://example.com/a?id=5&utm_source=x&page=2&q=a%20b",
-            "https://example.com/a?id=5&page=2&q=a%20b",
-            id="keeps-order-and-encoding",
-        ),
-        pytest.param("https://example.com/a?source=1&ref=2", "https://example.com/a?source=1&ref=2", id="kept-names"),
-        pytest.param("https://[2001:DB8::1]:443/a", "https://[2001:db8::1]/a", id="ipv6"),
-        pytest.param("  https://example.com/a  ", "https://example.com/a", id="spaces"),
-        pytest.param("tag:example.com,2024:1", "tag:example.com,2024:1", id="not-http"),
-        pytest.param("https://example.com:notaport/a", "https://example.com:notaport/a", id="bad-port"),
-    ],
-)
-def test_canonical_url(url, expected):
-    assert canonical_url(url) == expected
-
-
-_URL_PART = st.text(alphabet="abcXYZ019-._~%/", max_size=12)
-
-
-@given(
-    scheme=st.sampled_from(["http", "HTTPS", "tag"]),
-    host=st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}(\.[A-Za-z]{2,4}){1,2}", fullmatch=True),
-    port=st.sampled_from(["", ":80", ":443", ":8080"]),
-    path=_URL_PART,
-    params=st.lists(st.tuples(st.sampled_from(["id", "utm_source", "fbclid", "page", "q", "Gclid"]), _URL_PART)),
-    fragment=_URL_PART,
-)
-def test_canonical_url_is_idempotent_and_drops_tracking(scheme, host, port, path, params, fragment):
-    query = "&".join(f"{name}={value}" for name, value in params)
-    url = f"{scheme}://{host}{port}/{path}?{query}#{fragment}"
-    once = canonical_url(url)
-    assert canonical_url(once) == once
-    if scheme != "tag":
-        assert "utm_source=" not in once
-        assert "fbclid=" not in once
-        assert "#" not in once
-
-
-@pytest.mark.parametrize(
     ("fragment", "expected"),
     [
         pytest.param("<p>One</p><p>Two &amp; three</p>", "One\n\nTwo & three", id="paragraphs"),
@@ -444,309 +365,9 @@ def test_html_to_text(fragment, expected):
     assert html_to_text(fragment) == expected
 
 
-# --- Extraction ------------------------------------------------------------------------------------------------
-
-
-def feed_item(*, content: str = "", summary: str = "", published: dt.datetime | None = None) -> FeedItem:
-    return FeedItem(
-        key="guid:101",
-        guid="101",
-        link="https://harbour.test/news/bridge?utm_source=rss",
-        title="Bridge approved (feed title)",
-        published=published,
-        summary_html=summary,
-        content_html=content,
-        digest="d",
-    )
-
-
-def test_extract_article_from_a_page_with_main_text():
-    page = article_page(
-        "Council approves harbour bridge",
-        PARAGRAPHS,
-        canonical="https://harbour.test/news/bridge?utm_source=share",
-        published="2024-03-05T10:00:00Z",
-    )
-    article = extract_article(page, url="https://harbour.test/news/bridge?x=1", item=None, source="Harbour Times")
-    assert article is not None
-    assert article.title == "Council approves harbour bridge"
-    assert article.text == "\n\n".join(PARAGRAPHS)
-    assert article.url == "https://harbour.test/news/bridge"
-    assert article.date == dt.datetime(2024, 3, 5, tzinfo=dt.UTC)
-    assert article.source == "Harbour Times"
-    assert len(article.id) == 16
-
-
-def test_same_canonical_url_gives_the_same_article_id():
-    page = article_page("Bridge", PARAGRAPHS, canonical="https://harbour.test/news/bridge")
-    first = extract_article(page, url="https://harbour.test/news/bridge?utm_source=a", item=None, source="S")
-    second = extract_article(page.decode(), url="https://harbour.test/amp/bridge", item=None, source="S")
-    other = extract_article(article_page("Bridge", PARAGRAPHS), url="https://harbour.test/b2", item=None, source="S")
-    assert first is not None
-    assert second is not None
-    assert other is not None
-    assert first.id == second.id != other.id
-
-
-def test_a_canonical_url_on_another_site_is_ignored():
-    page = article_page("Bridge", PARAGRAPHS, canonical="https://other-paper.test/their/story")
-    article = extract_article(page, url="https://harbour.test/news/bridge", item=None, source="S")
-    assert article is not None
-    assert article.url == "https://harbour.test/news/bridge"
-
-
-def test_feed_date_and_page_title_win():
-    published = dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC)
-    page = article_page("Council approves harbour bridge", PARAGRAPHS, published="2024-03-01T00:00:00Z")
-    article = extract_article(page, url="https://harbour.test/n", item=feed_item(published=published), source="S")
-    assert article is not None
-    assert (article.title, article.date) == ("Council approves harbour bridge", published)
-
-
-def test_page_without_main_text_falls_back_to_the_feed_content():
-    content = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
-    item = feed_item(content=content)
-    article = extract_article(EMPTY_PAGE, url="https://harbour.test/news/bridge", item=item, source="Harbour Times")
-    assert article is not None
-    assert article.text == "\n\n".join(PARAGRAPHS)
-    assert article.title == "Bridge approved (feed title)"
-    assert article.url == "https://harbour.test/news/bridge"
-
-
-def test_no_page_uses_the_feed_content_and_the_item_link():
-    item = feed_item(summary="".join(f"<p>{p}</p>" for p in PARAGRAPHS))
-    article = extract_article(None, url="", item=item, source="Harbour Times")
-    assert article is not None
-    assert article.url == "https://harbour.test/news/bridge"
-    assert article.text.startswith("The council voted")
-
-
-def test_no_text_anywhere_gives_none():
-    untitled = replace(feed_item(summary="<p>Read more…</p>"), title="")
-    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=untitled, source="S") is None
-    assert extract_article(EMPTY_PAGE, url="https://harbour.test/a", item=None, source="S") is None
-    assert extract_article(None, url="https://harbour.test/a", item=None, source="S") is None
-    assert extract_article(b"", url="https://harbour.test/a", item=None, source="S") is None
-
-
-@pytest.mark.parametrize("page", [EMPTY_PAGE, None], ids=["page-without-text", "no-page"])
-def test_an_item_with_only_a_title_and_a_link_is_kept_as_a_headline(page):
-    item = feed_item(summary="<p>Read more…</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
-    article = extract_article(page, url="https://harbour.test/news/bridge", item=item, source="Harbour Times")
-    assert article is not None
-    assert (article.title, article.text) == ("Bridge approved (feed title)", "")  # not the page's "Loading"
-    assert (article.url, article.date) == ("https://harbour.test/news/bridge", item.published)
-
-
-def test_source_falls_back_to_the_host():
-    article = extract_article(
-        article_page("Bridge", PARAGRAPHS), url="https://www.harbour.test/a", item=None, source=""
-    )
-    assert article is not None
-    assert article.source == "harbour.test"
-
-
-def test_an_item_without_any_url_gets_an_id_from_its_key():
-    item = FeedItem("hash:abc", None, None, "T", None, "", "".join(f"<p>{p}</p>" for p in PARAGRAPHS), "d")
-    first = extract_article(None, url="", item=item, source="S")
-    again = extract_article(None, url="", item=item, source="S")
-    assert first is not None
-    assert again is not None
-    assert first.url is None
-    assert first.id == again.id
-
-
-# --- Which items a poll fetches ---------------------------------------------------------------------------------
-
-
-def listed(*names: str, digest: str = "d") -> list[FeedItem]:
-    return [FeedItem(f"guid:{n}", n, None, n, None, "", "", f"{digest}-{n}") for n in names]
-
-
-def known(*names: str, digest: str = "d", **state) -> dict[str, KnownItem]:
-    return {f"guid:{n}": KnownItem(f"guid:{n}", f"{digest}-{n}", **state) for n in names}
-
-
-def test_a_first_read_fetches_the_newest_items_and_keeps_the_rest_waiting():
-    plan = plan_items(listed("c", "b", "a"), {}, per_poll=2)
-    assert [i.key for i in plan.new] == ["guid:c", "guid:b", "guid:a"]
-    assert plan.fetch == ("guid:c", "guid:b")
-    assert plan.waiting == 1
-    assert (plan.changed, plan.backlog, plan.gone, plan.unchanged) == ((), (), (), 0)
-
-
-def test_after_a_304_the_backlog_is_fetched_still_listed_first():
-    memory = {**known("d", waiting=True, listed=False), **known("c", "b", waiting=True), **known("a")}
-    plan = plan_items(None, memory, per_poll=2)
-    assert plan.backlog == ("guid:c", "guid:b", "guid:d")
-    assert plan.fetch == ("guid:c", "guid:b")
-    assert (plan.new, plan.gone, plan.waiting) == ((), (), 1)
-
-
-def test_new_then_changed_then_backlog():
-    memory = {**known("b", waiting=True), **known("a"), **known("x")}
-    items = listed("n") + listed("b") + listed("a", digest="edited") + listed("x")
-    plan = plan_items(items, memory, per_poll=10)
-    assert [i.key for i in plan.new] == ["guid:n"]
-    assert [i.key for i in plan.changed] == ["guid:a"]
-    assert plan.backlog == ("guid:b",)
-    assert plan.fetch == ("guid:n", "guid:a", "guid:b")
-    assert plan.unchanged == 1
-
-
-def test_items_that_leave_the_feed_are_gone_and_come_back_as_relisted():
-    memory = {**known("b", "a"), **known("old", listed=False)}
-    plan = plan_items(listed("old", "b"), memory, per_poll=10)
-    assert (plan.gone, plan.relisted, plan.fetch, plan.unchanged) == (("guid:a",), ("guid:old",), (), 2)
-
-
-def test_a_waiting_item_that_changed_is_kept_in_its_new_form_and_counts_once():
-    plan = plan_items(listed("a", digest="new"), known("a", waiting=True), per_poll=10)
-    assert [i.digest for i in plan.refreshed] == ["new-a"]
-    assert (plan.changed, plan.fetch) == ((), ("guid:a",))
-
-
-def test_an_item_whose_text_changes_every_poll_is_not_fetched_forever():
-    tired = known("a", changes=MAX_CHANGES)
-    plan = plan_items(listed("a", digest="again"), tired, per_poll=10)
-    assert (plan.changed, plan.fetch, plan.unchanged) == ((), (), 1)
-
-
-def test_plan_items_needs_a_positive_per_poll():
-    with pytest.raises(InvalidOption, match="per_poll"):
-        plan_items([], {}, per_poll=0)
-
-
 def test_an_item_survives_its_record():
-    item = feed_item(content="<p>Body</p>", published=dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC))
+    published = dt.datetime(2024, 3, 5, 9, 45, tzinfo=dt.UTC)
+    item = FeedItem("guid:101", "101", "https://harbour.test/news/bridge", "Bridge", published, "", "<p>Body</p>", "d")
     assert item_from_record(item_record(item)) == item
-    assert item_from_record(item_record(feed_item())) == feed_item()
-
-
-# --- Polling policy --------------------------------------------------------------------------------------------
-
-POLICY = PollPolicy(interval=dt.timedelta(minutes=30), max_failures=4, jitter=0.1)
-
-
-def succeed(headers: dict[str, str] | None = None, *, ttl: int | None = None, **options) -> FeedState:
-    return after_success(
-        FeedState(), now=NOW, headers=headers or {}, etag='"v2"', last_modified=None, ttl=ttl, policy=POLICY, **options
-    )
-
-
-def wait_of(state: FeedState) -> dt.timedelta:
-    assert state.next_due is not None
-    return state.next_due - NOW
-
-
-@pytest.mark.parametrize(
-    ("headers", "ttl", "minutes"),
-    [
-        pytest.param({}, None, 30, id="default-interval"),
-        pytest.param({}, 90, 90, id="ttl-longer"),
-        pytest.param({}, 10, 30, id="ttl-shorter-ignored"),
-        pytest.param({"Cache-Control": "public, max-age=7200"}, 90, 120, id="max-age-longest"),
-        pytest.param({"cache-control": "max-age=7200", "Age": "1800"}, None, 90, id="max-age-less-age"),
-        pytest.param({"Cache-Control": "max-age=60"}, None, 30, id="max-age-shorter-ignored"),
-        pytest.param(
-            {"Expires": "Tue, 05 Mar 2024 14:00:00 GMT", "Date": "Tue, 05 Mar 2024 11:00:00 GMT"},
-            None,
-            180,
-            id="expires-from-server-date",
-        ),
-        pytest.param({"Expires": "Tue, 05 Mar 2024 13:00:00 GMT"}, None, 60, id="expires-from-now"),
-        pytest.param({"Expires": "0"}, None, 30, id="expires-invalid"),
-        pytest.param({"Retry-After": "3600"}, None, 60, id="retry-after"),
-        pytest.param({"Cache-Control": "max-age=604800"}, None, 1440, id="capped-at-a-day"),
-    ],
-)
-def test_interval_after_success_is_never_below_the_feeds_hints(headers, ttl, minutes):
-    assert wait_of(succeed(headers, ttl=ttl)) == dt.timedelta(minutes=minutes)
-
-
-def test_success_and_304_reset_failures_and_store_validators():
-    failing = FeedState(etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT", failures=3, last_error="HTTP 500")
-    state = after_success(
-        failing, now=NOW, headers={}, etag='"v2"', last_modified="Tue, 05 Mar 2024 10:00:00 GMT", policy=POLICY
-    )
-    assert (state.etag, state.last_modified) == ('"v2"', "Tue, 05 Mar 2024 10:00:00 GMT")
-    assert (state.failures, state.last_error, state.disabled) == (0, "", False)
-
-
-def test_jitter_only_lengthens_and_comes_from_the_injected_source():
-    assert wait_of(succeed(random=lambda: 0.0)) == dt.timedelta(minutes=30)
-    assert wait_of(succeed(random=lambda: 0.5)) == dt.timedelta(minutes=31, seconds=30)
-    assert wait_of(succeed(ttl=60, random=lambda: 0.999)) < dt.timedelta(minutes=66)
-
-
-def test_backoff_doubles_and_disables_after_max_failures():
-    state = FeedState(etag='"v1"')
-    waits = []
-    for n in range(1, 5):
-        state = after_failure(state, now=NOW, error=f"HTTP 500 number {n}\nsecond line", status=500, policy=POLICY)
-        waits.append(wait_of(state))
-        assert state.disabled == (n == 4)
-    assert waits == [dt.timedelta(minutes=m) for m in (30, 60, 120, 240)]
-    assert (state.failures, state.etag, state.last_error) == (4, '"v1"', "HTTP 500 number 4 second line")
-    assert not is_due(state, now=NOW + dt.timedelta(days=365))
-
-
-def test_backoff_is_capped_at_a_day():
-    policy = PollPolicy(interval=dt.timedelta(hours=1), max_failures=100, jitter=0)
-    state = FeedState(failures=40)
-    assert wait_of(after_failure(state, now=NOW, error="timeout", policy=policy)) == dt.timedelta(days=1)
-
-
-@pytest.mark.parametrize(
-    ("status", "retry_after", "minutes"),
-    [
-        pytest.param(429, dt.timedelta(hours=2), 120, id="429-honoured"),
-        pytest.param(503, dt.timedelta(hours=3), 180, id="503-honoured"),
-        pytest.param(503, dt.timedelta(minutes=5), 30, id="shorter-than-backoff"),
-        pytest.param(500, dt.timedelta(hours=2), 30, id="500-ignored"),
-        pytest.param(429, dt.timedelta(days=30), 1440, id="capped"),
-    ],
-)
-def test_retry_after_on_429_and_503(status, retry_after, minutes):
-    state = after_failure(FeedState(), now=NOW, error="busy", status=status, retry_after=retry_after, policy=POLICY)
-    assert wait_of(state) == dt.timedelta(minutes=minutes)
-
-
-def test_due_and_resume():
-    assert is_due(FeedState(), now=NOW)
-    later = FeedState(next_due=NOW + dt.timedelta(minutes=1))
-    assert not is_due(later, now=NOW)
-    assert is_due(later, now=NOW + dt.timedelta(minutes=1))
-    disabled = FeedState(failures=10, disabled=True, last_error="gone", etag='"e"')
-    resumed = resume(disabled, now=NOW)
-    assert is_due(resumed, now=NOW)
-    assert (resumed.failures, resumed.disabled, resumed.last_error, resumed.etag) == (0, False, "", '"e"')
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        pytest.param("120", dt.timedelta(seconds=120), id="seconds"),
-        pytest.param("Tue, 05 Mar 2024 12:30:00 GMT", dt.timedelta(minutes=30), id="http-date"),
-        pytest.param("Tue, 05 Mar 2024 11:00:00 GMT", dt.timedelta(0), id="past-date"),
-        pytest.param("soon", None, id="garbage"),
-        pytest.param("-5", None, id="negative"),
-        pytest.param(None, None, id="absent"),
-    ],
-)
-def test_parse_retry_after(value, expected):
-    assert parse_retry_after(value, now=NOW) == expected
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        pytest.param({"interval": dt.timedelta(0)}, id="interval-not-positive"),
-        pytest.param({"max_failures": 0}, id="no-failures-allowed"),
-        pytest.param({"jitter": 1.5}, id="jitter-over-one"),
-        pytest.param({"interval": dt.timedelta(days=2)}, id="interval-over-max"),
-    ],
-)
-def test_policy_rejects_bad_options(options):
-    with pytest.raises(InvalidOption):
-        PollPolicy(**options)
+    bare = replace(item, guid=None, link=None, published=None, content_html="")
+    assert item_from_record(item_record(bare)) == bare

@@ -10,25 +10,29 @@ import socket
 import ssl
 import zlib
 
+import httpx
 import pytest
+import telegram.error
 
-from bot.fetcher import (
-    Fetcher,
+import bot.errors
+from bot.errors import (
     FetchError,
     FetchTimeout,
     HTTPStatusError,
-    NetworkError,
     ResponseTooLarge,
     RobotsDisallowed,
     RobotsUnavailable,
     TooManyRedirects,
+    Unreachable,
     UnsafeURL,
     WrongContentType,
-    address_kind,
-    default_user_agent,
 )
+from bot.fetcher import Fetcher, default_user_agent
+from bot.guard import GuardedTransport, address_kind
 from index.errors import InvalidOption, NewsbotError
-from index.feeds import FeedState, after_failure, after_success, extract_article, parse_feed
+from index.feeds import parse_feed
+from index.pages import extract_article
+from index.polling import FeedState, after_failure, after_success
 
 from .feed_server import ATOM, EMPTY_PAGE, HTML, RSS, FeedSite, article_page, atom, rss, start_server, stop_server
 
@@ -267,7 +271,7 @@ async def test_compressed_bodies_are_decoded(site, fetcher, encoding, encode):
 )
 async def test_unsupported_or_broken_encodings(site, fetcher, encoding, body, match):
     site.serve("/rss", body, content_type=RSS, headers={"Content-Encoding": encoding})
-    with pytest.raises(NetworkError, match=match):
+    with pytest.raises(Unreachable, match=match):
         await fetcher.fetch(site.url("/rss"), kind="feed")
 
 
@@ -398,7 +402,7 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused(site, addres
 
 async def test_a_name_that_does_not_resolve(site):
     async with Fetcher(allow_loopback=True, resolver=resolver_for({})) as fetcher:
-        with pytest.raises(NetworkError, match=r"cannot resolve nowhere\.test"):
+        with pytest.raises(Unreachable, match=r"cannot resolve nowhere\.test"):
             await fetcher.fetch("http://nowhere.test/rss", kind="feed")
 
 
@@ -433,6 +437,27 @@ async def test_a_name_that_does_not_resolve(site):
 )
 def test_address_kind(address, kind):
     assert address_kind(address) == kind
+
+
+async def test_the_guard_is_a_transport_any_httpx_client_can_use(site):
+    # Built on httpx's public transport API: a plain AsyncClient over it is guarded as the fetcher is.
+    site.serve("/rss", rss([]), content_type=RSS)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    async with httpx.AsyncClient(transport=GuardedTransport(allow_loopback=True)) as client:
+        response = await client.get(site.url("/rss"))
+        assert (response.status_code, response.content) == (200, rss([]))
+        with pytest.raises(httpx.ConnectError):  # httpcore's errors come out as httpx's
+            await client.get(f"http://127.0.0.1:{port}/rss")
+    names = resolver_for({"metadata.test": ["169.254.169.254"]})
+    async with httpx.AsyncClient(transport=GuardedTransport(allow_loopback=True, resolver=names)) as client:
+        with pytest.raises(UnsafeURL, match=r"metadata\.test resolves to 169\.254\.169\.254, a link-local address"):
+            await client.get(site.url("/rss", host="metadata.test"))
+    async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+        with pytest.raises(UnsafeURL, match=r"127\.0\.0\.1 is a loopback address; ALLOW_PRIVATE_URLS=1 allows"):
+            await client.get(site.url("/rss"))
+    assert site.requests["/rss"] == 1
 
 
 # --- Content types ---------------------------------------------------------------------------------------------
@@ -597,9 +622,9 @@ async def test_a_host_that_cannot_be_reached_is_reported_as_such_not_as_a_robots
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     async with Fetcher(allow_loopback=True, timeout=5, resolver=resolver_for({"harbour.test": ["127.0.0.1"]})) as f:
-        with pytest.raises(NetworkError, match=r"cannot resolve nowhere\.test") as unresolved:
+        with pytest.raises(Unreachable, match=r"cannot resolve nowhere\.test") as unresolved:
             await f.fetch("http://nowhere.test/news/a", kind="page")
-        with pytest.raises(NetworkError, match=rf"could not fetch http://127\.0\.0\.1:{port}/news/a") as refused:
+        with pytest.raises(Unreachable, match=rf"could not fetch http://127\.0\.0\.1:{port}/news/a") as refused:
             await f.fetch(f"http://127.0.0.1:{port}/news/a", kind="page")
         for error in (unresolved.value, refused.value):
             assert not isinstance(error, RobotsDisallowed)
@@ -671,7 +696,7 @@ async def test_tls_certificates_are_verified(tmp_path):
         async with Fetcher(allow_loopback=True) as fetcher:
             assert fetcher.ssl_context.verify_mode == ssl.CERT_REQUIRED
             assert fetcher.ssl_context.check_hostname
-            with pytest.raises(NetworkError, match="TLS certificate could not be verified"):
+            with pytest.raises(Unreachable, match="TLS certificate could not be verified"):
                 await fetcher.fetch(tls_site.url("/rss"), kind="feed")
     finally:
         await stop_server(tls_site, server)
@@ -702,6 +727,15 @@ async def test_bad_urls_and_options():
 def test_every_fetch_error_is_a_newsbot_error():
     for error in (UnsafeURL, TooManyRedirects, ResponseTooLarge, WrongContentType, HTTPStatusError, FetchTimeout):
         assert issubclass(error, FetchError)
-    for error in (NetworkError, RobotsDisallowed, RobotsUnavailable):
+    for error in (Unreachable, RobotsDisallowed, RobotsUnavailable):
         assert issubclass(error, FetchError)
     assert issubclass(FetchError, NewsbotError)
+
+
+def test_no_error_of_ours_is_named_like_one_of_telegrams():
+    # Handlers catch telegram.error.NetworkError by its bare name; a fetch error of that name (as there was) reads
+    # the same and is not the same.
+    ours = {name for name, value in vars(bot.errors).items() if getattr(value, "__module__", "") == "bot.errors"}
+    telegrams = {name for name, value in vars(telegram.error).items() if isinstance(value, type)}
+    assert "FetchError" in ours
+    assert not ours & (telegrams | {"NetworkError"})

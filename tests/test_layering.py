@@ -46,3 +46,30 @@ def test_public_functions_and_methods_have_docstrings():
                     if is_function and not child.name.startswith("_") and not ast.get_docstring(child):
                         missing.append(f"{path.relative_to(ROOT)}: {prefix}{child.name}")
     assert not missing, "\n".join(missing)
+
+
+def test_no_module_imports_another_modules_private_names():
+    # A name another module needs is public there (with a docstring), not borrowed as `_name`.
+    borrowed = []
+    for folder in ("index", "bot"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                own = node.level > 0 or (node.module or "").split(".")[0] in {"index", "bot"}
+                names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if own and names:
+                    borrowed.append(f"{path.relative_to(ROOT)}: {', '.join(names)} from {node.module}")
+    assert not borrowed, "\n".join(borrowed)
+
+
+def test_one_rule_says_who_is_an_admin():
+    # bot.admin.is_admin is the one place that tells an admin from anyone else (there were three).
+    deciding = []
+    for path in sorted((ROOT / "bot").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(c, ast.Attribute) and c.attr == "admin_user_ids" for c in node.comparators
+            ):
+                deciding.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [place.split(":")[0] for place in deciding] == ["bot/admin.py"], deciding

@@ -13,7 +13,7 @@ from bot import render
 from bot.fetcher import Fetcher
 from bot.polling import ITEMS_PER_POLL, poll
 from bot.state import AsyncState, SQLiteState
-from index.feeds import PollPolicy
+from index.polling import PollPolicy
 
 from .feed_server import HTML, RSS, article_page, rss
 

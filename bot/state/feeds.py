@@ -1,7 +1,7 @@
 """Followed feeds with their polling state, and the items seen in them (the ``feeds`` and ``feed_items`` tables).
 
 Polls are recorded the ``reader`` library's way: ``known_items`` reads everything remembered of a feed's items in
-one query, ``index.feeds.plan_items`` decides (new, changed, refreshed, gone, relisted, what to fetch), and
+one query, ``index.polling.plan_items`` decides (new, changed, refreshed, gone, relisted, what to fetch), and
 ``save_poll`` writes the feed's new state and the whole plan in one transaction of a few batched statements.
 An item is remembered for as long as its feed lists it; one the feed dropped is remembered ``GONE_KEPT_DAYS``
 more (the ``GONE_KEPT`` most recently dropped per feed). An item seen and not fetched yet keeps the feed's own
@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.state.sql import Engine, Row, chunks, marks, moment, second
-from index.feeds import FeedItem, FeedState, ItemPlan, KnownItem, item_from_record, item_record
+from index.feeds import FeedItem, item_from_record, item_record
+from index.polling import FeedState, ItemPlan, KnownItem
 
 __all__ = ["GONE_KEPT", "GONE_KEPT_DAYS", "Feed", "PollRecord", "SQLFeeds"]
 
@@ -64,7 +65,7 @@ class PollRecord:
         title: the feed's own title, when it was read.
         new_items: how many stories the poll saved.
         url: the feed's new address after a permanent redirect.
-        plan: the poll's plan (``index.feeds.plan_items``): new, changed and refreshed items are kept as waiting,
+        plan: the poll's plan (``index.polling.plan_items``): new, changed and refreshed items are kept as waiting,
             gone ones marked so, relisted ones listed again. None after a failure.
         fetched: the items fetched, by key, with the id of the article saved for each (None: nothing could be
             kept); they stop waiting.

@@ -16,7 +16,8 @@ from typing import Protocol
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
 from bot.state.subscriptions import Subscription
-from index.feeds import FeedItem, KnownItem
+from index.feeds import FeedItem
+from index.polling import KnownItem
 
 __all__ = ["Feeds", "Follows", "State", "Subscriptions"]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.dates import TimeQuery, read_since, read_time
 from index.errors import InvalidOption
+from index.timewords import TimeQuery, read_since, read_time
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=ISTANBUL)  # a Wednesday
