@@ -2,6 +2,8 @@
 
 This is the entry point: the only place that reads ``.env`` and the environment and configures logging.
 Expected failures (a missing folder, an unreadable index, bad settings) print one line and exit with status 2.
+The bot's own modules (Telegram, the fetcher, the state) are imported inside the commands that use them, so that
+``newsbot ask`` starts without loading them: the one place where our modules are imported inside functions.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from typing import Literal
 import httpx
 from protego import Protego
 
+from bot import __version__
 from bot.bodies import read_body
 from bot.errors import (
     FetchError,
@@ -131,9 +132,7 @@ class FetchResult:
 
 def default_user_agent() -> str:
     """``newsbot/<version> (+feed reader; answers questions with quotes)``."""
-    from bot import __version__ as version
-
-    return f"newsbot/{version} (+feed reader; answers questions with quotes)"
+    return f"newsbot/{__version__} (+feed reader; answers questions with quotes)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from . import store
 from .analysis import ANALYZER_VERSION
 from .articles import ArticleStore, Batch, NewArticle, compact, write_batch
 from .bm25 import Scored, Settings
-from .dates import naive_utc
+from .dates import naive_utc, parse_date
 from .errors import ArticlesNotFound, IndexCorrupt, IndexNotFound, IndexWriteError
 from .ingest import ingest, list_sources
 from .model import Article, BuildInfo, Changes, IngestReport, Passage, plural
@@ -239,8 +239,6 @@ class Index:
 
         Only the order is kept; each article is read from the store when it is used, so a question that only
         needs the newest date never holds every article's text in memory."""
-        from .dates import parse_date
-
         keyed = []
         for number, date in self.store.columns("date"):
             when = naive_utc(parse_date(date or None))

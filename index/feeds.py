@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 from .ingest import BOMS, clean_paragraphs, decode_legacy
-
 from .urls import canonical_url, is_web_url
 
 __all__ = [
