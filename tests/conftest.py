@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # Real PostgreSQL and nginx for the tests that need them (skipped where they are missing): see tests/services.py.
-from .services import nginx, postgres_url  # noqa: F401
+from .services import nginx, opensearch, postgres_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -1,4 +1,4 @@
-"""Real PostgreSQL and nginx for the tests: fixtures and helpers, skipped (or failed, in CI) where they are missing.
+"""Real PostgreSQL, nginx and OpenSearch for the tests: fixtures and helpers, skipped (or failed, in CI) where missing.
 
 - ``require(name, reason)``: skips the test, or fails it when ``NEWSBOT_REQUIRE_SERVICES=1`` (CI sets it, so a
   service that CI should have started cannot turn into a quiet skip).
@@ -10,6 +10,10 @@
   ``async with nginx(["127.0.0.1:8001", "127.0.0.1:8002"], path="/hook") as url:`` starts an nginx of its own
   on a free port of 127.0.0.1 that sends each request to the next upstream in turn, and to another one when an
   upstream refuses the connection, fails or times out; ``url`` is ``http://127.0.0.1:PORT/hook``.
+- ``opensearch`` fixture: the running cluster that ``python3 services/opensearch.py start`` made, as an
+  ``OpenSearchCluster`` (its node URLs, and its run folder for the tests that kill and restart a node). It needs
+  ``NEWSBOT_TEST_OPENSEARCH_DIR`` (that run folder); each test names its own index prefix, so tests never share
+  indices.
 
 The fixtures are made available to every test by tests/conftest.py.
 """
@@ -18,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 REQUIRE = "NEWSBOT_REQUIRE_SERVICES"
+OPENSEARCH_DIR = "NEWSBOT_TEST_OPENSEARCH_DIR"
 DATABASE_URL = "NEWSBOT_TEST_DATABASE_URL"
 NGINX = "NEWSBOT_TEST_NGINX"
 START_TIMEOUT = 10.0  # seconds for nginx to accept connections; it takes a few milliseconds
@@ -253,3 +261,45 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# -- OpenSearch -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenSearchCluster:
+    """The cluster ``services/opensearch.py`` started: its nodes' URLs, and where its state is kept."""
+
+    rundir: Path
+    urls: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        """All node URLs, comma-separated, as ``OPENSEARCH_URL`` takes them."""
+        return ",".join(self.urls)
+
+
+@pytest.fixture
+def opensearch() -> OpenSearchCluster:
+    """The running test cluster (every test gets the same one; index names keep tests apart)."""
+    rundir = os.environ.get(OPENSEARCH_DIR)
+    if not rundir:
+        require("OpenSearch", f"{OPENSEARCH_DIR} is not set (see services/README.md)")
+    search_service = opensearch_service()
+    try:
+        urls = tuple(search_service.urls(rundir))
+        health = search_service.wait_for_health(rundir, None, timeout=60)
+        if health["status"] == "red":
+            raise search_service.ServiceError(f"its health is red: {health}")
+    except search_service.ServiceError as error:
+        # The folder was named, so a cluster was meant to run there: a failure, not a skip.
+        pytest.fail(f"{OPENSEARCH_DIR} is set but its cluster does not answer: {error}", pytrace=False)
+    return OpenSearchCluster(Path(rundir), urls)
+
+
+def opensearch_service():
+    """``services/opensearch.py`` as a module (kill, restart and health for the fault tests)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("services.opensearch")

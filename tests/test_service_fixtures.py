@@ -4,6 +4,7 @@ round-robining to two small upstream HTTP servers. Without the services these sk
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -156,3 +157,24 @@ async def test_nginx_sends_a_killed_replicas_requests_to_another(nginx: Callable
     assert answers == ["replica-a"] * 4, "every request after the kill went to the live replica"
     assert [request["path"] for request in killed.requests] in ([], ["/before"])
     assert len(alive.requests) + len(killed.requests) == 5
+
+
+def test_the_opensearch_cluster_answers_and_indexes(opensearch):
+    # What every OpenSearch test stands on: the cluster that services/opensearch.py started, reachable at each URL.
+    for url in opensearch.urls:
+        health = httpx.get(f"{url}/_cluster/health", timeout=30, trust_env=False).json()
+        assert health["status"] in ("green", "yellow")
+        assert health["number_of_nodes"] == len(opensearch.urls)
+    name = f"newsbot-fixture-{secrets.token_hex(4)}"
+    first = opensearch.urls[0]
+    created = httpx.put(f"{first}/{name}", json={"settings": {"number_of_replicas": 0}}, timeout=30, trust_env=False)
+    assert created.status_code == 200, created.text
+    try:
+        stored = httpx.put(f"{first}/{name}/_doc/1?refresh=wait_for", json={"t": "harbour"}, timeout=30,
+                           trust_env=False)
+        assert stored.status_code in (200, 201), stored.text
+        found = httpx.post(f"{opensearch.urls[-1]}/{name}/_search", json={"query": {"match": {"t": "harbour"}}},
+                           timeout=30, trust_env=False).json()
+        assert found["hits"]["total"]["value"] == 1
+    finally:
+        httpx.delete(f"{first}/{name}", timeout=30, trust_env=False)
