@@ -118,7 +118,8 @@ def test_two_stores_starting_at_once_migrate_once_and_both_work(postgres_url, ca
             thread.start()
         deadline = time.monotonic() + 30  # a bound on a hang, not a timing
         while holder.execute(
-            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()[0] < 2:
             assert time.monotonic() < deadline, "both starts should be waiting for the migration lock"
             assert all(thread.is_alive() for thread in threads), opened
