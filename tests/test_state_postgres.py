@@ -1,19 +1,23 @@
 """What only the PostgreSQL store does, against a real server (a fresh database per test, ``tests/services.py``;
 skipped without one, failed in CI): processes that migrate at once, a newer schema refused untouched, the same
-tables as SQLite's, connections refused, timed out and lost, a full disk, the password kept out of every message.
+tables as SQLite's, connections refused, timed out and lost, a full disk (the server's error raised by a trigger,
+and a real one: a server of its own on a small tmpfs), the password kept out of every message.
 The store's contract, which every engine keeps, is checked by the conformance suite (tests/state_suite.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -22,11 +26,13 @@ import pytest
 from bot.errors import DiskFull, StateError
 from bot.state import SCHEMA_VERSION, PollRecord, PostgresState, SQLiteState, schema
 from bot.state import postgres as pg
+from index.feeds import FeedItem
 from index.polling import FeedState, plan_items
 
 from .cli_harness import process_env, run_process
+from .conftest import ROOT, fill_disk
 from .fake_telegram import TOKEN
-from .services import DATABASE_URL, free_port
+from .services import DATABASE_URL, free_port, require
 from .state_suite import NOW, item
 
 PASSWORD_CHECK = "a password must never be shown"
@@ -327,4 +333,71 @@ def test_a_batch_that_fails_part_way_changes_nothing(postgres_url):
     assert store.follows.queued() == {}, "the rows before the failing one were not kept either"
     store.follows.queue(42, follow.id, ["a1", "a2"], now=NOW)
     assert store.follows.queued() == {42: [("a1", follow.id), ("a2", follow.id)]}
+    store.close()
+
+
+@pytest.fixture
+def server_on_a_small_disk() -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL server of its own (services/postgres.py) whose data lives on a 120 MB tmpfs: its URL, and the
+    mount. Needs root (to mount) and the server's binaries."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if not Path("/usr/lib/postgresql").is_dir() and not any(
+        (Path(d) / "initdb").exists() for d in os.environ.get("PATH", "").split(os.pathsep)
+    ):
+        require("PostgreSQL", "its server binaries are not installed (python3 services/postgres.py install)")
+    # Under /tmp and open to the server's own user, as CI's services folder is (pytest's tmp folders are closed).
+    mount = Path(tempfile.mkdtemp(prefix="newsbot-small-disk-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120m,mode=755", "tmpfs", str(mount)],
+                      capture_output=True, check=False).returncode:
+        mount.rmdir()
+        pytest.skip("cannot mount a small tmpfs here")
+    script = [sys.executable, str(ROOT / "services" / "postgres.py")]
+    try:
+        started = subprocess.run([*script, "start", "--dir", str(mount / "pg")], capture_output=True, text=True,
+                                 check=False, timeout=120)
+        assert started.returncode == 0, started.stderr
+        yield started.stdout.strip().splitlines()[-1].removeprefix("DATABASE_URL="), mount
+    finally:
+        subprocess.run([*script, "stop", "--dir", str(mount / "pg")], capture_output=True, check=False, timeout=120)
+        subprocess.run(["umount", str(mount)], capture_output=True, check=False)
+        mount.rmdir()
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_under_the_server_is_disk_full_and_loses_no_poll_half_written(server_on_a_small_disk):
+    url, mount = server_on_a_small_disk
+    store = PostgresState(url)
+    store.subscriptions.add(42, "07:30", "libya", now=NOW)
+    feed = store.feeds.add("https://example.com/rss", None, now=NOW)
+    filler = fill_disk(mount)
+    filler.write_bytes(b"\0" * (filler.stat().st_size - 1_500_000))  # leave the server about 1.5 MB
+
+    def poll(number: int) -> None:
+        items = [
+            FeedItem(f"guid:{number}-{n}", str(n), f"https://example.com/{number}/{n}", f"Story {n}", None, "x" * 2000,
+                     "", f"d{number}-{n}")
+            for n in range(200)
+        ]
+        plan = plan_items(items, {}, per_poll=1)
+        store.feeds.save_poll(feed.id, PollRecord(FeedState(), when=NOW + dt.timedelta(minutes=number), plan=plan))
+
+    polls, failure = 0, None
+    while failure is None and polls < 1000:  # about 80 polls of 200 items fill 1.5 MB; a bound, not a number expected
+        try:
+            poll(polls)
+            polls += 1
+        except DiskFull as exc:
+            failure = exc
+    assert failure is not None
+    message = str(failure)
+    assert "no space left on the database server's disk" in message
+    assert "No space left on device" in message
+    one_line_without_password(message, url)
+    assert polls > 0
+    assert len(store.feeds.known_items(feed.id)) == 200 * polls, "the poll that failed kept nothing"
+    assert len(store.subscriptions.enabled()) == 1, "what was saved before is intact and readable"
+    filler.unlink()
+    store.subscriptions.add(7, "08:00", None, now=NOW)
+    assert len(store.subscriptions.enabled()) == 2, "once space is freed, writes go on"
     store.close()
