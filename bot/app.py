@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 import traceback
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from telegram import (
     BotCommand,
@@ -42,7 +42,7 @@ from telegram.ext import (
 import index
 import index.semantic
 from bot import admin, briefings, follows, handlers, news, uploads
-from bot.config import Settings
+from bot.config import Settings, database_password
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
 from bot.services import Services
@@ -76,12 +76,16 @@ ADMIN_COMMANDS = [
 _SECRETS: dict[str, str] = {}  # secret -> what is shown instead
 
 
-def redact_secrets(*, token: str = "", webhook_secret: str | None = None) -> None:
-    """Make every log record, from any logger at any level, show ``[token]`` and ``[secret]`` instead of them.
+def redact_secrets(*, token: str = "", webhook_secret: str | None = None, database_url: str | None = None) -> None:
+    """Make every log record, from any logger at any level, show ``[token]``, ``[secret]`` and ``[password]``
+    instead of the bot token, the webhook secret and the database's password (as written in DATABASE_URL, and
+    decoded).
 
     Installed once per process; later calls only add secrets.
     """
-    for secret, label in ((token, "[token]"), (webhook_secret or "", "[secret]")):
+    password = database_password(database_url) if database_url else None
+    passwords = [(p, "[password]") for p in ((password, unquote(password)) if password else ())]
+    for secret, label in ((token, "[token]"), (webhook_secret or "", "[secret]"), *passwords):
         if secret:
             _SECRETS[secret] = label
     previous = logging.getLogRecordFactory()
@@ -175,7 +179,8 @@ async def _backup(svc: Services) -> None:
     except StateError as exc:
         log.warning("no backup of the bot's database was made: %s", exc)
         return
-    log.debug("backed up the bot's database to %s", path)
+    if path is not None:  # None: a PostgreSQL database, backed up with pg_dump outside the bot
+        log.debug("backed up the bot's database to %s", path)
 
 
 async def _backup_job(context: BotContext) -> None:
@@ -203,7 +208,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         settings: the bot's settings (a token is required).
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
-    redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret)
+    redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret, database_url=settings.database_url)
     builder = (
         ApplicationBuilder()
         .token(settings.token)

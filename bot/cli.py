@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 import index
 import index.semantic
 from bot import __version__
-from bot.config import Settings, load_settings
+from bot.config import POSTGRES_URLS, Settings, load_settings, sqlite_path, without_password
 from bot.errors import ConfigError
 from index import plural, store
 
 if TYPE_CHECKING:
     from bot.polling import PollReport
-    from bot.state import Feed, SQLiteState
+    from bot.state import Feed, PostgresState, SQLiteState
 
 __all__ = ["main"]
 
@@ -312,10 +312,54 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings)
 
 
-def _state(settings: Settings) -> SQLiteState:
+def _state(settings: Settings) -> SQLiteState | PostgresState:
     from bot.state import open_state
 
     return open_state(settings)
+
+
+def _sqlite_source(settings: Settings, given: str | None) -> Path:
+    """The SQLite file ``db copy`` reads: --from, else DATABASE_URL when it names one, else DATA_DIR's (where the
+    state was before DATABASE_URL named a PostgreSQL database)."""
+    if given:
+        return sqlite_path(given)
+    return sqlite_path(settings.state_url) or settings.data_dir / "newsbot.sqlite3"
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot db copy|check``: move a SQLite state into PostgreSQL; show a state's schema version and counts."""
+    from bot.state import PostgresState, SQLiteState, open_state
+    from bot.state.transfer import copy_state, counts
+
+    if args.action == "check":
+        with open_state(settings) as db:
+            version, held = db.schema_version(), counts(db.engine)
+        print(f"{without_password(settings.state_url)}: schema {version} (this newsbot's), "
+              f"{plural(sum(held.values()), 'row')}")
+        for table, n in held.items():
+            print(f"  {table:<14}{n:>10}")
+        return 0
+    if args.source and sqlite_path(args.source) is None:
+        print(f"newsbot: --from takes a sqlite:///PATH URL, not {without_password(args.source)!r}", file=sys.stderr)
+        return 2
+    to = args.to or (settings.database_url if settings.state_url.lower().startswith(POSTGRES_URLS) else None)
+    if not to or not to.lower().startswith(POSTGRES_URLS):
+        given = f", not {without_password(to)!r}" if to else ""
+        print(f"newsbot: `newsbot db copy` needs --to postgresql://USER:PASSWORD@HOST:PORT/DATABASE (or DATABASE_URL "
+              f"set to one){given}", file=sys.stderr)
+        return 2
+    path = _sqlite_source(settings, args.source)
+    if not path.is_file():
+        print(f"newsbot: there is no SQLite state at {path} to copy; pass --from sqlite:///PATH", file=sys.stderr)
+        return 2
+    with SQLiteState(path) as source, PostgresState(to) as target:
+        copied = copy_state(source, target, replace=args.replace)
+        print(f"Copied {path} into {target.shown} (schema {target.schema_version()}), in one transaction:")
+    print(f"  {'table':<14}{'sqlite':>10}{'postgresql':>12}")
+    for count in copied:
+        print(f"  {count.table:<14}{count.source:>10}{count.target:>12}")
+    print(f"Every count matches. Set DATABASE_URL={target.shown} (with its password) and start the bot.")
+    return 0
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
@@ -562,6 +606,13 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fetch)
     p = sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("db", help="the bot's state: copy a SQLite state into PostgreSQL, or check one")
+    p.add_argument("action", choices=["copy", "check"])
+    p.add_argument("--from", dest="source", metavar="URL",
+                   help="copy: the SQLite state to read, sqlite:///PATH (default: DATABASE_URL's, else DATA_DIR's)")
+    p.add_argument("--to", metavar="URL", help="copy: the PostgreSQL database to fill (default: DATABASE_URL's)")
+    p.add_argument("--replace", action="store_true", help="copy: overwrite a database that holds a state already")
+    p.set_defaults(func=cmd_db)
     return parser
 
 

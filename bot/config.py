@@ -10,11 +10,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.errors import ConfigError
 from index.dates import zone
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "database_password", "load_settings", "sqlite_path", "without_password"]
+
+SQLITE_URL = "sqlite:///"  # then the file's path: sqlite:///var/newsbot.sqlite3, sqlite:////srv/newsbot.sqlite3
+POSTGRES_URLS = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,7 @@ class Settings:
     articles_dir: Path = Path("seeds")
     index_dir: Path = Path("var/index")
     data_dir: Path = Path("var")
+    database_url: str | None = field(default=None, repr=False)  # None: DATA_DIR/newsbot.sqlite3; may hold a password
     log_level: str = "INFO"
     questions_per_minute: int = 5
     max_upload_bytes: int = 2_000_000
@@ -48,6 +53,67 @@ class Settings:
     follow_per_hour: int = 4
     follow_max_age_hours: int = 48  # a followed story must be this recent (published, else first seen)
     answer_workers: int = 0
+
+    @property
+    def state_url(self) -> str:
+        """Where the bot's state lives: DATABASE_URL, else the SQLite file ``DATA_DIR/newsbot.sqlite3``."""
+        return self.database_url or f"{SQLITE_URL}{self.data_dir / 'newsbot.sqlite3'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a ``sqlite:///PATH`` URL names (PATH relative to the working folder, or absolute with a fourth
+    slash, as SQLAlchemy reads it); None for any other URL."""
+    return Path(url[len(SQLITE_URL) :]) if url.startswith(SQLITE_URL) else None
+
+
+def database_password(url: str) -> str | None:
+    """The password a PostgreSQL URL carries (in its user part, as written there, or as ``?password=``); None if
+    none."""
+    try:
+        parts = urlsplit(url)
+        given = [value for key, value in parse_qsl(parts.query) if key == "password"]
+        return parts.password or (given[0] if given else None)
+    except ValueError:
+        return None
+
+
+def without_password(url: str) -> str:
+    """``url`` fit to show and log: a PostgreSQL URL without its password (user, host, port and database stay)."""
+    if sqlite_path(url) is not None:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
+    except ValueError:
+        return url.partition("://")[0] + "://…"
+    # Put together by hand: urlunsplit drops an empty host (postgresql:///newsbot?host=/run/postgresql).
+    return f"{parts.scheme}://{user}{'@' if user else ''}{host}{parts.path}{'?' if query else ''}{query}"
+
+
+def _database_url(raw: str | None, problems: list[str]) -> str | None:
+    """DATABASE_URL checked for its form; the value is never echoed whole (it may hold a password)."""
+    if raw is None:
+        return None
+    if raw.startswith(SQLITE_URL):
+        if raw == SQLITE_URL:
+            problems.append("DATABASE_URL: sqlite:/// needs the file's path (example: sqlite:///var/newsbot.sqlite3)")
+        return raw
+    if raw.lower().startswith(POSTGRES_URLS):
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            problems.append(f"DATABASE_URL: {without_password(raw)!r} is not a valid URL ({exc})")
+            return raw
+        return raw
+    scheme = raw.partition(":")[0] if ":" in raw else raw[:12]
+    problems.append(
+        f"DATABASE_URL: {scheme!r}… is neither sqlite:///PATH (a file, relative or, with a fourth slash, absolute) "
+        "nor postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )
+    return raw
 
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -144,6 +210,7 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         articles_dir=Path(get("ARTICLES_DIR") or "seeds"),
         index_dir=Path(get("INDEX_DIR") or "var/index"),
         data_dir=Path(get("DATA_DIR") or "var"),
+        database_url=_database_url(get("DATABASE_URL"), problems),
         log_level=level,
         questions_per_minute=_int("QUESTIONS_PER_MINUTE", get("QUESTIONS_PER_MINUTE"), 5, 1, 1000, problems),
         max_upload_bytes=_int("MAX_UPLOAD_BYTES", get("MAX_UPLOAD_BYTES"), 2_000_000, 1, 20_000_000, problems),

@@ -4,7 +4,7 @@
     └── BotError
         ├── ConfigError          settings missing or malformed; the message lists every problem, one per line
         ├── StateError           the bot's state (bot/state/) cannot be read or written (emptied, damaged, newer, ...)
-        │   └── DiskFull         no space left on the disk holding DATA_DIR: nothing can be saved until some is freed
+        │   └── DiskFull         no space left on the disk holding the state (DATA_DIR's, or the database server's)
         ├── ReindexRunning       a reindex was asked for while another one runs
         ├── NotAFeed             a URL to follow answered with neither a feed nor a page naming one (.page)
         ├── AlreadyFollowed      the feed to follow (or the one a page names) is followed already (.feed_id)
@@ -66,7 +66,8 @@ class StateError(BotError):
 
 
 class DiskFull(StateError):
-    """No space is left on the disk holding DATA_DIR: the state cannot be written (what it holds is intact)."""
+    """No space is left on the disk holding the state (DATA_DIR's, or the PostgreSQL server's): the state cannot be
+    written (what it holds is intact)."""
 
 
 class ReindexRunning(BotError):

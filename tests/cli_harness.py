@@ -21,7 +21,7 @@ from .conftest import ROOT
 # Settings the tests control; a developer's own environment must not leak into them.
 SETTINGS = (
     "ARTICLES_DIR", "INDEX_DIR", "DATA_DIR", "LOG_LEVEL", "TELEGRAM_BOT_TOKEN", "ADMIN_USER_IDS", "ALLOW_PRIVATE_URLS",
-    "SEMANTIC_ANSWERS",
+    "SEMANTIC_ANSWERS", "DATABASE_URL",
 )
 
 

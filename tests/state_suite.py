@@ -1,9 +1,11 @@
 """The store conformance suite: what any implementation of ``bot.state.State`` must do (``bot/state/protocols.py``).
 
 Each test takes ``store`` (a store, opened fresh and empty) or ``maker`` (opens the store under test, again after a
-close, and makes one at an older schema version). Both are parametrized by ``MAKERS``: SQLite today; a second
-engine adds one ``pytest.param(ItsMaker, id=...)`` and the whole suite runs against it. ``tests/test_state.py``
-runs the suite; what only SQLite does (its file's checks, backups, full disks) is in ``tests/test_state_sqlite.py``.
+close, and makes one at an older schema version). Both are parametrized by ``MAKERS``: SQLite, and PostgreSQL (a
+fresh database of its own for each test, from ``tests/services.py``: skipped without one, failed in CI); another
+engine adds one ``pytest.param(make_its_maker, id=...)`` and the whole suite runs against it. ``tests/test_state.py``
+runs the suite; what only one engine does is in ``tests/test_state_sqlite.py`` (its file's checks, backups, full
+disks) and ``tests/test_state_postgres.py`` (concurrent migrations, connections lost and refused).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Protocol
 import pytest
 
 from bot.errors import StateError
-from bot.state import SCHEMA_VERSION, PollRecord, SQLiteState, State
+from bot.state import SCHEMA_VERSION, PollRecord, PostgresState, SQLiteState, State
+from bot.state import postgres as pg
 from bot.state.feeds import GONE_KEPT_DAYS
 from bot.state.schema import migrate
 from bot.state.sql import IN_LIMIT, Engine
@@ -72,13 +75,51 @@ class SQLiteMaker:
             state.close()
 
 
-MAKERS = [pytest.param(SQLiteMaker, id="sqlite")]
+class PostgresMaker:
+    """The PostgreSQL implementation: a fresh database of the test's own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._opened: list[PostgresState] = []
+
+    def open(self) -> State:
+        """A ``PostgresState`` over the database."""
+        self._opened.append(PostgresState(self.url, default_timezone="Europe/Istanbul"))
+        return self._opened[-1]
+
+    @contextlib.contextmanager
+    def at_version(self, version: int) -> Iterator[Engine]:
+        """The database made by the PostgreSQL steps up to ``version``."""
+        engine = pg.PostgresEngine(self.url)
+        try:
+            pg.migrate(engine, to=version)
+            yield engine
+        finally:
+            engine.close()
+
+    def close(self) -> None:
+        """Close every store opened."""
+        for state in self._opened:
+            state.close()
+
+
+def sqlite_maker(request: pytest.FixtureRequest, folder: Path) -> Maker:
+    """A file in the test's folder."""
+    return SQLiteMaker(folder)
+
+
+def postgres_maker(request: pytest.FixtureRequest, folder: Path) -> Maker:
+    """A database of the test's own (skips without PostgreSQL, fails in CI; see tests/services.py)."""
+    return PostgresMaker(request.getfixturevalue("postgres_url"))
+
+
+MAKERS = [pytest.param(sqlite_maker, id="sqlite"), pytest.param(postgres_maker, id="postgres")]
 
 
 @pytest.fixture(params=MAKERS)
 def maker(request, tmp_path) -> Iterator[Maker]:
     """The implementation under test."""
-    made = request.param(tmp_path)
+    made = request.param(request, tmp_path)
     yield made
     made.close()
 

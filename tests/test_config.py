@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
-from bot.config import load_settings
+from bot.config import database_password, load_settings, sqlite_path, without_password
 from bot.errors import ConfigError
 
 from .cli_harness import run_process
@@ -90,3 +93,59 @@ def test_env_example_and_readme_list_every_setting():
     assert read == listed
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in readme for name in read), sorted(n for n in read if f"`{n}`" not in readme)
+
+
+def test_the_state_is_the_sqlite_file_in_data_dir_unless_database_url_names_another():
+    assert load_settings({}).state_url == "sqlite:///var/newsbot.sqlite3"
+    assert load_settings({"DATA_DIR": "/srv/newsbot"}).state_url == "sqlite:////srv/newsbot/newsbot.sqlite3"
+    assert sqlite_path(load_settings({"DATA_DIR": "/srv/newsbot"}).state_url) == Path("/srv/newsbot/newsbot.sqlite3")
+    assert sqlite_path(load_settings({"DATABASE_URL": "sqlite:///state/bot.sqlite3"}).state_url) == Path(
+        "state/bot.sqlite3"
+    ), "relative to the working folder"
+    url = "postgresql://newsbot:pa%40ss@db.example.com:5432/newsbot?sslmode=require"
+    settings = load_settings({"DATABASE_URL": url})
+    assert settings.state_url == url
+    assert sqlite_path(url) is None
+    assert "pa%40ss" not in repr(settings)
+    assert load_settings({"DATABASE_URL": "postgres://db/newsbot"}).state_url == "postgres://db/newsbot"
+
+
+def test_a_database_url_is_shown_without_its_password():
+    assert without_password("postgresql://newsbot:pa%40ss@db:5432/newsbot?sslmode=require") == (
+        "postgresql://newsbot@db:5432/newsbot?sslmode=require"
+    )
+    assert without_password("postgres://db/newsbot?password=hunter2&connect_timeout=5") == (
+        "postgres://db/newsbot?connect_timeout=5"
+    )
+    assert without_password("postgresql:///newsbot?host=/run/postgresql") == "postgresql:///newsbot?host=/run/postgresql"
+    assert database_password("postgresql://newsbot:pa%40ss@db/newsbot") == "pa%40ss"
+    assert database_password("postgres://db/newsbot?password=hunter2") == "hunter2"
+    assert database_password("postgresql://db/newsbot") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("mysql://root:hunter2@db/newsbot", "'mysql'… is neither sqlite:///PATH", id="other-engine"),
+        pytest.param("var/newsbot.sqlite3", "is neither sqlite:///PATH", id="a-bare-path"),
+        pytest.param("sqlite:///", "sqlite:/// needs the file's path", id="no-path"),
+        pytest.param("postgresql://newsbot:hunter2@db:port/newsbot", "'postgresql://newsbot@db:port/newsbot' is not a "
+                     "valid URL", id="bad-port"),
+    ],
+)
+def test_a_malformed_database_url_is_one_problem_that_never_echoes_the_password(url, expected):
+    with pytest.raises(ConfigError) as info:
+        load_settings({"DATABASE_URL": url})
+    assert expected in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_the_database_password_is_redacted_from_every_log_record(caplog):
+    from bot.app import redact_secrets
+
+    redact_secrets(database_url="postgresql://newsbot:s3cr%2Ft-pw@db:5432/newsbot")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("bot.state").debug("connecting to postgresql://newsbot:s3cr%2Ft-pw@db:5432/newsbot")
+        logging.getLogger("bot").warning("the password was %s", "s3cr/t-pw")
+    assert "s3cr" not in caplog.text
+    assert caplog.text.count("[password]") == 2

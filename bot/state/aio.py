@@ -8,8 +8,9 @@ Why one thread: the SQLite store has one connection and serves one statement or 
 threads would only queue at its lock (more connections would wait on SQLite's single writer, and without WAL a
 writer also blocks readers). A thread of its own keeps calls in the order they were made, lets no call wait
 behind index work in the default executor's few threads (reindexing, briefings, answers), and makes each
-repository method one uninterrupted unit. A server database (PostgreSQL) would give this face a small pool of
-threads, each with a connection of its own.
+repository method one uninterrupted unit. A PostgreSQL store is served the same way, over one connection: a
+process's state calls are a few short round trips per update, far below what one connection carries, and the
+calls of several processes meet in the database, each process with its connection.
 """
 
 from __future__ import annotations

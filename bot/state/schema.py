@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "migrate"]
 
 # Version 1: briefing subscriptions and each chat's time zone.
 _V1 = """
@@ -101,6 +101,8 @@ ALTER TABLE feeds ADD COLUMN last_note TEXT NOT NULL DEFAULT ''
 """
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+# Every table of the current version, each after the tables its rows refer to (the order a copy writes them in).
+TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue")
 
 
 def migrate(db: sqlite3.Connection, version: int, *, to: int = SCHEMA_VERSION) -> None:

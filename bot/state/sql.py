@@ -16,12 +16,14 @@ expression for it (``Engine.row_order``; SQLite's ``rowid``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-__all__ = ["IN_LIMIT", "Engine", "Row", "chunks", "marks", "moment", "second"]
+__all__ = ["IN_LIMIT", "Engine", "Row", "Transactions", "chunks", "marks", "moment", "second"]
 
 IN_LIMIT = 500  # values in one ``IN (...)`` list: far below any engine's limit on parameters
 
@@ -62,6 +64,43 @@ class Engine(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """The statements inside the ``with`` block commit together, or not at all (an exception rolls back)."""
         ...
+
+
+class Transactions:
+    """``Engine.transaction`` for an engine over one connection: BEGIN ... COMMIT under the engine's lock, held for
+    the whole block; a transaction inside one joins it (it commits with the outermost, or not at all).
+
+    The engine provides ``_lock`` (a ``threading.RLock``), ``_depth`` (0), ``execute`` and ``_rollback`` (after a
+    failure: roll back whatever is still open, quietly).
+    """
+
+    _lock: threading.RLock
+    _depth: int
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT around the block (ROLLBACK when it raises); a transaction inside one joins it."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield
+                self.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._depth = 0
 
 
 def moment(value: str | dt.datetime | None) -> dt.datetime | None:

@@ -20,7 +20,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from bot.errors import DiskFull, StateError
 from bot.state.feeds import SQLFeeds
 from bot.state.follows import SQLFollows
 from bot.state.schema import SCHEMA_VERSION, migrate
+from bot.state.sql import Transactions
 from bot.state.subscriptions import SQLSubscriptions
 from index.store import private_dir
 
@@ -66,7 +67,7 @@ def _values(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(_value(v) for v in params)
 
 
-class SQLiteEngine:
+class SQLiteEngine(Transactions):
     """The ``Engine`` over one SQLite connection: rows as ``sqlite3.Row``, failures as ``StateError``.
 
     A constraint violation is not translated: the repositories' SQL never causes one on purpose, so one is a bug.
@@ -110,29 +111,11 @@ class SQLiteEngine:
         with self._lock:
             self._run(sql, lambda: self.connection.executemany(sql, (_values(p) for p in params)))
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT around the block (ROLLBACK when it raises); a transaction inside one joins it."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield
-                self.execute("COMMIT")
-            except BaseException:
-                if self.connection.in_transaction:  # SQLite may have rolled it back already (a full disk)
-                    with contextlib.suppress(sqlite3.Error):  # the error that got us here is the one to tell
-                        self.connection.rollback()
-                raise
-            finally:
-                self._depth = 0
+    def _rollback(self) -> None:
+        """After a failure inside a transaction: roll back what SQLite has not rolled back already (a full disk)."""
+        if self.connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error that got us here is the one to tell
+                self.connection.rollback()
 
     def backup(self, target: sqlite3.Connection) -> None:
         """Copy the database into ``target`` between two statements (online backup API)."""
