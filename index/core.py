@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -180,6 +180,10 @@ class Index:
             if seen and dt.datetime.fromisoformat(seen) > when:
                 out.append(self.store.field(number, "id"))
         return out
+
+    def catalog(self) -> Iterator[tuple[int, str, str, str]]:
+        """``(number, id, digest, first_seen)`` of every live article, one pass per batch."""
+        return self.store.columns("id", "digest", "first_seen")
 
     def _row(self, passage: int) -> np.ndarray:
         return self.searcher.rows(passage)
@@ -548,7 +552,7 @@ def _admit(
     first_seen: dict[str, str] = {}
     if previous is not None:
         # One pass per batch over the stored fields: at a million passages a lookup per article took a second.
-        for number, article_id, digest, seen in previous.store.columns("id", "digest", "first_seen"):
+        for number, article_id, digest, seen in previous.catalog():
             if number in plan.dead:
                 first_seen[article_id] = seen
                 continue
