@@ -24,13 +24,14 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 import index
 from bot import render
 from bot.admin import is_admin
+from bot.answering import typing_while
 from bot.context import BotContext
 from bot.errors import DiskFull, StateError
 
@@ -91,10 +92,13 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         await message.reply_text(USAGE_ASK)
         return
     log.debug("question from %s: %r", user.id if user else None, question)
-    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
-    now = await _now(context, message.chat_id)
-    result = await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+
+    async def answering() -> index.Answer:
+        now = await _now(context, message.chat_id)
+        return await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+
+    result = await typing_while(context.bot, message.chat_id, answering(), after=svc.typing_after)
     svc.stats.record(time.monotonic() - started)
     if result.briefing is not None:
         for n, text in enumerate(render.briefing(result.briefing)):

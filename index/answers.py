@@ -253,6 +253,8 @@ def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[
     if when.since is None and when.until is None:
         top = idx.top(terms, k)
         return top.docs.tolist(), top.scores.tolist()
+    if not when.may_cover_any(idx.newest_first):
+        return [], []  # else every passage with the question's words would be read, to find none in range
     wanted = k
     while True:
         top = idx.top(terms, wanted)

@@ -9,15 +9,22 @@ out; ``TimeQuery.covers`` says whether an article's date lies in the range. ``re
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import itertools
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .dates import MONTH_NAMES, MONTH_PATTERN, month_number, parse_date, within
+from .dates import MONTH_NAMES, MONTH_PATTERN, month_number, naive_utc, parse_date, within
 from .errors import InvalidOption
 from .wordlists import STOPWORDS
+
+if TYPE_CHECKING:
+    from .model import Article
 
 __all__ = ["TimeQuery", "read_since", "read_time"]
 
@@ -57,6 +64,37 @@ class TimeQuery:
         covered only when there is no bound.
         """
         return within(when, self.since, self.until)
+
+    def may_cover_any(self, newest_first: Sequence[Article]) -> bool:
+        """Whether any of the articles could lie in the range: False only when none is dated within a day of it.
+
+        Two binary searches over the articles in date order (``Index.newest_first``: newest first, undated last),
+        so a question about a year the archive does not reach is not checked against every passage that matches
+        its words, one article at a time. The day's margin covers the wall-clock reading of naive dates.
+        """
+        if self.since is None and self.until is None:
+            return bool(newest_first)
+
+        def key(article: Article) -> float:  # ascending along newest_first
+            when = naive_utc(article.date)
+            return -when.replace(tzinfo=dt.UTC).timestamp() if when is not None else math.inf
+
+        day = dt.timedelta(days=1)
+        newest = _bound_key(self.until, day)  # keys above it are older than the range's end (with the margin)
+        oldest = _bound_key(self.since, -day)
+        first = bisect.bisect_left(newest_first, newest, key=key) if newest is not None else 0
+        last = bisect.bisect_right(newest_first, oldest, key=key) if oldest is not None else len(newest_first)
+        return any(key(newest_first[i]) != math.inf for i in range(first, min(last, first + 1)))
+
+
+def _bound_key(bound: dt.datetime | None, margin: dt.timedelta) -> float | None:
+    """A range bound as ``may_cover_any``'s sort key, widened by ``margin``."""
+    if bound is None:
+        return None
+    try:
+        return -(naive_utc(bound) + margin).replace(tzinfo=dt.UTC).timestamp()
+    except OverflowError:  # a bound at the calendar's edge: as good as open
+        return None
 
 
 _Range = tuple[dt.datetime, dt.datetime]
