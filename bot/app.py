@@ -9,6 +9,7 @@ state, the fetcher), backs the state up, schedules the jobs and registers the co
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sys
 import traceback
@@ -41,7 +42,7 @@ from telegram.ext import (
 
 import index
 import index.semantic
-from bot import admin, briefings, follows, handlers, news, uploads
+from bot import admin, briefings, follows, handlers, jobs, news, uploads
 from bot.config import Settings, database_password
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
@@ -184,7 +185,18 @@ async def _backup(svc: Services) -> None:
 
 
 async def _backup_job(context: BotContext) -> None:
-    await _backup(services_of(context.application))
+    svc = services_of(context.application)
+    await jobs.once(context.application, "daily-upkeep", lambda: _upkeep(svc), daily=True)
+
+
+CLAIMS_KEPT = dt.timedelta(days=2)  # a briefing's claim is made within MISSED_GRACE of its occurrence, never later
+
+
+async def _upkeep(svc: Services) -> None:
+    """Once a day, in one process: a backup (SQLite's), and the buttons and claims too old to be used forgotten."""
+    await _backup(svc)
+    await svc.db.buttons.forget()
+    await svc.db.claims.forget_before(dt.datetime.now(dt.UTC) - CLAIMS_KEPT)
 
 
 async def _post_shutdown(application: Application) -> None:

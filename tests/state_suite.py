@@ -616,3 +616,16 @@ def test_processes_register_are_seen_while_they_run_and_leave(store):
     assert [p.id for p in store.processes.alive(NOW + dt.timedelta(minutes=1))] == ["h2:11:bb"], "h1 went silent"
     store.processes.leave("h2:11:bb")
     assert store.processes.alive(NOW) == [p for p in store.processes.alive(NOW) if p.id == "h1:10:aa"]
+
+
+def test_stories_claimed_before_sending_go_to_a_chat_once_whichever_process_claims(maker):
+    a, b = maker.open(), maker.open()
+    follow = a.follows.add(42, "haftar", now=NOW)
+    a.follows.queue(42, follow.id, ["q1", "q2"], now=NOW)
+    assert a.follows.claim(42, [["s1"], ["q1", "s1"]], now=NOW) == [["s1"], ["q1"]]
+    later = NOW + dt.timedelta(seconds=5)
+    assert b.follows.claim(42, [["s1", "s2"], ["q1"], ["q2"]], now=later) == [["s2"], [], ["q2"]]
+    assert b.follows.claim(7, [["s1"]], now=NOW) == [["s1"]], "another chat is another key"
+    assert a.follows.queued() == {}, "claimed stories left the queue"
+    assert a.follows.already_sent(42, ["s1", "s2", "s3"]) == {"s1", "s2"}
+    assert a.follows.sent_within(42, NOW) == 4, "each message that claimed a story counts, as if sent"

@@ -135,6 +135,12 @@ class Follows(Protocol):
         a story recorded already keeps its moment (marking twice is fine); sent stories leave the queue."""
         ...
 
+    def claim(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> list[list[str]]:
+        """Record messages (lists of story ids, one second apart from ``now``) as sent *before* sending them (they
+        leave the queue); each message's stories this call recorded: one recorded already is left out, so no two
+        processes send it."""
+        ...
+
     def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
         """Queue stories matched by a followed topic for the chat's next digest (a story queued already stays)."""
         ...
