@@ -27,7 +27,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -46,6 +45,7 @@ from bot import admin, briefings, follows, handlers, jobs, news, uploads
 from bot.config import Settings, database_password
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
+from bot.health import CountingRateLimiter, HealthServer
 from bot.services import Services
 from bot.state import open_state
 
@@ -119,6 +119,8 @@ def redact_secrets(*, token: str = "", webhook_secret: str | None = None, databa
 async def _post_init(application: Application) -> None:
     svc = services_of(application)
     settings = svc.settings
+    if settings.health_port:
+        svc.health = HealthServer(svc, settings.health_listen, settings.health_port)  # /healthz while loading
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
         log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))
@@ -132,6 +134,7 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
+    svc.model_tried = True
     await svc.open(idx)  # answer workers, the bot's state, the fetcher: closed by post_shutdown (svc.close)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
@@ -200,7 +203,12 @@ async def _upkeep(svc: Services) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
-    await services_of(application).close()
+    svc = services_of(application)
+    try:
+        if svc.health is not None:
+            await svc.health.close()
+    finally:
+        await svc.close()
 
 
 class _FromChannel(filters.MessageFilter):
@@ -221,11 +229,12 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
     redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret, database_url=settings.database_url)
+    services = Services.create(settings, current)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(CountingRateLimiter(services.metrics, max_retries=2))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(True)
@@ -236,7 +245,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
-    application.bot_data[SERVICES] = Services.create(settings, current)
+    application.bot_data[SERVICES] = services
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS

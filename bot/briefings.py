@@ -150,6 +150,7 @@ async def send_due(context: BotContext) -> None:
 
 async def _send_scheduled(context: BotContext, subscription: Subscription) -> None:
     svc = context.services
+    svc.metrics.jobs.labels("briefing").inc()
     idx = svc.library.index
     since = subscription.last_sent_at
     fresh = None if since is None else await asyncio.to_thread(idx.added_since, since)

@@ -78,6 +78,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     svc = context.services
     if message is None:
         return
+    svc.metrics.questions.inc()
     if user is not None:  # the limit is kept in the state: the same whichever process gets the question
         verdict, wait = await svc.db.limits.check("questions", user.id, svc.settings.questions_per_minute)
         if verdict == "drop":
@@ -96,7 +97,8 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     started = time.monotonic()
     now = await _now(context, message.chat_id)
     result = await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
-    svc.stats.record(time.monotonic() - started)
+    kind = "briefing" if result.briefing is not None else "quotes" if result.answered else "none"
+    svc.answered(kind, time.monotonic() - started)
     if result.briefing is not None:
         for n, text in enumerate(render.briefing(result.briefing)):
             await message.reply_text(text, do_quote=n == 0)
@@ -183,10 +185,11 @@ async def button(update: Update, context: BotContext) -> None:
         return
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
-    now = await _now(context, chat_id)
+    now, started = await _now(context, chat_id), time.monotonic()
     result = await svc.answers.answer(
         svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
     )
+    svc.answered({"m": "more", "c": "context", "w": "why"}[kind], time.monotonic() - started)
     if kind in "wc":
         await query.answer()
         await query.message.reply_text(render.why(result) if kind == "w" else render.context(result), do_quote=False)

@@ -51,7 +51,10 @@ async def once(
     if svc.db is None:
         return False
     seconds = DAY_LEASE if daily else svc.settings.job_lease
-    return await exclusive(svc.db, svc.process_id, job, work, seconds=seconds, keep=daily)
+    ran = await exclusive(svc.db, svc.process_id, job, work, seconds=seconds, keep=daily)
+    if ran:
+        svc.metrics.jobs.labels(job).inc()
+    return ran
 
 
 async def exclusive(

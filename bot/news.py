@@ -97,6 +97,8 @@ async def poll_feeds(context: BotContext) -> None:
     if not await jobs.once(context.application, "poll-feeds", round_):
         return
     (report,) = rounds
+    svc.metrics.feeds_polled.inc(report.polled)
+    svc.metrics.feeds_failed.inc(len(report.failed))
     for feed in report.disabled:
         await context.tell_admins(
             f"Feed #{feed.id} ({escape(feed.label)}) is disabled after "

@@ -30,6 +30,7 @@ from bot.answering import Answerer
 from bot.config import Settings
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
+from bot.health import HealthServer, Metrics
 from bot.polling import open_fetcher
 from bot.state import AsyncState, open_state
 
@@ -186,6 +187,9 @@ class Services:
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, opened by ``open``
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot.health)
+    health: HealthServer | None = None  # HEALTH_PORT's server, started by post_init
+    model_tried: bool = False  # the meaning model was loaded, or given up on (/readyz waits for that)
     state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
 
@@ -217,6 +221,11 @@ class Services:
             await self._resources.aclose()
         finally:
             self.db = self.fetcher = None
+
+    def answered(self, kind: str, seconds: float) -> None:
+        """Count an answer of ``kind`` (quotes, none, briefing, more, context, why) computed in ``seconds``."""
+        self.stats.record(seconds)
+        self.metrics.answered(kind, seconds)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``work`` in the background (also before the application runs); failures are logged."""
