@@ -41,7 +41,7 @@ from telegram.ext import (
 
 import index
 import index.semantic
-from bot import admin, briefings, follows, handlers, jobs, news, uploads
+from bot import admin, briefings, follows, handlers, jobs, news, replicas, uploads
 from bot.config import Settings, database_password
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
@@ -136,13 +136,14 @@ async def _post_init(application: Application) -> None:
             log.warning("semantic answers off: %s; answering by words alone", exc)
     svc.model_tried = True
     await svc.open(idx)  # answer workers, the bot's state, the fetcher: closed by post_shutdown (svc.close)
+    await replicas.register(application)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
         "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
-    if not built and settings.reindex_on_start:
+    if not built and settings.reindex_on_start and jobs.writes_index(settings):
         changes = await asyncio.to_thread(_changes, idx, settings)
         if changes:
             log.info("the articles changed since the index was built (%s); rebuilding in the background",
@@ -205,6 +206,7 @@ async def _upkeep(svc: Services) -> None:
 async def _post_shutdown(application: Application) -> None:
     svc = services_of(application)
     try:
+        await replicas.leave(application)
         if svc.health is not None:
             await svc.health.close()
     finally:
@@ -285,9 +287,16 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
 def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
     try:
-        open_state(settings).close()  # fail early, with one line, on a database this version cannot use
+        store = open_state(settings)  # fail early, with one line, on a database this version cannot use
+        try:
+            refused = replicas.check_start(store, settings)  # a local index beside processes elsewhere, say
+        finally:
+            store.close()
     except StateError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    if refused:
+        print(f"newsbot: {refused}", file=sys.stderr)
         return 2
     application = build_application(settings)
     if settings.log_level != "DEBUG":
