@@ -9,6 +9,7 @@ state, the fetcher), backs the state up, schedules the jobs and registers the co
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import sys
 import traceback
@@ -26,7 +27,6 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -41,10 +41,11 @@ from telegram.ext import (
 
 import index
 import index.semantic
-from bot import admin, briefings, follows, handlers, news, uploads
+from bot import admin, briefings, follows, handlers, jobs, news, replicas, uploads
 from bot.config import Settings, database_password
 from bot.context import SERVICES, BotContext, services_of
 from bot.errors import StateError
+from bot.health import CountingRateLimiter, HealthServer
 from bot.services import Services
 from bot.state import open_state
 
@@ -118,6 +119,8 @@ def redact_secrets(*, token: str = "", webhook_secret: str | None = None, databa
 async def _post_init(application: Application) -> None:
     svc = services_of(application)
     settings = svc.settings
+    if settings.health_port:
+        svc.health = HealthServer(svc, settings.health_listen, settings.health_port)  # /healthz while loading
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
         log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))
@@ -131,14 +134,16 @@ async def _post_init(application: Application) -> None:
             log.info("semantic answers on (%s)", svc.judge.embedder)
         except index.ModelUnavailable as exc:
             log.warning("semantic answers off: %s; answering by words alone", exc)
+    svc.model_tried = True
     await svc.open(idx)  # answer workers, the bot's state, the fetcher: closed by post_shutdown (svc.close)
+    await replicas.register(application)
     await _backup(svc)
     svc.library.on_change = lambda changes, previous: svc.spawn(
         follows.notify(application, [*changes.added, *changes.changed], previous=previous),
         "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
-    if not built and settings.reindex_on_start:
+    if not built and settings.reindex_on_start and jobs.writes_index(settings):
         changes = await asyncio.to_thread(_changes, idx, settings)
         if changes:
             log.info("the articles changed since the index was built (%s); rebuilding in the background",
@@ -184,11 +189,28 @@ async def _backup(svc: Services) -> None:
 
 
 async def _backup_job(context: BotContext) -> None:
-    await _backup(services_of(context.application))
+    svc = services_of(context.application)
+    await jobs.once(context.application, "daily-upkeep", lambda: _upkeep(svc), daily=True)
+
+
+CLAIMS_KEPT = dt.timedelta(days=2)  # a briefing's claim is made within MISSED_GRACE of its occurrence, never later
+
+
+async def _upkeep(svc: Services) -> None:
+    """Once a day, in one process: a backup (SQLite's), and the buttons and claims too old to be used forgotten."""
+    await _backup(svc)
+    await svc.db.buttons.forget()
+    await svc.db.claims.forget_before(dt.datetime.now(dt.UTC) - CLAIMS_KEPT)
 
 
 async def _post_shutdown(application: Application) -> None:
-    await services_of(application).close()
+    svc = services_of(application)
+    try:
+        await replicas.leave(application)
+        if svc.health is not None:
+            await svc.health.close()
+    finally:
+        await svc.close()
 
 
 class _FromChannel(filters.MessageFilter):
@@ -209,11 +231,12 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
     redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret, database_url=settings.database_url)
+    services = Services.create(settings, current)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(CountingRateLimiter(services.metrics, max_retries=2))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(True)
@@ -224,7 +247,7 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
     if settings.base_file_url:
         builder = builder.base_file_url(settings.base_file_url)
     application = builder.build()
-    application.bot_data[SERVICES] = Services.create(settings, current)
+    application.bot_data[SERVICES] = services
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
@@ -264,9 +287,16 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
 def run(settings: Settings) -> int:
     """Run the bot until interrupted: long polling, or a webhook server when WEBHOOK_URL is set."""
     try:
-        open_state(settings).close()  # fail early, with one line, on a database this version cannot use
+        store = open_state(settings)  # fail early, with one line, on a database this version cannot use
+        try:
+            refused = replicas.check_start(store, settings)  # a local index beside processes elsewhere, say
+        finally:
+            store.close()
     except StateError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    if refused:
+        print(f"newsbot: {refused}", file=sys.stderr)
         return 2
     application = build_application(settings)
     if settings.log_level != "DEBUG":

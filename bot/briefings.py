@@ -1,7 +1,10 @@
 """Briefings in Telegram: ``/brief`` on demand, and daily subscriptions run by PTB's JobQueue.
 
 Subscriptions live in the bot's state (``bot.state``) and are re-created as jobs on every start; a briefing
-missed while the bot was down is sent once on start if it is less than ``MISSED_GRACE`` late. A scheduled
+missed while the bot was down is sent once on start if it is less than ``MISSED_GRACE`` late. Several bot
+processes may share the state: each occurrence of a briefing is claimed in it before it is sent (``claims``), so
+it goes out once, and every ``DUE_EVERY`` seconds each process sends what is due and unclaimed, so a subscription
+made through a process that was since killed still gets its briefing, from another. A scheduled
 briefing covers only stories that entered the index since that subscription's previous briefing.
 """
 
@@ -28,6 +31,8 @@ from index.dates import zone
 log = logging.getLogger(__name__)
 
 MISSED_GRACE = dt.timedelta(hours=3)
+DUE_EVERY = 30.0  # seconds between two looks for briefings due that no job of this process sends
+CLOCK_SLACK = dt.timedelta(seconds=1)  # a daily job that fires a moment early still names its own occurrence
 MAX_PER_CHAT = 10
 STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -99,6 +104,7 @@ async def restore(application: Application) -> None:
                 name=f"missed-{subscription.id}",
             )
     log.info("restored %s", index.plural(len(subscriptions), "briefing subscription"))
+    application.job_queue.run_repeating(send_due, interval=DUE_EVERY, first=DUE_EVERY, name="briefings-due")
 
 
 async def _send_briefing(
@@ -108,12 +114,43 @@ async def _send_briefing(
         await context.bot.send_message(chat_id, text, reply_to_message_id=reply_to if n == 0 else None)
 
 
+def _occurrence(subscription: Subscription, due: dt.datetime) -> str:
+    """The key that claims one occurrence of a subscription's briefing, the same in every process."""
+    return f"briefing:{subscription.id}:{due.isoformat()}"
+
+
 async def send_scheduled(context: BotContext) -> None:
-    """Job callback: the briefing of one subscription, covering only stories new since its previous one."""
+    """Job callback: the briefing of one subscription, covering only stories new since its previous one; sent by
+    the one process that claims its occurrence (every process schedules every subscription it knows)."""
     svc = context.services
     subscription = await svc.db.subscriptions.get(context.job.data)
     if subscription is None or not subscription.enabled:
         return
+    due = last_occurrence(subscription, dt.datetime.now(dt.UTC) + CLOCK_SLACK)
+    if not await svc.db.claims.claim(_occurrence(subscription, due), svc.process_id):
+        return  # another process sends it (or did: claimed, then sent)
+    await _send_scheduled(context, subscription)
+
+
+async def send_due(context: BotContext) -> None:
+    """Job, every ``DUE_EVERY``: send each briefing due and not sent, whichever process the subscription was made
+    in (one made in another process, or whose process was killed, has no job here)."""
+    svc = context.services
+    if svc.db is None or not svc.library.loaded:
+        return
+    now = dt.datetime.now(dt.UTC)
+    for subscription in await svc.db.subscriptions.enabled():
+        if missed(subscription, now) and await svc.db.claims.claim(
+            _occurrence(subscription, last_occurrence(subscription, now)), svc.process_id
+        ):
+            log.info("sending the briefing of subscription %d, due at %s", subscription.id,
+                     last_occurrence(subscription, now).isoformat())
+            await _send_scheduled(context, subscription)
+
+
+async def _send_scheduled(context: BotContext, subscription: Subscription) -> None:
+    svc = context.services
+    svc.metrics.jobs.labels("briefing").inc()
     idx = svc.library.index
     since = subscription.last_sent_at
     fresh = None if since is None else await asyncio.to_thread(idx.added_since, since)

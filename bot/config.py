@@ -53,6 +53,10 @@ class Settings:
     follow_per_hour: int = 4
     follow_max_age_hours: int = 48  # a followed story must be this recent (published, else first seen)
     answer_workers: int = 0
+    job_lease: float = 60.0  # seconds a job's holder may go silent before another process takes the job over
+    health_port: int = 0  # /healthz, /readyz, /metrics; 0: off
+    health_listen: str = "127.0.0.1"
+    index_writer: bool = True  # with a local index, the one process of a machine that writes it
 
     @property
     def state_url(self) -> str:
@@ -230,6 +234,10 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         follow_per_hour=_int("FOLLOW_MESSAGES_PER_HOUR", get("FOLLOW_MESSAGES_PER_HOUR"), 4, 1, 60, problems),
         follow_max_age_hours=_int("FOLLOW_MAX_AGE_HOURS", get("FOLLOW_MAX_AGE_HOURS"), 48, 1, 8760, problems),
         answer_workers=_int("ANSWER_WORKERS", get("ANSWER_WORKERS"), 0, 0, 16, problems),
+        job_lease=float(_int("JOB_LEASE_SECONDS", get("JOB_LEASE_SECONDS"), 60, 3, 3600, problems)),
+        health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 0, 0, 65535, problems),
+        health_listen=get("HEALTH_LISTEN") or "127.0.0.1",
+        index_writer=_flag("INDEX_WRITER", get("INDEX_WRITER"), True, problems),
     )
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))

@@ -5,8 +5,9 @@ the bot in it and are recent (``arrivals``: published, or when undated first see
 ago) are matched against every followed topic with the same relevance the answers use
 (``index.answers.matching``: a story is sent when its best quote would have answered the topic as a question). A
 rebuild, a restart, an index upgrade or a re-fetch of a story (same id) brings nothing that first reached the bot,
-so none of them sends anything. A chat gets each story once (what it was sent is kept in the database, the last
-guard), near-duplicate wire copies once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond
+so none of them sends anything. A chat gets each story once (each story is claimed in the database before it is
+sent, so another bot process, or a retry, that matched it too sends nothing; the digests go out from one process
+at a time), near-duplicate wire copies once, and at most ``FOLLOW_MESSAGES_PER_HOUR`` messages an hour: stories beyond
 that wait in a queue and go out together as one digest when the hour allows.
 """
 
@@ -22,7 +23,7 @@ from telegram.error import Forbidden
 from telegram.ext import Application
 
 import index
-from bot import render
+from bot import jobs, render
 from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from index.answers import matching, quote_key
@@ -193,19 +194,18 @@ async def _deliver(
             unique.append(quote)
     sent = await svc.db.follows.sent_within(chat_id, now - dt.timedelta(hours=1))
     room = max(0, svc.settings.follow_per_hour - sent)
-    delivered: list[list[str]] = []  # one message a story; recorded in one write, also when a send fails
-    try:
-        for quote in unique[:room]:
-            head = f"<b>New on {render.echo(topic, 100)}</b>"
-            text = render.fit(head, [render.quote_block(quote)])
-            if text == head:  # a sentence longer than a message: the story's title and link say it
-                text = f"{head}\n\n{render.source_line(quote.article)}"
-            if not await _send(application, chat_id, text):
-                return
-            delivered.append([quote.article.id])
-    finally:
-        if delivered:
-            await svc.db.follows.mark_sent(chat_id, delivered, now=now)
+    # Claimed before they are sent, in one write: another process, or a retry, that matched the same stories finds
+    # them claimed and sends nothing.
+    claimed = await svc.db.follows.claim(chat_id, [[quote.article.id] for quote in unique[:room]], now=now)
+    for quote, mine in zip(unique[:room], claimed, strict=True):
+        if not mine:
+            continue
+        head = f"<b>New on {render.echo(topic, 100)}</b>"
+        text = render.fit(head, [render.quote_block(quote)])
+        if text == head:  # a sentence longer than a message: the story's title and link say it
+            text = f"{head}\n\n{render.source_line(quote.article)}"
+        if not await _send(application, chat_id, text):
+            return
     if unique[room:]:
         await svc.db.follows.queue(chat_id, follow_id, [quote.article.id for quote in unique[room:]], now=now)
 
@@ -221,7 +221,7 @@ async def _send(application: Application, chat_id: int, text: str) -> bool:
 
 
 async def _flush_job(context: BotContext) -> None:
-    await flush(context.application)
+    await jobs.once(context.application, "follow-digests", lambda: flush(context.application))
 
 
 async def flush(application: Application, *, now: dt.datetime | None = None) -> None:
@@ -236,9 +236,10 @@ async def flush(application: Application, *, now: dt.datetime | None = None) -> 
         sent = await svc.db.follows.sent_within(chat_id, now - dt.timedelta(hours=1))
         if sent >= svc.settings.follow_per_hour:
             continue
-        blocks, ids = [], []
-        for article_id, _ in items:
-            ids.append(article_id)
+        # Claimed before the digest is sent: what another process claimed meanwhile is left out of it.
+        (ids,) = await svc.db.follows.claim(chat_id, [[article_id for article_id, _ in items]], now=now)
+        blocks = []
+        for article_id in ids:
             try:
                 article = idx.article(article_id)
             except KeyError:
@@ -246,6 +247,4 @@ async def flush(application: Application, *, now: dt.datetime | None = None) -> 
             blocks.append(f"• {render.source_line(article).removeprefix('— ')}")
         if blocks:
             text = render.fit(f"<b>More new stories on your topics</b> ({len(blocks)})", blocks)
-            if not await _send(application, chat_id, text):
-                continue
-        await svc.db.follows.mark_sent(chat_id, [ids], now=now)
+            await _send(application, chat_id, text)

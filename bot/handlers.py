@@ -38,6 +38,8 @@ from bot.errors import DiskFull, StateError
 log = logging.getLogger(__name__)
 
 STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
+# Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
+INLINE_PER_MINUTE = 60
 USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
@@ -77,14 +79,14 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     svc = context.services
     if message is None:
         return
-    if user is not None:
-        verdict = svc.limiter.check(user.id)
+    svc.metrics.questions.inc()
+    if user is not None:  # the limit is kept in the state: the same whichever process gets the question
+        verdict, wait = await svc.db.limits.check("questions", user.id, svc.settings.questions_per_minute)
         if verdict == "drop":
             return
         if verdict == "warn":
             await message.reply_text(
-                "You are asking faster than I can quote. "
-                f"Please wait {index.plural(svc.limiter.retry_after(user.id), 'second')}."
+                f"You are asking faster than I can quote. Please wait {index.plural(wait, 'second')}."
             )
             return
     question = question.strip()
@@ -93,20 +95,21 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         return
     log.debug("question from %s: %r", user.id if user else None, question)
     started = time.monotonic()
-
     async def answering() -> index.Answer:
         now = await _now(context, message.chat_id)
         return await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
 
     result = await typing_while(context.bot, message.chat_id, answering(), after=svc.typing_after)
-    svc.stats.record(time.monotonic() - started)
+    kind = "briefing" if result.briefing is not None else "quotes" if result.answered else "none"
+    svc.answered(kind, time.monotonic() - started)
     if result.briefing is not None:
         for n, text in enumerate(render.briefing(result.briefing)):
             await message.reply_text(text, do_quote=n == 0)
         return
     markup = None
     if result.answered:
-        markup = _buttons(svc.pages.remember(question, chat_id=message.chat_id), 0, more=len(result.quotes) >= 3)
+        key = await svc.db.buttons.remember(question, chat_id=message.chat_id)  # any process may get the press
+        markup = _buttons(key, 0, more=len(result.quotes) >= 3)
     await message.reply_text(render.answer(result), reply_markup=markup, do_quote=True)
 
 
@@ -177,16 +180,19 @@ async def button(update: Update, context: BotContext) -> None:
     svc = context.services
     match = re.fullmatch(r"([mwc]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
     chat_id = query.message.chat.id if query.message else None
-    question = svc.pages.recall(match.group(2), chat_id=chat_id) if match and chat_id is not None else None
+    question = None
+    if match and chat_id is not None:
+        question = await svc.db.buttons.recall(match.group(2), chat_id=chat_id)
     if question is None:
         await query.answer("This button has expired. Please ask the question again.", show_alert=False)
         return
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
-    now = await _now(context, chat_id)
+    now, started = await _now(context, chat_id), time.monotonic()
     result = await svc.answers.answer(
         svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
     )
+    svc.answered({"m": "more", "c": "context", "w": "why"}[kind], time.monotonic() - started)
     if kind in "wc":
         await query.answer()
         await query.message.reply_text(render.why(result) if kind == "w" else render.context(result), do_quote=False)
@@ -206,7 +212,7 @@ async def inline_query(update: Update, context: BotContext) -> None:
     query = update.inline_query
     svc = context.services
     text = query.query.strip()
-    if not text or svc.inline_limiter.check(query.from_user.id) != "ok":
+    if not text or (await svc.db.limits.check("inline", query.from_user.id, INLINE_PER_MINUTE))[0] != "ok":
         await query.answer([], cache_time=5, is_personal=True)
         return
     now = await _now(context, None)

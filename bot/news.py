@@ -21,7 +21,7 @@ from telegram import Chat, Message, MessageOriginChannel, Update
 from telegram.ext import Application
 
 import index
-from bot import render, uploads
+from bot import jobs, render, uploads
 from bot.admin import is_admin
 from bot.context import BotContext, services_of
 from bot.errors import AlreadyFollowed, NotAFeed, ReindexRunning
@@ -84,10 +84,21 @@ async def _reindex_job(context: BotContext) -> None:
 async def poll_feeds(context: BotContext) -> None:
     """Job: poll the feeds that are due; index what they bring; tell the admins of newly disabled feeds."""
     svc = context.services
-    if svc.fetcher is None or svc.db is None or svc.polling.locked():
+    if svc.fetcher is None or svc.db is None or svc.polling.locked() or not jobs.writes_index(svc.settings):
         return  # the round still running covers what is due
-    async with svc.polling:
-        report = await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application))
+    rounds = []
+
+    async def round_() -> None:
+        async with svc.polling:
+            polled = await poll(svc.db, svc.fetcher, svc.settings.articles_dir, policy=policy(context.application))
+            rounds.append(polled)
+
+    # One process polls at a time; one killed mid-round leaves the feeds it had not saved due for the next holder.
+    if not await jobs.once(context.application, "poll-feeds", round_):
+        return
+    (report,) = rounds
+    svc.metrics.feeds_polled.inc(report.polled)
+    svc.metrics.feeds_failed.inc(len(report.failed))
     for feed in report.disabled:
         await context.tell_admins(
             f"Feed #{feed.id} ({escape(feed.label)}) is disabled after "
@@ -117,10 +128,17 @@ def _not_indexed(idx: index.Index, articles_dir: Path) -> index.Changes:
 async def prune_old(context: BotContext) -> None:
     """Job: remove fetched articles older than RETENTION_DAYS, then reindex."""
     svc = context.services
+    if not jobs.writes_index(svc.settings):
+        return
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=svc.settings.retention_days)
-    removed = await asyncio.to_thread(
-        uploads.remove_older_than, svc.settings.articles_dir, SOURCE_FOLDERS, cutoff
-    )
+    removed: list[Path] = []
+
+    async def remove() -> None:
+        removed.extend(
+            await asyncio.to_thread(uploads.remove_older_than, svc.settings.articles_dir, SOURCE_FOLDERS, cutoff)
+        )
+
+    await jobs.once(context.application, "retention", remove, daily=True)  # once a day, whichever process
     if removed:
         log.info("retention: removed %s older than %s", index.plural(len(removed), "fetched article"),
                  index.plural(svc.settings.retention_days, "day"))

@@ -1,5 +1,6 @@
-"""The bot's long-lived services: the index being served, reindexing, per-user limits, answer pages, stats, and
-what they open (the answer workers, the bot's state, the fetcher).
+"""The bot's long-lived services: the index being served, reindexing, stats, and what they open (the answer
+workers, the bot's state, the fetcher). Per-user flood limits and the questions behind answers' buttons are kept
+in the bot's state (``bot.state.shared``), so that every process of a bot sees the same.
 
 They live in ``application.bot_data`` under one key and are reached through ``context.services``. The index a
 question sees is immutable; a reindex builds a new one in a worker thread and swaps the reference, so questions
@@ -14,9 +15,10 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import secrets
+import socket
 import statistics
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -28,15 +30,13 @@ from bot.answering import TYPING_AFTER, Answerer
 from bot.config import Settings
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
+from bot.health import HealthServer, Metrics
 from bot.polling import open_fetcher
 from bot.state import AsyncState, open_state
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnswerPages", "Library", "QuestionLimiter", "ReindexReport", "Services", "Stats"]
-
-
-INLINE_PER_MINUTE = 60
+__all__ = ["Library", "ReindexReport", "Services", "Stats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,92 +146,6 @@ class Library:
                 self._index = merged
 
 
-class QuestionLimiter:
-    """A sliding-window limit of questions per user; the first refusal in a window says so, later ones are silent.
-
-    Users idle for a whole window are forgotten (swept now and then), so memory follows the active users only.
-    """
-
-    def __init__(self, per_minute: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.window = window
-        self.clock = clock
-        self._asked: dict[int, collections.deque[float]] = {}
-        self._warned: dict[int, float] = {}
-        self._swept = clock()
-
-    @property
-    def tracked(self) -> int:
-        """How many users the limiter currently remembers."""
-        return len(self._asked)
-
-    def _sweep(self, now: float) -> None:
-        if now - self._swept < self.window:
-            return
-        self._swept = now
-        for user in [u for u, asked in self._asked.items() if not asked or now - asked[-1] >= self.window]:
-            del self._asked[user]
-        for user in [u for u, warned in self._warned.items() if now - warned >= self.window]:
-            del self._warned[user]
-
-    def check(self, user_id: int) -> str:
-        """``"ok"`` to answer, ``"warn"`` to send one slow-down notice, ``"drop"`` to stay silent."""
-        now = self.clock()
-        self._sweep(now)
-        asked = self._asked.setdefault(user_id, collections.deque())
-        while asked and now - asked[0] >= self.window:
-            asked.popleft()
-        if len(asked) < self.per_minute:
-            asked.append(now)
-            self._warned.pop(user_id, None)
-            return "ok"
-        if user_id in self._warned and now - self._warned[user_id] < self.window:
-            return "drop"
-        self._warned[user_id] = now
-        return "warn"
-
-    def retry_after(self, user_id: int) -> int:
-        """Seconds until this user may ask again."""
-        asked = self._asked.get(user_id)
-        if not asked:
-            return 0
-        return max(1, int(self.window - (self.clock() - asked[0])) + 1)
-
-
-class AnswerPages:
-    """Questions behind the "More" and "Why" buttons, by short key, bound to the chat they were asked in.
-
-    Bounded, and forgotten after a day or a restart. A key pressed in another chat (a forwarded message) is
-    unknown there, so one chat's question is never replayed in another.
-    """
-
-    def __init__(
-        self, capacity: int = 2000, ttl: float = 86_400.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.capacity = capacity
-        self.ttl = ttl
-        self.clock = clock
-        self._items: collections.OrderedDict[str, tuple[float, int, str]] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, question: str, *, chat_id: int) -> str:
-        """A new key for ``question`` asked in ``chat_id``."""
-        key = secrets.token_hex(4)
-        with self._lock:
-            self._items[key] = (self.clock(), chat_id, question)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return key
-
-    def recall(self, key: str, *, chat_id: int) -> str | None:
-        """The question behind ``key`` if it was asked in ``chat_id`` less than a day ago, else None."""
-        with self._lock:
-            item = self._items.get(key)
-        if item is None or item[1] != chat_id or self.clock() - item[0] > self.ttl:
-            return None
-        return item[2]
-
-
 @dataclass
 class Stats:
     """Counters for /stats."""
@@ -262,10 +176,8 @@ class Services:
 
     settings: Settings
     library: Library
-    limiter: QuestionLimiter
-    # Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
-    inline_limiter: QuestionLimiter = field(default_factory=lambda: QuestionLimiter(INLINE_PER_MINUTE))
-    pages: AnswerPages = field(default_factory=AnswerPages)
+    # This process's name in the state's leases, claims and processes (host:pid:random, new at every start).
+    process_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
     stats: Stats = field(default_factory=Stats)
     refused_chats: set[int] = field(default_factory=set)
     db: AsyncState | None = None  # the bot's own state (bot.state), opened by ``open``
@@ -276,6 +188,9 @@ class Services:
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, opened by ``open``
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics (bot.health)
+    health: HealthServer | None = None  # HEALTH_PORT's server, started by post_init
+    model_tried: bool = False  # the meaning model was loaded, or given up on (/readyz waits for that)
     state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
 
@@ -308,6 +223,11 @@ class Services:
         finally:
             self.db = self.fetcher = None
 
+    def answered(self, kind: str, seconds: float) -> None:
+        """Count an answer of ``kind`` (quotes, none, briefing, more, context, why) computed in ``seconds``."""
+        self.stats.record(seconds)
+        self.metrics.answered(kind, seconds)
+
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``work`` in the background (also before the application runs); failures are logged."""
         task = asyncio.get_running_loop().create_task(work, name=name)
@@ -330,6 +250,5 @@ class Services:
         return cls(
             settings=settings,
             library=Library(settings, current),
-            limiter=QuestionLimiter(settings.questions_per_minute),
             answers=Answerer(settings.answer_workers, semantic=settings.semantic_answers),
         )

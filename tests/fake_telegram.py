@@ -55,10 +55,11 @@ _BARE_AMP = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
 
 
 class TelegramError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
 class _Entities(HTMLParser):
@@ -136,6 +137,8 @@ class FakeTelegram:
     # Methods answered with an error, as Telegram answers some: {"getChatMember": (400, "Bad Request: ...")}.
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     cursors: dict[int, int] = field(default_factory=dict)  # per chat: how many sent messages were read
+    # Methods answered "429 Too Many Requests" (retry after 1 s) this many more times: Telegram's flood control.
+    flooded: dict[str, int] = field(default_factory=dict)
     base_url: str = ""
     base_file_url: str = ""
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -192,6 +195,9 @@ class FakeTelegram:
             raise TelegramError(403, "Forbidden: bot was kicked from the group chat")
         if method in self.refused:
             raise TelegramError(*self.refused[method])
+        if self.flooded.get(method):
+            self.flooded[method] -= 1
+            raise TelegramError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if method == "getMe":
             return BOT
         if method == "sendChatAction":
@@ -314,7 +320,8 @@ class _MethodHandler(tornado.web.RequestHandler):
                 result = self.fake.call(method, params)
         except TelegramError as exc:
             self.set_status(exc.code)
-            self.write({"ok": False, "error_code": exc.code, "description": exc.description})
+            error = {"ok": False, "error_code": exc.code, "description": exc.description}
+            self.write({**error, "parameters": exc.parameters} if exc.parameters else error)
             return
         self.write(json.dumps({"ok": True, "result": result}))
 

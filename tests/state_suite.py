@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -188,6 +190,8 @@ def test_a_store_at_an_older_schema_is_migrated_and_keeps_what_it_held(maker, ve
                 "INSERT INTO feed_items (feed_id, key, digest, article_id, seen_at) VALUES (?, ?, ?, ?, ?)",
                 (1, "guid:a", "da", "art-a", NOW),
             )
+            if version >= 3:  # the step to version 3 marked the items it found as fetched; later ones say so
+                old.execute("UPDATE feed_items SET fetched_at = seen_at")
             old.execute("INSERT INTO follows (chat_id, topic, created_at) VALUES (?, ?, ?)", (42, "haftar", NOW))
     store = maker.open()
     assert store.schema_version() == SCHEMA_VERSION
@@ -495,3 +499,133 @@ def test_a_chats_sent_set_is_read_for_many_candidates(store):
     store.follows.mark_sent(42, [sent], now=NOW)
     candidates = [f"story-{n}" for n in range(IN_LIMIT * 3)]
     assert store.follows.already_sent(42, candidates) == set(sent)
+
+
+# -- What several processes share (schema 4): buttons, flood limits, leases, claims, processes -------------------
+# Two stores opened on one database are two processes' worth of connections.
+
+
+def test_a_buttons_question_is_recalled_in_its_chat_by_another_process_for_a_day(maker):
+    first, second = maker.open(), maker.open()
+    key = first.buttons.remember("Which air base?", chat_id=5, now=NOW)
+    assert re.fullmatch("[0-9a-f]{8}", key), "fits the buttons' callback data"
+    assert second.buttons.recall(key, chat_id=5, now=NOW + dt.timedelta(hours=23)) == "Which air base?"
+    assert second.buttons.recall(key, chat_id=6, now=NOW) is None, "a forwarded button is unknown elsewhere"
+    assert second.buttons.recall("deadbeef", chat_id=5, now=NOW) is None
+    assert second.buttons.recall(key, chat_id=5, now=NOW + dt.timedelta(days=1, seconds=1)) is None
+    other = first.buttons.remember("Who?", chat_id=5, now=NOW + dt.timedelta(hours=12))
+    assert second.buttons.forget(now=NOW + dt.timedelta(days=1, seconds=1)) == 1
+    assert first.buttons.recall(other, chat_id=5, now=NOW + dt.timedelta(days=1, seconds=1)) == "Who?"
+
+
+def test_a_flood_limit_warns_once_then_stays_silent_and_frees_after_the_window(store):
+    t = 1_000_000.0
+    assert [store.limits.check("questions", 1, 2, now=t + n) for n in range(4)] == [
+        ("ok", 0), ("ok", 0), ("warn", 59), ("drop", 58)
+    ]
+    assert store.limits.check("questions", 2, 2, now=t + 4) == ("ok", 0), "other users are not affected"
+    assert store.limits.check("inline", 1, 2, now=t + 4) == ("ok", 0), "each scope has its own limit"
+    assert store.limits.check("questions", 1, 2, now=t + 60) == ("ok", 0), "the first question left the window"
+    assert store.limits.check("questions", 1, 2, now=t + 60.5) == ("warn", 1), "full again: told once more"
+
+
+def test_a_flood_spread_over_processes_is_limited_as_on_one(maker):
+    stores = [maker.open(), maker.open(), maker.open()]
+    t = 1_000_000.0
+    verdicts = [stores[n % 3].limits.check("questions", 7, 5, now=t + n / 10)[0] for n in range(9)]
+    assert verdicts == ["ok"] * 5 + ["warn"] + ["drop"] * 3
+
+
+def test_a_flood_from_two_processes_at_once_lets_through_exactly_the_limit(maker):
+    stores = [maker.open(), maker.open()]
+    t = 1_000_000.0
+    verdicts: list[str] = []
+    lock = threading.Lock()
+
+    def ask(store: State, offset: float) -> None:
+        for n in range(20):
+            verdict, _ = store.limits.check("questions", 9, 10, now=t + offset + n / 100)
+            with lock:
+                verdicts.append(verdict)
+
+    threads = [threading.Thread(target=ask, args=(s, i / 1000)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert verdicts.count("ok") == 10, "no question counted twice or not at all"
+    assert verdicts.count("warn") == 1
+
+
+def test_idle_users_are_swept_from_the_flood_limit(store):
+    t = 1_000_000.0
+    for user in range(50):
+        store.limits.check("questions", user, 5, now=t)
+    assert store.limits.tracked("questions") == 50
+    store.limits.check("questions", 1, 5, now=t + 61)
+    assert store.limits.tracked("questions") <= 1, "users idle for a whole window are not kept"
+
+
+def test_a_lease_has_one_holder_until_it_expires_and_then_another_takes_the_job(maker):
+    a, b = maker.open(), maker.open()
+    assert a.leases.claim("poll-feeds", "A", 30, now=NOW)
+    assert not b.leases.claim("poll-feeds", "B", 30, now=NOW + dt.timedelta(seconds=10))
+    assert a.leases.renew("poll-feeds", "A", 30, now=NOW + dt.timedelta(seconds=20)), "renewed while running"
+    assert not b.leases.claim("poll-feeds", "B", 30, now=NOW + dt.timedelta(seconds=45))
+    assert b.leases.holder("poll-feeds", now=NOW + dt.timedelta(seconds=45)) == "A"
+    # A stops renewing (killed): its lease runs out and B takes the job over.
+    assert b.leases.claim("poll-feeds", "B", 30, now=NOW + dt.timedelta(seconds=50))
+    assert not a.leases.renew("poll-feeds", "A", 30, now=NOW + dt.timedelta(seconds=51)), "A lost it"
+    b.leases.release("poll-feeds", "A")
+    assert a.leases.holder("poll-feeds", now=NOW + dt.timedelta(seconds=52)) == "B", "only the holder releases"
+    b.leases.release("poll-feeds", "B")
+    assert a.leases.holder("poll-feeds", now=NOW + dt.timedelta(seconds=52)) is None
+    assert a.leases.claim("poll-feeds", "A", 30, now=NOW + dt.timedelta(seconds=53)), "released: anyone may"
+
+
+def test_two_processes_claiming_the_same_jobs_at_once_run_each_once(maker):
+    stores = {"A": maker.open(), "B": maker.open()}
+    won: dict[str, list[str]] = {"A": [], "B": []}
+    keys = [f"briefing:{n}:{NOW.isoformat()}" for n in range(60)]
+
+    def claim(holder: str) -> None:
+        for key in keys:
+            if stores[holder].claims.claim(key, holder, now=NOW):
+                won[holder].append(key)
+            if stores[holder].leases.claim(f"job:{key}", holder, 60, now=NOW):
+                won[holder].append(f"job:{key}")
+
+    threads = [threading.Thread(target=claim, args=(holder,)) for holder in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = won["A"] + won["B"]
+    assert sorted(everything) == sorted([*keys, *(f"job:{key}" for key in keys)]), "each once, none lost"
+    assert stores["A"].claims.forget_before(NOW + dt.timedelta(seconds=1)) == len(keys)
+    assert stores["B"].claims.claim(keys[0], "B", now=NOW), "a forgotten claim can be made again"
+
+
+def test_processes_register_are_seen_while_they_run_and_leave(store):
+    store.processes.register("h1:10:aa", "h1", "local", writer=True, now=NOW)
+    store.processes.register("h2:11:bb", "h2", "opensearch", writer=False, now=NOW + dt.timedelta(seconds=1))
+    assert [(p.id, p.hostname, p.backend, p.writer) for p in store.processes.alive(NOW)] == [
+        ("h1:10:aa", "h1", "local", True), ("h2:11:bb", "h2", "opensearch", False)
+    ]
+    store.processes.seen("h2:11:bb", now=NOW + dt.timedelta(minutes=2))
+    assert [p.id for p in store.processes.alive(NOW + dt.timedelta(minutes=1))] == ["h2:11:bb"], "h1 went silent"
+    store.processes.leave("h2:11:bb")
+    assert store.processes.alive(NOW) == [p for p in store.processes.alive(NOW) if p.id == "h1:10:aa"]
+
+
+def test_stories_claimed_before_sending_go_to_a_chat_once_whichever_process_claims(maker):
+    a, b = maker.open(), maker.open()
+    follow = a.follows.add(42, "haftar", now=NOW)
+    a.follows.queue(42, follow.id, ["q1", "q2"], now=NOW)
+    assert a.follows.claim(42, [["s1"], ["q1", "s1"]], now=NOW) == [["s1"], ["q1"]]
+    later = NOW + dt.timedelta(seconds=5)
+    assert b.follows.claim(42, [["s1", "s2"], ["q1"], ["q2"]], now=later) == [["s2"], [], ["q2"]]
+    assert b.follows.claim(7, [["s1"]], now=NOW) == [["s1"]], "another chat is another key"
+    assert a.follows.queued() == {}, "claimed stories left the queue"
+    assert a.follows.already_sent(42, ["s1", "s2", "s3"]) == {"s1", "s2"}
+    assert a.follows.sent_within(42, NOW) == 4, "each message that claimed a story counts, as if sent"

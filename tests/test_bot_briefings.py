@@ -50,6 +50,24 @@ async def test_brief_on_demand(group):
     assert "can't read" in (await group.next_reply()).text
 
 
+async def next_day(app) -> None:
+    """The job's next run stands for the next day's occurrence: the occurrence claimed today is another's."""
+    await services_of(app).db.claims.forget_before(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+
+
+async def test_an_occurrence_fired_by_two_processes_jobs_is_sent_once(group, app):
+    await group.send("/subscribe 08:00 libya")
+    await group.next_reply()
+    (subscription,) = await services_of(app).db.subscriptions.for_chat(GROUP)
+    (job,) = jobs(app, subscription.id)
+    await job.run(app)
+    await job.run(app)  # another process's job for the same subscription, at the same occurrence
+    assert (await group.next_reply()).text.startswith("Briefing: libya")
+    await group.send("/subscriptions")
+    listing = (await group.next_reply()).text
+    assert f"#{subscription.id} at 08:00: libya" in listing, "the next message is the listing: no second briefing"
+
+
 async def test_subscribe_fire_list_unsubscribe(group, app):
     await group.send("/timezone Europe/Istanbul")
     assert "Time zone set to Europe/Istanbul" in (await group.next_reply()).text
@@ -66,10 +84,12 @@ async def test_subscribe_fire_list_unsubscribe(group, app):
     briefing = await group.next_reply()
     assert briefing.text.startswith("Briefing: libya")
     assert SEED_TITLE in briefing.text
+    await next_day(app)
     await job.run(app)
     assert (await group.next_reply()).text.startswith("No new stories on libya since the last briefing")
     write(services_of(app).settings.articles_dir, "cocoa.txt", "Cocoa prices\n2024-03-07\n\nCocoa rose again.\n")
     await services_of(app).library.reindex()
+    await next_day(app)
     await job.run(app)
     assert (await group.next_reply()).text.startswith("No new stories on libya since"), "new, but off topic"
 
@@ -96,6 +116,7 @@ async def test_scheduled_briefing_covers_only_new_stories(group, app, settings):
         "erupted again overnight, the fourth eruption since December.\n",
     )
     await services_of(app).library.reindex()
+    await next_day(app)
     await job.run(app)
     fresh = await group.next_reply()
     assert "Volcano erupts in Iceland" in fresh.text

@@ -176,7 +176,7 @@ async def test_stories_for_a_follower_take_a_few_round_trips_to_the_state_not_a_
             "follows.every": 1,  # the followed topics
             "follows.already_sent": 1,  # which of the chat's six candidates it had: one read
             "follows.sent_within": 1,  # its messages this hour
-            "follows.mark_sent": 1,  # the two it was sent now: one write
+            "follows.claim": 1,  # the two it was sent now, claimed before they were sent: one write
             "follows.queue": 1,  # the four beyond its hourly share, for the digest: one write
         }
         assert len(sent_to(telegram, FOLLOWER)) == 2

@@ -56,7 +56,8 @@ class _Awaited:
 
 
 class AsyncState:
-    """A store's async face: ``subscriptions``, ``feeds`` and ``follows`` with every method awaited (the
+    """A store's async face: ``subscriptions``, ``feeds``, ``follows``, ``buttons``, ``limits``, ``leases``,
+    ``claims`` and ``processes`` with every method awaited (the
     ``protocols`` say what each does), called on one worker thread.
 
     Use ``async with``, or ``aclose()``. A face made over a store (``AsyncState(store)``) leaves the store open
@@ -77,6 +78,11 @@ class AsyncState:
         self.subscriptions = _Awaited(self, "subscriptions", state.subscriptions)
         self.feeds = _Awaited(self, "feeds", state.feeds)
         self.follows = _Awaited(self, "follows", state.follows)
+        self.buttons = _Awaited(self, "buttons", state.buttons)
+        self.limits = _Awaited(self, "limits", state.limits)
+        self.leases = _Awaited(self, "leases", state.leases)
+        self.claims = _Awaited(self, "claims", state.claims)
+        self.processes = _Awaited(self, "processes", state.processes)
 
     @classmethod
     async def open(cls, opener: Callable[[], State]) -> AsyncState:

@@ -114,6 +114,31 @@ class SQLFollows:
                 "DELETE FROM follow_queue WHERE chat_id = ? AND article_id = ?", [(c, a) for c, a, _ in sent]
             )
 
+    def claim(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> list[list[str]]:
+        """Record messages as sent to the chat, *before* they are sent, in one write, and take their stories off
+        its queue: each message a list of story ids, counted one second apart from ``now`` on (as ``mark_sent``).
+        Returns each message's stories that this call recorded, in order: a story recorded already, by this process
+        or another, is left out (it was or is being sent), so no two processes send it. A process that dies between
+        the claim and the send loses the message; none sends it twice."""
+        start = second(now)
+        claimed: list[list[str]] = []
+        taken: set[str] = set()
+        with self._db.transaction():
+            for n, article_ids in enumerate(messages):
+                claimed.append([])
+                for article_id in dict.fromkeys(article_ids):
+                    if article_id not in taken and self._db.row(
+                        "INSERT INTO follow_sent (chat_id, article_id, sent_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (chat_id, article_id) DO NOTHING RETURNING article_id",
+                        (chat_id, article_id, start + dt.timedelta(seconds=n)),
+                    ):
+                        claimed[-1].append(article_id)
+                    taken.add(article_id)
+            self._db.execute_many(
+                "DELETE FROM follow_queue WHERE chat_id = ? AND article_id = ?", [(chat_id, a) for a in taken]
+            )
+        return claimed
+
     def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
         """Keep matching stories for the chat's next digest (it had its share of messages this hour), in one write;
         a story queued already stays where it was."""

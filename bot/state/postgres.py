@@ -51,6 +51,7 @@ from bot.errors import DiskFull, StateError
 from bot.state.feeds import SQLFeeds
 from bot.state.follows import SQLFollows
 from bot.state.schema import SCHEMA_VERSION
+from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Engine, Transactions
 from bot.state.subscriptions import SQLSubscriptions
 
@@ -173,7 +174,44 @@ ALTER TABLE feeds
     ADD COLUMN last_skipped integer NOT NULL DEFAULT 0,
     ADD COLUMN last_note text NOT NULL DEFAULT '';
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+# Version 4: what several processes agree on (see schema.py).
+_V4 = """
+CREATE TABLE buttons (
+    key text PRIMARY KEY,
+    chat_id bigint NOT NULL,
+    question text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX buttons_created ON buttons (created_at);
+CREATE TABLE rate_limits (
+    scope text NOT NULL,
+    user_id bigint NOT NULL,
+    asked text NOT NULL DEFAULT '',
+    warned_at double precision,
+    last_at double precision NOT NULL,
+    PRIMARY KEY (scope, user_id)
+);
+CREATE TABLE leases (
+    job text PRIMARY KEY,
+    holder text NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE claims (
+    key text PRIMARY KEY,
+    holder text NOT NULL,
+    claimed_at timestamptz NOT NULL
+);
+CREATE INDEX claims_claimed ON claims (claimed_at);
+CREATE TABLE processes (
+    id text PRIMARY KEY,
+    hostname text NOT NULL,
+    backend text NOT NULL,
+    writer boolean NOT NULL DEFAULT FALSE,
+    started_at timestamptz NOT NULL,
+    seen_at timestamptz NOT NULL
+);
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 
 
 @functools.lru_cache(maxsize=512)
@@ -438,6 +476,11 @@ class PostgresState:
         self.subscriptions = SQLSubscriptions(self.engine, default_timezone=default_timezone)
         self.feeds = SQLFeeds(self.engine)
         self.follows = SQLFollows(self.engine)
+        self.buttons = SQLButtons(self.engine)
+        self.limits = SQLLimits(self.engine)
+        self.leases = SQLLeases(self.engine)
+        self.claims = SQLClaims(self.engine)
+        self.processes = SQLProcesses(self.engine)
 
     def __enter__(self) -> PostgresState:
         return self

@@ -15,11 +15,12 @@ from typing import Protocol
 
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
+from bot.state.shared import Process
 from bot.state.subscriptions import Subscription
 from index.feeds import FeedItem
 from index.polling import KnownItem
 
-__all__ = ["Feeds", "Follows", "State", "Subscriptions"]
+__all__ = ["Buttons", "Claims", "Feeds", "Follows", "Leases", "Limits", "Processes", "State", "Subscriptions"]
 
 
 class Subscriptions(Protocol):
@@ -134,6 +135,12 @@ class Follows(Protocol):
         a story recorded already keeps its moment (marking twice is fine); sent stories leave the queue."""
         ...
 
+    def claim(self, chat_id: int, messages: Sequence[Sequence[str]], *, now: dt.datetime) -> list[list[str]]:
+        """Record messages (lists of story ids, one second apart from ``now``) as sent *before* sending them (they
+        leave the queue); each message's stories this call recorded: one recorded already is left out, so no two
+        processes send it."""
+        ...
+
     def queue(self, chat_id: int, follow_id: int, article_ids: Sequence[str], *, now: dt.datetime) -> None:
         """Queue stories matched by a followed topic for the chat's next digest (a story queued already stays)."""
         ...
@@ -143,12 +150,101 @@ class Follows(Protocol):
         ...
 
 
+class Buttons(Protocol):
+    """The question behind each answer's buttons ("More", "Context", "Why"), shared by every process."""
+
+    def remember(self, question: str, *, chat_id: int, now: dt.datetime | None = None) -> str:
+        """A new key (8 hex digits) for ``question`` asked in ``chat_id``."""
+        ...
+
+    def recall(self, key: str, *, chat_id: int, now: dt.datetime | None = None) -> str | None:
+        """The question behind ``key`` if it was asked in ``chat_id`` less than a day ago, else None."""
+        ...
+
+    def forget(self, *, now: dt.datetime | None = None) -> int:
+        """Forget the buttons older than a day; how many."""
+        ...
+
+
+class Limits(Protocol):
+    """Each user's flood limit, shared by every process."""
+
+    def check(
+        self, scope: str, user_id: int, per_window: int, *, window: float = 60.0, now: float | None = None
+    ) -> tuple[str, int]:
+        """``("ok", 0)``, ``("warn", seconds to wait)`` the first time over the limit, then ``("drop", seconds)``."""
+        ...
+
+    def tracked(self, scope: str) -> int:
+        """How many users the limit remembers in ``scope``."""
+        ...
+
+
+class Leases(Protocol):
+    """Leases on jobs: one process runs a job at a time; another takes it once the lease expires."""
+
+    def claim(self, job: str, holder: str, seconds: float, *, now: dt.datetime | None = None) -> bool:
+        """Take (or extend) the job's lease for ``seconds`` unless another holder's lease is current."""
+        ...
+
+    def renew(self, job: str, holder: str, seconds: float, *, now: dt.datetime | None = None) -> bool:
+        """Extend the holder's lease; False when it lost the job to another."""
+        ...
+
+    def release(self, job: str, holder: str) -> None:
+        """Give the job up (nothing when another holds it)."""
+        ...
+
+    def holder(self, job: str, *, now: dt.datetime | None = None) -> str | None:
+        """Who holds the job now; None when nobody does."""
+        ...
+
+
+class Claims(Protocol):
+    """Keys claimed once across processes, before the thing they stand for is done."""
+
+    def claim(self, key: str, holder: str, *, now: dt.datetime | None = None) -> bool:
+        """Whether this call claimed ``key`` (False: it was claimed before)."""
+        ...
+
+    def forget_before(self, when: dt.datetime) -> int:
+        """Forget claims made before ``when``; how many."""
+        ...
+
+
+class Processes(Protocol):
+    """The bot processes using the store."""
+
+    def register(
+        self, process_id: str, hostname: str, backend: str, *, writer: bool, now: dt.datetime | None = None
+    ) -> None:
+        """Record a process that starts."""
+        ...
+
+    def seen(self, process_id: str, *, now: dt.datetime | None = None) -> None:
+        """The process still runs."""
+        ...
+
+    def alive(self, since: dt.datetime) -> list[Process]:
+        """The processes seen since ``since``, oldest first."""
+        ...
+
+    def leave(self, process_id: str) -> None:
+        """The process stops."""
+        ...
+
+
 class State(Protocol):
-    """A store of the bot's state: its three repositories, its schema version, backups and closing."""
+    """A store of the bot's state: its repositories, its schema version, backups and closing."""
 
     subscriptions: Subscriptions
     feeds: Feeds
     follows: Follows
+    buttons: Buttons
+    limits: Limits
+    leases: Leases
+    claims: Claims
+    processes: Processes
 
     def schema_version(self) -> int:
         """The version of the schema the stored data is in (``schema.SCHEMA_VERSION`` once opened)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "migrate"]
+__all__ = ["MIGRATIONS", "RUNNING_TABLES", "SCHEMA_VERSION", "TABLES", "migrate"]
 
 # Version 1: briefing subscriptions and each chat's time zone.
 _V1 = """
@@ -99,10 +99,54 @@ ALTER TABLE feeds ADD COLUMN last_skipped INTEGER NOT NULL DEFAULT 0;     -- ite
 -- why some were kept as headlines or not at all (one line)
 ALTER TABLE feeds ADD COLUMN last_note TEXT NOT NULL DEFAULT ''
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+# Version 4: what several bot processes sharing the database agree on. The question behind each answer's buttons
+# ("More", "Context", "Why"), each user's recent questions (the flood limit), leases on jobs (one process runs each
+# at a time; another takes it over once the holder stops renewing), claims (a unique key inserted before a message
+# is sent: a briefing's occurrence is sent once) and the processes running (a local index is one machine's).
+# Moments that only compare with "now" in the same code (the flood limit) are seconds since the epoch, as REAL.
+_V4 = """
+CREATE TABLE buttons (
+    key TEXT PRIMARY KEY,               -- in the buttons' callback data
+    chat_id INTEGER NOT NULL,           -- pressed in another chat, the key is unknown there
+    question TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX buttons_created ON buttons (created_at);
+CREATE TABLE rate_limits (
+    scope TEXT NOT NULL,                -- "questions", "inline"
+    user_id INTEGER NOT NULL,
+    asked TEXT NOT NULL DEFAULT '',     -- the window's questions, seconds since the epoch, oldest first
+    warned_at REAL,                     -- when the user was last told to slow down
+    last_at REAL NOT NULL,              -- the user's last question: idle users are swept
+    PRIMARY KEY (scope, user_id)
+);
+CREATE TABLE leases (
+    job TEXT PRIMARY KEY,               -- "poll-feeds", "retention", ...
+    holder TEXT NOT NULL,               -- the process holding it (host:pid:random)
+    expires_at TEXT NOT NULL            -- UTC; after it, any process may take the job
+);
+CREATE TABLE claims (
+    key TEXT PRIMARY KEY,               -- "briefing:12:2026-12-06T08:00:00+00:00": claimed once, then sent
+    holder TEXT NOT NULL,
+    claimed_at TEXT NOT NULL
+);
+CREATE INDEX claims_claimed ON claims (claimed_at);
+CREATE TABLE processes (
+    id TEXT PRIMARY KEY,                -- the holder name of its leases and claims
+    hostname TEXT NOT NULL,
+    backend TEXT NOT NULL,              -- SEARCH_BACKEND ("local" unless set)
+    writer INTEGER NOT NULL DEFAULT 0,  -- INDEX_WRITER: the one process on the host that writes a local index
+    started_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL               -- renewed while it runs; one not seen for a while is gone
+)
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-# Every table of the current version, each after the tables its rows refer to (the order a copy writes them in).
+# Every table of the current version that holds what the bot keeps, each after the tables its rows refer to (the
+# order a copy writes them in). Version 4's tables coordinate running processes (buttons a day old at most,
+# leases, claims) and are not copied.
 TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue")
+RUNNING_TABLES = ("buttons", "rate_limits", "leases", "claims", "processes")  # what running processes share
 
 
 def migrate(db: sqlite3.Connection, version: int, *, to: int = SCHEMA_VERSION) -> None:

@@ -28,6 +28,7 @@ from bot.errors import DiskFull, StateError
 from bot.state.feeds import SQLFeeds
 from bot.state.follows import SQLFollows
 from bot.state.schema import SCHEMA_VERSION, migrate
+from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Transactions
 from bot.state.subscriptions import SQLSubscriptions
 from index.store import private_dir
@@ -157,6 +158,11 @@ class SQLiteState:
         self.subscriptions = SQLSubscriptions(self.engine, default_timezone=default_timezone)
         self.feeds = SQLFeeds(self.engine)
         self.follows = SQLFollows(self.engine)
+        self.buttons = SQLButtons(self.engine)
+        self.limits = SQLLimits(self.engine)
+        self.leases = SQLLeases(self.engine)
+        self.claims = SQLClaims(self.engine)
+        self.processes = SQLProcesses(self.engine)
 
     def __enter__(self) -> SQLiteState:
         return self
