@@ -110,15 +110,18 @@ def fit(head: str, blocks: list[str], tail: str = "", limit: int = MAX_MESSAGE) 
 
 def answer(result: index.Answer, *, page: int = 0) -> str:
     """The reply to a question: quotes with sources, or why there is none and the nearest titles."""
+    note = f"<i>{escape(result.note)}</i>\n\n" if result.note else ""
+    if result.kind == "small talk":
+        return escape(result.message) + " Send /help for examples."
     if not result.answered:
-        lines = [escape(result.message or "The articles do not answer that question.")]
+        lines = [note + escape(result.message or "The articles do not answer that question.")]
         if result.suggestions:
             lines.append("Nearest articles: " + "; ".join(f"<i>{escape(t)}</i>" for t in result.suggestions))
         return "\n".join(lines)
     if not result.quotes:
         return "No more quotes for this question." if page else "The articles do not answer that question."
-    text = fit("", [quote_block(q) for q in result.quotes])
-    if not text:
+    text = fit(note.rstrip("\n"), [quote_block(q) for q in result.quotes])
+    if text == note.rstrip("\n"):  # not one quote fits
         first = result.quotes[0].article
         return f"The best passage is too long for one Telegram message; it is in {source_line(first)}."
     return text
