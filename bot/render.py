@@ -28,12 +28,14 @@ __all__ = [
     "context",
     "duration",
     "echo",
+    "examples",
     "fit",
     "quote_block",
     "reindex_report",
     "source_line",
     "split_messages",
     "stats",
+    "usage_ask",
     "why",
 ]
 
@@ -163,9 +165,24 @@ def why(result: index.Answer) -> str:
     return fit("", lines)
 
 
+# For a bot with nothing indexed yet: questions of the kind news answers, about no story in particular.
+GENERIC_EXAMPLES = ("What did the minister say about the budget?", "When does the strike start?")
+
+
+def examples(idx: index.Index | None, n: int = 2) -> list[str]:
+    """Questions to show as examples: the titles of the newest stories the bot serves (a title asks about its own
+    story, so the bot can answer it whatever news it reads), else generic ones."""
+    titles = list(idx.recent_titles(n)) if idx is not None and idx.article_count else []
+    return titles or list(GENERIC_EXAMPLES[:n])
+
+
+def usage_ask(idx: index.Index | None) -> str:
+    """The /ask usage line, with an example question the bot can answer."""
+    return f"Usage: /ask <i>your question</i>, for example /ask {escape(examples(idx, 1)[0])}"
+
+
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     """The /start and /help message: what the bot does, how to ask, examples, and what is indexed."""
-    examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None and idx.article_count:
         built = index.date_text(idx.built_at, time=True)
         articles = f"{plural(idx.article_count, 'article')} ({plural(len(idx), 'passage')}), indexed {built} UTC"
@@ -182,7 +199,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
         "(/subscriptions, /unsubscribe, /timezone).\n"
         "<b>Following</b>: /follow <i>topic</i> sends each new story on it as it arrives (/following, /unfollow); "
         "/feeds lists the news feeds I read.\n\n"
-        "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples) + f"\n\nI know {articles}."
+        "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples(idx)) + f"\n\nI know {articles}."
     )
 
 

@@ -56,7 +56,7 @@ class _Awaited:
 
 
 class AsyncState:
-    """A store's async face: ``subscriptions``, ``feeds`` and ``follows`` with every method awaited (the
+    """A store's async face: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` with every method awaited (the
     ``protocols`` say what each does), called on one worker thread.
 
     Use ``async with``, or ``aclose()``. A face made over a store (``AsyncState(store)``) leaves the store open
@@ -77,6 +77,7 @@ class AsyncState:
         self.subscriptions = _Awaited(self, "subscriptions", state.subscriptions)
         self.feeds = _Awaited(self, "feeds", state.feeds)
         self.follows = _Awaited(self, "follows", state.follows)
+        self.turns = _Awaited(self, "turns", state.turns)
 
     @classmethod
     async def open(cls, opener: Callable[[], State]) -> AsyncState:

@@ -16,10 +16,11 @@ from typing import Protocol
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
 from bot.state.subscriptions import Subscription
+from bot.state.turns import Turn
 from index.feeds import FeedItem
 from index.polling import KnownItem
 
-__all__ = ["Feeds", "Follows", "State", "Subscriptions"]
+__all__ = ["Feeds", "Follows", "State", "Subscriptions", "Turns"]
 
 
 class Subscriptions(Protocol):
@@ -143,12 +144,31 @@ class Follows(Protocol):
         ...
 
 
+class Turns(Protocol):
+    """The conversation's last turns: which question each of the bot's answers replied to (a few per chat and user,
+    forgotten after ``turns.TURN_MINUTES``)."""
+
+    def remember(self, turn: Turn) -> None:
+        """Keep ``turn`` (replacing one for the same answer), and forget the user's turns in that chat past the last
+        ``turns.TURNS_KEPT`` and every turn expired by ``turn.asked_at``."""
+        ...
+
+    def replied(self, chat_id: int, message_id: int, *, now: dt.datetime) -> Turn | None:
+        """The turn the bot's message ``message_id`` answered in the chat, unless it expired by ``now``; else None."""
+        ...
+
+    def latest(self, chat_id: int, user_id: int, *, since: dt.datetime) -> Turn | None:
+        """The user's most recent turn in the chat asked at ``since`` or later; else None."""
+        ...
+
+
 class State(Protocol):
-    """A store of the bot's state: its three repositories, its schema version, backups and closing."""
+    """A store of the bot's state: its four repositories, its schema version, backups and closing."""
 
     subscriptions: Subscriptions
     feeds: Feeds
     follows: Follows
+    turns: Turns
 
     def schema_version(self) -> int:
         """The version of the schema the stored data is in (``schema.SCHEMA_VERSION`` once opened)."""

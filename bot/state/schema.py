@@ -99,10 +99,25 @@ ALTER TABLE feeds ADD COLUMN last_skipped INTEGER NOT NULL DEFAULT 0;     -- ite
 -- why some were kept as headlines or not at all (one line)
 ALTER TABLE feeds ADD COLUMN last_note TEXT NOT NULL DEFAULT ''
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+# Version 5: the conversation's last turns (``turns.py``): which question each of the bot's answers replied to. (4
+# is another change's: a database at 3 goes to 5 directly, and one at 4 takes only this step.)
+_V5 = """
+CREATE TABLE turns (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,        -- the bot's answer, which a reply points to
+    user_id INTEGER NOT NULL,
+    question TEXT NOT NULL,             -- as asked
+    subject TEXT NOT NULL,              -- the words the answer was searched with
+    asked_at TEXT NOT NULL,             -- UTC, ISO 8601
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX turns_user ON turns (chat_id, user_id, asked_at);
+CREATE INDEX turns_asked ON turns (asked_at)
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (5, _V5))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # Every table of the current version, each after the tables its rows refer to (the order a copy writes them in).
-TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue")
+TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue", "turns")
 
 
 def migrate(db: sqlite3.Connection, version: int, *, to: int = SCHEMA_VERSION) -> None:

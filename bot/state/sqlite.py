@@ -30,6 +30,7 @@ from bot.state.follows import SQLFollows
 from bot.state.schema import SCHEMA_VERSION, migrate
 from bot.state.sql import Transactions
 from bot.state.subscriptions import SQLSubscriptions
+from bot.state.turns import SQLTurns
 from index.store import private_dir
 
 __all__ = ["BACKUPS_KEPT", "SQLiteEngine", "SQLiteState"]
@@ -129,7 +130,8 @@ class SQLiteEngine(Transactions):
 
 
 class SQLiteState:
-    """The bot's state in one SQLite file: ``subscriptions``, ``feeds`` and ``follows`` (see ``protocols``).
+    """The bot's state in one SQLite file: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` (see
+    ``protocols``).
 
     Args:
         path: the database file (created with its folder when missing).
@@ -157,6 +159,7 @@ class SQLiteState:
         self.subscriptions = SQLSubscriptions(self.engine, default_timezone=default_timezone)
         self.feeds = SQLFeeds(self.engine)
         self.follows = SQLFollows(self.engine)
+        self.turns = SQLTurns(self.engine)
 
     def __enter__(self) -> SQLiteState:
         return self
