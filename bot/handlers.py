@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
 # Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
 INLINE_PER_MINUTE = 60
-USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
 async def gate(update: Update, context: BotContext) -> None:
@@ -91,7 +90,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
             return
     question = question.strip()
     if not question:
-        await message.reply_text(USAGE_ASK)
+        await message.reply_text(render.usage_ask(svc.library.index if svc.library.loaded else None))
         return
     log.debug("question from %s: %r", user.id if user else None, question)
     started = time.monotonic()

@@ -16,7 +16,7 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .dates import MONTH_NAMES, MONTH_PATTERN, month_number, naive_utc, parse_date, within
@@ -46,6 +46,10 @@ class TimeQuery:
             nothing was read.
         empty: time was read and nothing else is left to search for ("What happened yesterday?"): the caller lists
             the stories in range (newest first) instead of searching.
+        named: every time expression read names a calendar date or period ("2019", "in March 1987", "on 23 May"),
+            neither relative to now ("yesterday", "last week") nor a bound ("since May"): such a date may also be a
+            word of the topic ("emissions in 2019", told in January 2020), so a caller may search without the range
+            when the stories in it do not answer.
     """
 
     text: str
@@ -54,6 +58,7 @@ class TimeQuery:
     newest_first: bool = False
     phrase: str | None = None
     empty: bool = False
+    named: bool = field(default=False, compare=False)  # how the range was named, not what it is
 
     def covers(self, when: dt.datetime | None) -> bool:
         """Whether an article dated ``when`` lies in ``[since, until)``.
@@ -220,6 +225,13 @@ class _Found:
     phrase: str
     since: dt.datetime | None
     until: dt.datetime | None
+    named: bool = False  # a calendar date or period, named absolutely, with a plain preposition ("in", "on")
+
+
+# Expressions that name a calendar date or period rather than count from now.
+_NAMED = frozenset(
+    {"iso", "numeric", "day_month_year", "month_day_year", "month_year", "day_month", "month_day", "month", "year"}
+)
 
 
 def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
@@ -304,6 +316,7 @@ def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
         newest_first=bool(recency),
         phrase=phrase,
         empty=empty,
+        named=bool(found) and all(f.named for f in found),
     )
 
 
@@ -374,7 +387,8 @@ def _time_expressions(
             continue
         since, until = _BOUNDS[word](span) if word in _BOUNDS else span
         shown_from = start if word in _BOUNDS else match.start()
-        found.append(_Found(start, match.end(), words[shown_from : match.end()], since, until))
+        named = match.lastgroup in _NAMED and word not in _BOUNDS and not match["mo_which"]
+        found.append(_Found(start, match.end(), words[shown_from : match.end()], since, until, named))
         list_from = -1 if word in _BOUNDS else match.end()
     return found
 

@@ -167,6 +167,24 @@ def test_read_time(question, expected):
     assert read_time(question, now=NOW) == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("emissions in 2019", True),
+        ("OPEC on 23 May 2020", True),
+        ("oil prices in March", True),
+        ("OPEC since May 2020", False),
+        ("OPEC last week", False),
+        ("What did Haftar say yesterday?", False),
+        ("OPEC in 2019 and yesterday", False),
+        ("OPEC last May", False),
+    ],
+)
+def test_a_range_named_by_calendar_dates_says_so(question, named):
+    # Only a date named as such may also be a word of the topic, searched without the range (index.answers).
+    assert read_time(question, now=NOW).named is named
+
+
 NOT_TIME = [
     "May I ask about oil prices?",
     "What did Theresa May say?",
