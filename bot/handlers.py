@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ApplicationHandlerStop
 
 import index
-from bot import render
+from bot import conversation, render
 from bot.admin import is_admin
 from bot.context import BotContext
 from bot.errors import DiskFull, StateError
@@ -93,7 +93,8 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
     now = await _now(context, message.chat_id)
-    result = await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+    asked = await conversation.ask(context, message, question, now=now)
+    result, followed = asked.result, asked.followed
     svc.stats.record(time.monotonic() - started)
     if result.briefing is not None:
         for n, text in enumerate(render.briefing(result.briefing)):
@@ -101,8 +102,11 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         return
     markup = None
     if result.answered:
-        markup = _buttons(svc.pages.remember(question, chat_id=message.chat_id), 0, more=len(result.quotes) >= 3)
-    await message.reply_text(render.answer(result), reply_markup=markup, do_quote=True)
+        key = svc.pages.remember(question, chat_id=message.chat_id, subject=followed.subject if followed else "")
+        markup = _buttons(key, 0, more=len(result.quotes) >= 3)
+    text = render.answer(result, followed=followed.question if followed else None)
+    reply = await message.reply_text(text, reply_markup=markup, do_quote=True)
+    await conversation.remember(context, message, reply, question, asked)
 
 
 async def _now(context: BotContext, chat_id: int | None) -> dt.datetime:
@@ -180,7 +184,8 @@ async def button(update: Update, context: BotContext) -> None:
     limit = 3
     now = await _now(context, chat_id)
     result = await svc.answers.answer(
-        svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
+        svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now,
+        subject=svc.pages.subject(key),
     )
     if kind in "wc":
         await query.answer()

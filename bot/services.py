@@ -211,14 +211,14 @@ class AnswerPages:
         self.capacity = capacity
         self.ttl = ttl
         self.clock = clock
-        self._items: collections.OrderedDict[str, tuple[float, int, str]] = collections.OrderedDict()
+        self._items: collections.OrderedDict[str, tuple[float, int, str, str]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, question: str, *, chat_id: int) -> str:
-        """A new key for ``question`` asked in ``chat_id``."""
+    def remember(self, question: str, *, chat_id: int, subject: str = "") -> str:
+        """A new key for ``question`` asked in ``chat_id`` (``subject``: the earlier question's, for a follow-up)."""
         key = secrets.token_hex(4)
         with self._lock:
-            self._items[key] = (self.clock(), chat_id, question)
+            self._items[key] = (self.clock(), chat_id, question, subject)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return key
@@ -230,6 +230,12 @@ class AnswerPages:
         if item is None or item[1] != chat_id or self.clock() - item[0] > self.ttl:
             return None
         return item[2]
+
+    def subject(self, key: str) -> str:
+        """The earlier subject the question behind ``key`` followed ("" when it followed none, or is unknown)."""
+        with self._lock:
+            item = self._items.get(key)
+        return item[3] if item else ""
 
 
 @dataclass

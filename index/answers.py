@@ -69,6 +69,9 @@ JUDGED_SENTENCES = 20
 # How far below the first quote's confidence a later quote may be and still be shown (on either path's scale; a
 # later quote must also reach the threshold itself). bench/quality.py reports what the bar costs in gold quoted.
 FOLLOWING_MARGIN = 0.25
+# What an earlier question's words weigh in a follow-up, as a share of their rarity: enough to keep the answer on
+# the earlier topic, little enough that the follow-up's own words choose the sentence.
+SUBJECT_WEIGHT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +207,7 @@ def answer(
     weights: Weights | None = None,
     now: dt.datetime | None = None,
     stories: int = 5,
+    subject: str = "",
 ) -> Answer:
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
@@ -216,6 +220,9 @@ def answer(
         weights: how the sentence features are combined; the path's fitted defaults when None.
         now: the asker's present, aware, in their time zone ("yesterday" is their yesterday); now in UTC if None.
         stories: how many stories the briefing that answers a question about a time alone holds at most.
+        subject: for a follow-up ("and when was that announced?"), the earlier question's words: searched too, each
+            weighing ``SUBJECT_WEIGHT`` of what the question's own words weigh, so the answer is about the earlier
+            topic while the follow-up's words decide which sentence answers.
 
     Returns:
         An ``Answer``. ``answered`` is False, with a one-sentence message (and nearby titles when some were
@@ -234,7 +241,7 @@ def answer(
     when = read_time(asked, now=now or dt.datetime.now(dt.UTC))
     if when.empty:
         return _briefing(idx, question, when, stories)
-    options = _Options(limit, skip, threshold, judge, weights)
+    options = _Options(limit, skip, threshold, judge, weights, strip_markup(subject))
     result = _search(idx, question, asked, when, options)
     if when.since is None and when.until is None:
         return result
@@ -257,6 +264,7 @@ class _Options:
     threshold: float
     judge: Judge | None
     weights: Weights
+    subject: str
 
 
 def _search(idx: Index, question: str, asked: str, when: TimeQuery, options: _Options) -> Answer:
@@ -271,8 +279,12 @@ def _search(idx: Index, question: str, asked: str, when: TimeQuery, options: _Op
             "That question has no words to search for; ask with names, places or topics.",
             suggestions=idx.recent_titles(3),
         )
+    earlier = [t for t in analyze(options.subject) if t not in terms]
+    terms += earlier
     distinct = list(dict.fromkeys(terms))
     rarity = idx.rarity(distinct)
+    for term in set(earlier):
+        rarity[term] *= SUBJECT_WEIGHT
     total = sum(rarity.values())
     passages, scores = _candidates(idx, terms, when, max(CANDIDATE_PASSAGES, 3 * (limit + skip)))
     if not passages:
@@ -282,7 +294,7 @@ def _search(idx: Index, question: str, asked: str, when: TimeQuery, options: _Op
         return _declined(question, message, terms=tuple(distinct), suggestions=idx.recent_titles(3))
     sentences = _sentences(idx, passages, scores, rarity, total, _asks_for(asked), weights)
     if judge is not None:
-        _judge(idx, when.text, sentences, judge, weights)
+        _judge(idx, f"{when.text} {options.subject}".strip(), sentences, judge, weights)
     # Quotes are built lazily: past the page asked for (and a margin for recency ordering), none is needed.
     wanted = skip + limit + (CANDIDATE_PASSAGES if when.newest_first else 3)
     quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights, wanted)
