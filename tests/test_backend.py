@@ -61,3 +61,16 @@ def test_an_abandoned_local_update_leaves_no_file_behind(tmp_path):
     assert sum(name.startswith("seg-") for name in written) >= 3, "a segment for each new passage"
     assert sorted(p.name for p in engine.root.iterdir()) == before, "abandon removed them all"
     assert engine.load().article_count == 1
+
+
+def test_a_writer_that_cannot_read_the_state_does_not_keep_the_lock(tmp_path):
+    articles = tmp_path / "articles"
+    write_article(articles, "a.md", "Rain", "2020-01-01", "Rain fell on the city all day long.")
+    engine = LocalEngine(tmp_path / "ix")
+    update(engine, articles)
+    (info,) = engine.root.glob("info-*.json")
+    info.unlink()
+    info.mkdir()  # the build information cannot be read (not a file): entering the writer fails
+    for _ in range(2):  # and fails the same way again, rather than on a lock the first attempt kept
+        with pytest.raises(IsADirectoryError), engine.writer():
+            pass
