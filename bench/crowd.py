@@ -26,15 +26,15 @@ import json
 import os
 import platform
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from sidebyside import run_in, save, span, trees  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+
 QUESTIONS = (
     "Which air base did the GNA seize?",
     "Who threatened Turkish targets with an airstrike?",
@@ -122,20 +122,11 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_one(tree: Path, path: str, args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--path", path]
-    command += ["--users", str(args.users), "--questions", str(args.questions)]
-    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"the run in {tree} failed:\n{done.stderr[-3000:]}")
-    record = json.loads(done.stdout.strip().splitlines()[-1])
-    if Path(record["code"]) != tree.resolve():
-        raise SystemExit(f"the run meant for {tree} imported the bot from {record['code']}")
-    return record
+    return run_in(tree, __file__, ["--path", path, "--users", str(args.users), "--questions", str(args.questions)])
 
 
 def _span(values: list[float], digits: int = 2) -> str:
-    return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f}"
+    return span(values, digits)
 
 
 def report(records: list[dict[str, Any]], labels: dict[str, str], args: argparse.Namespace) -> str:
@@ -178,27 +169,18 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    trees = {"after": ROOT}
-    labels = {"after": "this branch"}
+    checkouts, labels = trees(ROOT, args.baseline)
     if args.baseline is not None:
-        if not (args.baseline / "bot" / "handlers.py").is_file():
-            raise SystemExit(f"--baseline {args.baseline} is not a checkout of newsbot")
         shutil.copytree(ROOT / "seeds", args.baseline / "seeds", dirs_exist_ok=True)
-        trees = {"before": args.baseline, **trees}
-        labels = {"before": f"before ({args.baseline.name})", **labels}
     records = []
     for run in range(args.runs):
         for path in args.paths.split(","):
-            for key, tree in trees.items():
+            for key, tree in checkouts.items():
                 load = os.getloadavg()
                 record = {**run_one(tree, path, args), "label": key, "path": path, "run": run, "load": load}
                 print(json.dumps(record), flush=True)
                 records.append(record)
-    text = report(records, labels, args)
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    raw = "\n".join(json.dumps(r) for r in records)
-    args.output.write_text(f"{text}\n<details><summary>raw</summary>\n\n```json\n{raw}\n```\n</details>\n")
+    save(args.output, report(records, labels, args), records)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ say so and answer lexically::
 
 Vectors equal the reference sentence-transformers model's: WordPiece ids truncated at 256 tokens, mean pooling
 over the attention mask, then L2 normalisation.
+
+The batches of one ``embed`` call run on a small pool of threads shared by the process (``BATCH_THREADS``, one per
+core up to two): onnxruntime releases the GIL while it runs, so the 20 sentences a new question brings are
+embedded on both cores when the bot has nothing else to do, and when two answers are embedding at once the pool
+still runs only two batches at a time (bench/results/throughput.md).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import functools
 import hashlib
 import importlib.util
 import logging
+import os
 import re
 import string
+import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +71,7 @@ DIMENSION = 384
 MAX_SEQ_LENGTH = 256
 MAX_INPUT_CHARS_PER_WORD = 100
 DEFAULT_BATCH_SIZE = 4
+BATCH_THREADS = min(2, os.cpu_count() or 1)
 
 CLS, SEP, UNK, PAD_ID = "[CLS]", "[SEP]", "[UNK]", 0
 _SPECIAL_TOKENS = re.compile(r"(\[(?:PAD|UNK|CLS|SEP|MASK)\])")
@@ -292,9 +301,14 @@ class Embedder:
         # Sorted by length, a batch holds texts of similar length, so little work goes into padding: 100 texts in
         # one batch padded to the longest took 3 times as long.
         order = sorted(range(len(ids)), key=lambda row: len(ids[row]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            vectors[rows] = self._embed_batch([ids[row] for row in rows])
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        pool = _batch_pool() if len(batches) > 1 else None
+
+        def run(rows: list[int]) -> np.ndarray:
+            return self._embed_batch([ids[row] for row in rows])
+
+        for rows, batch in zip(batches, pool.map(run, batches) if pool else map(run, batches), strict=True):
+            vectors[rows] = batch
         return vectors
 
     def _embed_batch(self, batch: list[list[int]]) -> np.ndarray:
@@ -310,6 +324,20 @@ class Embedder:
         weights = attention_mask[:, :, None].astype(np.float32)
         means = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _batch_pool() -> ThreadPoolExecutor | None:
+    """The process's pool for embedding batches side by side, or None on one core."""
+    if BATCH_THREADS < 2:
+        return None
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="embed"))
+        return _POOL[0]
 
 
 def load_embedder(*, model_path: Path | None = None, intra_op_threads: int = 1) -> Embedder:

@@ -1,0 +1,149 @@
+"""Answers per second on 1 and 2 worker threads, and the semantic answer's p50/p95, before and after a change.
+
+Run ``python bench/throughput.py --index DIR --baseline TREE`` (DIR: an index built by ``newsbot index`` or
+``bench/retrieval.py --child build 1000000``, e.g. 1M passages of bench/corpus.py's real articles and their renamed
+copies, with seeds/ added; TREE: a checkout of the code to compare with, e.g. ``git archive main | tar -x -C
+TREE``). Each measurement is its own process with ``PYTHONPATH`` set to the code measured: it loads the index and
+the model (``index.semantic.load_judge()``, 1 onnxruntime thread, the bot's setting), answers 20 warm-up
+questions (SQuAD dev questions not in the measured set), then answers the measured questions with
+``ThreadPoolExecutor(workers)``, as the bot's default (answers in threads) does: the news and everyday questions
+of ``bench/questions`` and SQuAD dev questions, ``--questions`` in all, each once, so the judge's cache of
+sentence vectors only holds what earlier questions of the run put there. Answers per second is questions /
+wall seconds; with 1 worker each answer is timed too (p50 / p95 ms). Before and after alternate, ``--runs``
+times. Results are printed as Markdown and written with the raw JSON to ``--output``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+from sidebyside import run_in, save, span, trees  # noqa: E402  (bench/ is the script's folder, first on sys.path)
+
+WARM = 20
+
+
+def questions(n: int) -> tuple[list[str], list[str]]:
+    """``n`` measured questions (news, everyday, then SQuAD dev) and the warm-up ones, none shared."""
+    import corpus
+
+    news = [json.loads(line)["question"] for line in (BENCH / "questions" / "news.jsonl").open(encoding="utf-8")]
+    everyday = (BENCH / "questions" / "everyday.txt").read_text(encoding="utf-8").splitlines()
+    squad = corpus.questions(n + WARM)
+    measured = list(dict.fromkeys(news + everyday + squad))[:n]
+    warm = [q for q in squad if q not in set(measured)][:WARM]
+    return measured, warm
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    # Imported before bench/corpus.py (which puts this worktree first on sys.path), so the code measured is
+    # the one PYTHONPATH names.
+    import index
+    import index.semantic
+
+    measured, warm = questions(args.questions)
+    idx = index.load(args.index)
+    judge = index.semantic.load_judge() if args.path == "semantic" else None
+    for q in warm:
+        index.answer(idx, q, judge=judge)
+    times: list[float] = []
+
+    def one(q: str) -> bool:
+        started = time.perf_counter()
+        answered = index.answer(idx, q, judge=judge).answered
+        times.append(time.perf_counter() - started)
+        return answered
+
+    cpu = os.times()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        answered = sum(pool.map(one, measured))
+    seconds = time.perf_counter() - started
+    after = os.times()
+    ordered = sorted(times)
+    return {
+        "per_s": len(measured) / seconds,
+        "seconds": seconds,
+        "cpu_s": (after.user - cpu.user) + (after.system - cpu.system),
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p95_ms": 1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "answered": answered,
+        "questions": len(measured),
+        "passages": len(idx),
+        "code": str(Path(index.__file__).resolve().parent.parent),
+    }
+
+
+def run_one(tree: Path, path: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
+    options = ["--index", str(args.index), "--path", path, "--workers", str(workers)]
+    return run_in(tree, __file__, [*options, "--questions", str(args.questions)])
+
+
+def report(records: list[dict[str, Any]], labels: dict[str, str], args: argparse.Namespace) -> str:
+    loads = [r["load"][0] for r in records]
+    lines = [
+        f"# Answers per second, 1 vs 2 threads ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, loads {', '.join(f'{load:.1f}' for load in loads)})",
+        "",
+        f"{records[0]['passages']:,} passages ({args.index}); {records[0]['questions']} questions, each once; "
+        f"min / median over {args.runs} runs (for p50 / p95: of the 1-thread runs).",
+        "",
+        "| path | code | 1 thread answers/s | 2 threads answers/s | 2 threads / 1 thread | p50 ms | p95 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for path in args.paths.split(","):
+        for key, label in labels.items():
+            one = [r for r in records if r["path"] == path and r["label"] == key and r["workers"] == 1]
+            two = [r for r in records if r["path"] == path and r["label"] == key and r["workers"] == 2]
+            if not one or not two:
+                continue
+            ratios = [b["per_s"] / a["per_s"] for a, b in zip(one, two, strict=False)]
+            lines.append(
+                f"| {path} | {label} | {span([r['per_s'] for r in one])} | {span([r['per_s'] for r in two])} | "
+                f"{span(ratios, 2)}x | {span([r['p50_ms'] for r in one])} | {span([r['p95_ms'] for r in one])} |"
+            )
+    lines += ["", "Ratios pair each run's 2-thread rate with the same run's 1-thread rate."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True, help="the index to answer from")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with (before)")
+    parser.add_argument("--questions", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--paths", default="semantic,lexical")
+    parser.add_argument("--output", type=Path, default=BENCH / "results" / "throughput.md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--path", default="semantic", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+    checkouts, labels = trees(ROOT, args.baseline)
+    records = []
+    for run in range(args.runs):
+        for path in args.paths.split(","):
+            for key, tree in checkouts.items():
+                for workers in (1, 2):
+                    load = os.getloadavg()
+                    record = {**run_one(tree, path, workers, args), "label": key, "path": path, "workers": workers}
+                    record.update(run=run, load=load)
+                    print(json.dumps(record), flush=True)
+                    records.append(record)
+    save(args.output, report(records, labels, args), records)
+
+
+if __name__ == "__main__":
+    main()
