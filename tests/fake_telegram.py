@@ -200,9 +200,11 @@ class FakeTelegram:
             raise TelegramError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if method == "getMe":
             return BOT
+        if method == "setWebhook":
+            self._notify()  # a bot process in webhook mode is up: the tests wait for it
+            return True
         if method in (
             "deleteWebhook",
-            "setWebhook",
             "setMyCommands",
             "sendChatAction",
             "answerCallbackQuery",
