@@ -49,7 +49,8 @@ def test_several_replicas_behind_nginx_with_postgresql_and_a_secured_opensearch(
     assert env["DATABASE_URL"].startswith("postgresql://newsbot:${POSTGRES_PASSWORD")
     assert "@postgres:5432/newsbot" in env["DATABASE_URL"]
     search = services["opensearch"]["environment"]
-    assert "DISABLE_SECURITY_PLUGIN" not in search and "plugins.security.disabled" not in search
+    assert "DISABLE_SECURITY_PLUGIN" not in search
+    assert "plugins.security.disabled" not in search
     assert "OPENSEARCH_INITIAL_ADMIN_PASSWORD" in search
     assert set(bot["depends_on"]) == {"postgres", "opensearch"}
     assert "/readyz" in " ".join(bot["healthcheck"]["test"])
