@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -26,7 +27,8 @@ from index.model import Article  # noqa: E402
 from index.passages import split_passages  # noqa: E402
 from index.sentences import SentenceSplitter  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+# NEWSBOT_DATA points elsewhere, e.g. from a worktree that is not a sibling of ../shared.
+DATA = Path(os.environ.get("NEWSBOT_DATA") or ROOT.parent / "shared" / "data")
 RARE = 50
 
 

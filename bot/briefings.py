@@ -17,12 +17,12 @@ import re
 from html import escape
 
 from telegram import Update
-from telegram.constants import ChatAction
 from telegram.error import Forbidden
 from telegram.ext import Application
 
 import index
 from bot import render
+from bot.answering import typing_while
 from bot.chats import ALL, id_or_all, may_manage, topic_too_long
 from bot.context import BotContext, services_of
 from bot.state import Subscription
@@ -204,8 +204,12 @@ async def brief(update: Update, context: BotContext) -> None:
     if problem:
         await message.reply_text(problem)
         return
-    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    briefing = await asyncio.to_thread(index.brief, svc.library.index, topic, since=since, n=STORIES)
+    briefing = await typing_while(
+        context.bot,
+        message.chat_id,
+        asyncio.to_thread(index.brief, svc.library.index, topic, since=since, n=STORIES),
+        after=svc.typing_after,
+    )
     await _send_briefing(context, message.chat_id, briefing, reply_to=message.message_id)
 
 

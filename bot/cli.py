@@ -186,8 +186,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                     for q in answer.quotes
                 ],
                 "suggestions": list(answer.suggestions),
+                "note": answer.note,
             }
         )
+    if answer.note:
+        print(answer.note)
     if not answer.answered:
         print(answer.message)
         if answer.suggestions:

@@ -24,13 +24,14 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 import index
 from bot import render
 from bot.admin import is_admin
+from bot.answering import typing_while
 from bot.context import BotContext
 from bot.errors import DiskFull, StateError
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
 # Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
 INLINE_PER_MINUTE = 60
-USAGE_ASK = "Usage: /ask <i>your question</i>, for example /ask Which air base did the GNA seize?"
 
 
 async def gate(update: Update, context: BotContext) -> None:
@@ -90,13 +90,15 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
             return
     question = question.strip()
     if not question:
-        await message.reply_text(USAGE_ASK)
+        await message.reply_text(render.usage_ask(svc.library.index if svc.library.loaded else None))
         return
     log.debug("question from %s: %r", user.id if user else None, question)
-    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     started = time.monotonic()
-    now = await _now(context, message.chat_id)
-    result = await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+    async def answering() -> index.Answer:
+        now = await _now(context, message.chat_id)
+        return await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+
+    result = await typing_while(context.bot, message.chat_id, answering(), after=svc.typing_after)
     kind = "briefing" if result.briefing is not None else "quotes" if result.answered else "none"
     svc.answered(kind, time.monotonic() - started)
     if result.briefing is not None:

@@ -28,12 +28,14 @@ __all__ = [
     "context",
     "duration",
     "echo",
+    "examples",
     "fit",
     "quote_block",
     "reindex_report",
     "source_line",
     "split_messages",
     "stats",
+    "usage_ask",
     "why",
 ]
 
@@ -110,15 +112,18 @@ def fit(head: str, blocks: list[str], tail: str = "", limit: int = MAX_MESSAGE) 
 
 def answer(result: index.Answer, *, page: int = 0) -> str:
     """The reply to a question: quotes with sources, or why there is none and the nearest titles."""
+    note = f"<i>{escape(result.note)}</i>\n\n" if result.note else ""
+    if result.kind == "small talk":
+        return escape(result.message) + " Send /help for examples."
     if not result.answered:
-        lines = [escape(result.message or "The articles do not answer that question.")]
+        lines = [note + escape(result.message or "The articles do not answer that question.")]
         if result.suggestions:
             lines.append("Nearest articles: " + "; ".join(f"<i>{escape(t)}</i>" for t in result.suggestions))
         return "\n".join(lines)
     if not result.quotes:
         return "No more quotes for this question." if page else "The articles do not answer that question."
-    text = fit("", [quote_block(q) for q in result.quotes])
-    if not text:
+    text = fit(note.rstrip("\n"), [quote_block(q) for q in result.quotes])
+    if text == note.rstrip("\n"):  # not one quote fits
         first = result.quotes[0].article
         return f"The best passage is too long for one Telegram message; it is in {source_line(first)}."
     return text
@@ -160,9 +165,24 @@ def why(result: index.Answer) -> str:
     return fit("", lines)
 
 
+# For a bot with nothing indexed yet: questions of the kind news answers, about no story in particular.
+GENERIC_EXAMPLES = ("What did the minister say about the budget?", "When does the strike start?")
+
+
+def examples(idx: index.Index | None, n: int = 2) -> list[str]:
+    """Questions to show as examples: the titles of the newest stories the bot serves (a title asks about its own
+    story, so the bot can answer it whatever news it reads), else generic ones."""
+    titles = list(idx.recent_titles(n)) if idx is not None and idx.article_count else []
+    return titles or list(GENERIC_EXAMPLES[:n])
+
+
+def usage_ask(idx: index.Index | None) -> str:
+    """The /ask usage line, with an example question the bot can answer."""
+    return f"Usage: /ask <i>your question</i>, for example /ask {escape(examples(idx, 1)[0])}"
+
+
 def help_text(idx: index.Index | None, *, bot_username: str) -> str:
     """The /start and /help message: what the bot does, how to ask, examples, and what is indexed."""
-    examples = ["Which air base did the GNA seize?", "What did Turkey say about Haftar?"]
     if idx is not None and idx.article_count:
         built = index.date_text(idx.built_at, time=True)
         articles = f"{plural(idx.article_count, 'article')} ({plural(len(idx), 'passage')}), indexed {built} UTC"
@@ -179,7 +199,7 @@ def help_text(idx: index.Index | None, *, bot_username: str) -> str:
         "(/subscriptions, /unsubscribe, /timezone).\n"
         "<b>Following</b>: /follow <i>topic</i> sends each new story on it as it arrives (/following, /unfollow); "
         "/feeds lists the news feeds I read.\n\n"
-        "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples) + f"\n\nI know {articles}."
+        "Try:\n" + "\n".join(f"• {escape(e)}" for e in examples(idx)) + f"\n\nI know {articles}."
     )
 
 

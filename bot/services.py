@@ -26,7 +26,7 @@ from typing import Any
 
 import index
 import index.semantic
-from bot.answering import Answerer
+from bot.answering import TYPING_AFTER, Answerer
 from bot.config import Settings
 from bot.errors import ReindexRunning, StateError
 from bot.fetcher import Fetcher
@@ -184,6 +184,7 @@ class Services:
     startup_reindex: asyncio.Task[ReindexReport] | None = None  # when the articles changed while the bot was down
     judge: index.semantic.Judge | None = None  # the meaning model, loaded in post_init; None: lexical answers
     answers: Answerer = field(default_factory=Answerer)  # threads, or worker processes (ANSWER_WORKERS)
+    typing_after: float = TYPING_AFTER  # seconds before a slow answer or briefing shows "typing…"
     fetcher: Fetcher | None = None  # the safe HTTP client for feeds and pages, opened by ``open``
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)  # one round of feed polling at a time
     background: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at shutdown

@@ -118,6 +118,7 @@ class Answer:
     confidence: float = 0.0  # what the answer threshold is compared with (the coverage, on the lexical path)
     kind: str = "answer"  # "small talk" (a friendly line, never quotes) or "briefing" (a time-only question)
     briefing: Briefing | None = None  # the stories of the range, for kind == "briefing"
+    note: str = ""  # one sentence on how the question was read (a date range applied, or given up), to show
 
 
 @dataclass(frozen=True, slots=True)

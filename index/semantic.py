@@ -1,7 +1,9 @@
 """The semantic judge: meaning-based scores from the offline embedding model, for answers, search and small talk.
 
 A ``Judge`` wraps an ``index.embedding.Embedder`` with a bounded cache of vectors by text: the same popular
-passages and sentences come back question after question, and an embedding costs milliseconds. It is safe to
+passages and sentences come back question after question, and an embedding costs milliseconds. Queries (the
+questions, and messages checked for small talk) have a smaller cache of their own, so that the same question
+asked by many users, or again for its "More" page, is embedded once and does not push sentences out. It is safe to
 use from several threads (the bot answers in worker threads). ``load_judge`` raises ``ModelUnavailable`` with a
 one-line reason when the model cannot be used; callers then say so and answer lexically.
 """
@@ -28,10 +30,12 @@ class Judge:
         cache_size: how many text vectors to keep (384 float32 each: 20,000 is about 30 MB).
     """
 
-    def __init__(self, embedder: Embedder, *, cache_size: int = 20_000) -> None:
+    def __init__(self, embedder: Embedder, *, cache_size: int = 20_000, query_cache_size: int = 2_000) -> None:
         self.embedder = embedder
         self.cache_size = cache_size
+        self.query_cache_size = query_cache_size
         self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._queries: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._phrases: dict[frozenset[str], np.ndarray] = {}
 
@@ -60,12 +64,25 @@ class Judge:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.stack([found[t] for t in texts])
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The unit vector of ``query``, from the queries' own cache where possible."""
+        with self._lock:
+            vector = self._queries.get(query)
+            if vector is not None:
+                self._queries.move_to_end(query)
+                return vector
+        vector = self.embedder.embed([query])[0]
+        with self._lock:
+            self._queries[query] = vector
+            while len(self._queries) > self.query_cache_size:
+                self._queries.popitem(last=False)
+        return vector
+
     def similarities(self, query: str, texts: Sequence[str]) -> np.ndarray:
-        """The cosine similarity of ``query`` to each of ``texts`` (the query itself is not cached)."""
+        """The cosine similarity of ``query`` to each of ``texts``."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        query_vector = self.embedder.embed([query])[0]
-        return self.vectors(texts) @ query_vector
+        return self.vectors(texts) @ self.query_vector(query)
 
     def nearest(self, text: str, phrases: frozenset[str]) -> float:
         """The highest cosine similarity of ``text`` to any of ``phrases`` (0.0 when there are none).
@@ -81,7 +98,7 @@ class Judge:
             known = self.embedder.embed(sorted(phrases))
             with self._lock:
                 self._phrases[phrases] = known
-        return float(np.max(known @ self.embedder.embed([text])[0]))
+        return float(np.max(known @ self.query_vector(text)))
 
 
 @functools.lru_cache(maxsize=2)

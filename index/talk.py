@@ -8,6 +8,7 @@ phrases while it holds no rare word of the articles. Such a message gets ``SMALL
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -17,12 +18,16 @@ from .analysis import normalize
 if TYPE_CHECKING:
     from .semantic import Judge
 
-__all__ = ["PHRASES", "SMALL_TALK_COSINE", "SMALL_TALK_REPLY", "is_small_talk"]
+__all__ = ["PHRASES", "SMALL_TALK_COSINE", "SMALL_TALK_REPLY", "is_small_talk", "strip_markup"]
 
 SMALL_TALK_REPLY = (
     "Hello! I answer questions about the news articles I have, quoting them word for word with their sources. "
-    "Ask me about a person, a place or an event, or send /help."
+    "Ask me about a person, a place or an event."
 )
+# Tags and comments typed or pasted into a question ("<b>Parasite</b>?"), and the entities of HTML text: markup is
+# not part of a question. A "<" not followed by a letter ("3 < 5") is not a tag.
+_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]{2,8});")
 
 # Whole messages, folded (lower case, no punctuation, no emoji). Kept short and general: they are what people
 # say to a bot, not test strings.
@@ -64,3 +69,12 @@ def is_small_talk(message: str, *, judge: Judge | None = None) -> bool:
     if folded in PHRASES or (" ".join(words[:-1]) in PHRASES and words[-1] in ("bot", "newsbot", "there", "all")):
         return True
     return judge is not None and judge.nearest(folded, PHRASES) >= SMALL_TALK_COSINE
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without HTML tags and comments, its entities decoded ("<b>Parasite</b> &amp; Joker" becomes
+    "Parasite & Joker"); text without markup comes back unchanged."""
+    if "<" not in text and "&" not in text:
+        return text
+    stripped = _TAG.sub(" ", text)
+    return _ENTITY.sub(lambda m: html.unescape(m.group()), stripped)

@@ -9,15 +9,22 @@ out; ``TimeQuery.covers`` says whether an article's date lies in the range. ``re
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import itertools
+import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .dates import MONTH_NAMES, MONTH_PATTERN, month_number, parse_date, within
+from .dates import MONTH_NAMES, MONTH_PATTERN, month_number, naive_utc, parse_date, within
 from .errors import InvalidOption
 from .wordlists import STOPWORDS
+
+if TYPE_CHECKING:
+    from .model import Article
 
 __all__ = ["TimeQuery", "read_since", "read_time"]
 
@@ -39,6 +46,10 @@ class TimeQuery:
             nothing was read.
         empty: time was read and nothing else is left to search for ("What happened yesterday?"): the caller lists
             the stories in range (newest first) instead of searching.
+        named: every time expression read names a calendar date or period ("2019", "in March 1987", "on 23 May"),
+            neither relative to now ("yesterday", "last week") nor a bound ("since May"): such a date may also be a
+            word of the topic ("emissions in 2019", told in January 2020), so a caller may search without the range
+            when the stories in it do not answer.
     """
 
     text: str
@@ -47,6 +58,7 @@ class TimeQuery:
     newest_first: bool = False
     phrase: str | None = None
     empty: bool = False
+    named: bool = field(default=False, compare=False)  # how the range was named, not what it is
 
     def covers(self, when: dt.datetime | None) -> bool:
         """Whether an article dated ``when`` lies in ``[since, until)``.
@@ -57,6 +69,37 @@ class TimeQuery:
         covered only when there is no bound.
         """
         return within(when, self.since, self.until)
+
+    def may_cover_any(self, newest_first: Sequence[Article]) -> bool:
+        """Whether any of the articles could lie in the range: False only when none is dated within a day of it.
+
+        Two binary searches over the articles in date order (``Index.newest_first``: newest first, undated last),
+        so a question about a year the archive does not reach is not checked against every passage that matches
+        its words, one article at a time. The day's margin covers the wall-clock reading of naive dates.
+        """
+        if self.since is None and self.until is None:
+            return bool(newest_first)
+
+        def key(article: Article) -> float:  # ascending along newest_first
+            when = naive_utc(article.date)
+            return -when.replace(tzinfo=dt.UTC).timestamp() if when is not None else math.inf
+
+        day = dt.timedelta(days=1)
+        newest = _bound_key(self.until, day)  # keys above it are older than the range's end (with the margin)
+        oldest = _bound_key(self.since, -day)
+        first = bisect.bisect_left(newest_first, newest, key=key) if newest is not None else 0
+        last = bisect.bisect_right(newest_first, oldest, key=key) if oldest is not None else len(newest_first)
+        return any(key(newest_first[i]) != math.inf for i in range(first, min(last, first + 1)))
+
+
+def _bound_key(bound: dt.datetime | None, margin: dt.timedelta) -> float | None:
+    """A range bound as ``may_cover_any``'s sort key, widened by ``margin``."""
+    if bound is None:
+        return None
+    try:
+        return -(naive_utc(bound) + margin).replace(tzinfo=dt.UTC).timestamp()
+    except OverflowError:  # a bound at the calendar's edge: as good as open
+        return None
 
 
 _Range = tuple[dt.datetime, dt.datetime]
@@ -182,6 +225,13 @@ class _Found:
     phrase: str
     since: dt.datetime | None
     until: dt.datetime | None
+    named: bool = False  # a calendar date or period, named absolutely, with a plain preposition ("in", "on")
+
+
+# Expressions that name a calendar date or period rather than count from now.
+_NAMED = frozenset(
+    {"iso", "numeric", "day_month_year", "month_day_year", "month_year", "day_month", "month_day", "month", "year"}
+)
 
 
 def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
@@ -266,6 +316,7 @@ def read_time(question: str, *, now: dt.datetime) -> TimeQuery:
         newest_first=bool(recency),
         phrase=phrase,
         empty=empty,
+        named=bool(found) and all(f.named for f in found),
     )
 
 
@@ -336,7 +387,8 @@ def _time_expressions(
             continue
         since, until = _BOUNDS[word](span) if word in _BOUNDS else span
         shown_from = start if word in _BOUNDS else match.start()
-        found.append(_Found(start, match.end(), words[shown_from : match.end()], since, until))
+        named = match.lastgroup in _NAMED and word not in _BOUNDS and not match["mo_which"]
+        found.append(_Found(start, match.end(), words[shown_from : match.end()], since, until, named))
         list_from = -1 if word in _BOUNDS else match.end()
     return found
 

@@ -6,13 +6,15 @@
   tokens keep "won't" whole, so a stub alone is a real word ("Who won?", Don, Jack Ma, Shan state).
 - ``IRREGULAR_VERBS``: past and third-person forms that Snowball leaves apart from their base form. News reports
   in the past tense ("Turkey said") while questions ask in the present ("What did Turkey say?").
+- ``COUNTRIES``: the names of the world's countries as news writes them (short forms and common abbreviations
+  too: "the U.S.", "Britain", "the UAE"), for questions that ask which countries.
 - ``NEWS_ABBREVIATIONS``: abbreviations that end with a dot but rarely end a sentence in news text (lower case,
   without the final dot), added to what Punkt learns from the corpus.
 """
 
 from __future__ import annotations
 
-__all__ = ["CONTRACTION_STUBS", "IRREGULAR_VERBS", "NEWS_ABBREVIATIONS", "NLTK_STOPWORDS", "STOPWORDS"]
+__all__ = ["CONTRACTION_STUBS", "COUNTRIES", "IRREGULAR_VERBS", "NEWS_ABBREVIATIONS", "NLTK_STOPWORDS", "STOPWORDS"]
 
 # A string split into words reads as the list it is; one word per line would bury it.
 NLTK_STOPWORDS = frozenset(
@@ -116,4 +118,31 @@ NEWS_ABBREVIATIONS = frozenset(
     bros dept est jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun no vol p.m a.m
     e.g i.e vs etc approx fig ft mt pres govt natl intl assn
     """.split()  # noqa: SIM905
+)
+
+# UN members and observers, Taiwan and Kosovo, by the names and abbreviations news uses ("|"-separated: several
+# names have spaces). Matched case-sensitively, as written.
+COUNTRIES = tuple(
+    " ".join(name.split())
+    for name in """
+    Afghanistan|Albania|Algeria|Andorra|Angola|Antigua and Barbuda|Argentina|Armenia|Australia|Austria|Azerbaijan
+    |Bahamas|Bahrain|Bangladesh|Barbados|Belarus|Belgium|Belize|Benin|Bhutan|Bolivia|Bosnia and Herzegovina|Bosnia
+    |Botswana|Brazil|Brunei|Bulgaria|Burkina Faso|Burundi|Cambodia|Cameroon|Canada|Cape Verde|Central African
+    Republic|Chad|Chile|China|Colombia|Comoros|Congo|Costa Rica|Ivory Coast|Croatia|Cuba|Cyprus|Czech Republic
+    |Czechia|Denmark|Djibouti|Dominica|Dominican Republic|Ecuador|Egypt|El Salvador|Equatorial Guinea|Eritrea
+    |Estonia|Eswatini|Ethiopia|Fiji|Finland|France|Gabon|Gambia|Georgia|Germany|Ghana|Greece|Grenada|Guatemala
+    |Guinea|Guinea-Bissau|Guyana|Haiti|Honduras|Hungary|Iceland|India|Indonesia|Iran|Iraq|Ireland|Israel|Italy
+    |Jamaica|Japan|Jordan|Kazakhstan|Kenya|Kiribati|Kosovo|Kuwait|Kyrgyzstan|Laos|Latvia|Lebanon|Lesotho|Liberia
+    |Libya|Liechtenstein|Lithuania|Luxembourg|Madagascar|Malawi|Malaysia|Maldives|Mali|Malta|Marshall Islands
+    |Mauritania|Mauritius|Mexico|Micronesia|Moldova|Monaco|Mongolia|Montenegro|Morocco|Mozambique|Myanmar|Burma
+    |Namibia|Nauru|Nepal|Netherlands|Holland|New Zealand|Nicaragua|Niger|Nigeria|North Korea|North Macedonia
+    |Norway|Oman|Pakistan|Palau|Palestine|Panama|Papua New Guinea|Paraguay|Peru|Philippines|Poland|Portugal|Qatar
+    |Romania|Russia|Rwanda|Saint Lucia|Samoa|San Marino|Saudi Arabia|Senegal|Serbia|Seychelles|Sierra Leone
+    |Singapore|Slovakia|Slovenia|Solomon Islands|Somalia|South Africa|South Korea|Korea|South Sudan|Spain
+    |Sri Lanka|Sudan|Suriname|Sweden|Switzerland|Syria|Taiwan|Tajikistan|Tanzania|Thailand|Timor-Leste|Togo|Tonga
+    |Trinidad and Tobago|Tunisia|Turkey|Turkmenistan|Tuvalu|Uganda|Ukraine|United Arab Emirates|UAE|U.A.E.
+    |United Kingdom|UK|U.K.|Britain|Great Britain|United States|US|U.S.|USA|America|Uruguay|Uzbekistan|Vanuatu
+    |Vatican|Venezuela|Vietnam|Yemen|Zambia|Zimbabwe
+    """.replace("\n", " ").split("|")
+    if name.strip()
 )

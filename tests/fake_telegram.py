@@ -200,13 +200,12 @@ class FakeTelegram:
             raise TelegramError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if method == "getMe":
             return BOT
-        if method == "setWebhook":
-            self._notify()  # a bot process in webhook mode is up: the tests wait for it
+        if method in ("setWebhook", "sendChatAction"):
+            self._notify()  # a bot process in webhook mode is up, or typing: the tests wait for either
             return True
         if method in (
             "deleteWebhook",
             "setMyCommands",
-            "sendChatAction",
             "answerCallbackQuery",
             "deleteMyCommands",
             "close",
@@ -512,6 +511,20 @@ class Chat:
             await self.fake.wait_for_change(0.2)
         raise AssertionError("the bot did not answer the inline query")
 
+    def actions(self) -> list[str]:
+        """The chat actions ("typing") the bot has sent to this chat so far."""
+        return [p["action"] for m, p in self.fake.calls if m == "sendChatAction" and int(p["chat_id"]) == self.chat_id]
+
+    async def next_action(self, seconds: float = 10.0) -> str:
+        """Wait for the bot to send this chat a chat action, and return it."""
+        before = len(self.actions())
+        deadline = time.monotonic() + seconds
+        while len(self.actions()) == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no chat action in chat {self.chat_id} within {seconds} s")
+            await self.fake.wait_for_change(0.2)
+        return self.actions()[before]
+
     async def next_reply(self, seconds: float = 10.0) -> Sent:
         """The next message the bot sends or edits in this chat."""
         deadline = time.monotonic() + seconds
@@ -528,4 +541,3 @@ class Chat:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no reply in chat {self.chat_id} within {seconds} s")
             await self.fake.wait_for_change(0.2)
-

@@ -23,12 +23,13 @@ from typing import Protocol
 import pytest
 
 from bot.errors import StateError
-from bot.state import SCHEMA_VERSION, PollRecord, PostgresState, SQLiteState, State
+from bot.state import SCHEMA_VERSION, PollRecord, PostgresState, SQLiteState, State, Turn
 from bot.state import postgres as pg
 from bot.state.feeds import GONE_KEPT_DAYS
 from bot.state.schema import migrate
 from bot.state.sql import IN_LIMIT, Engine
 from bot.state.sqlite import SQLiteEngine
+from bot.state.turns import TURN_MINUTES, TURNS_KEPT
 from index.feeds import FeedItem
 from index.polling import FeedState, plan_items
 
@@ -629,3 +630,42 @@ def test_stories_claimed_before_sending_go_to_a_chat_once_whichever_process_clai
     assert a.follows.queued() == {}, "claimed stories left the queue"
     assert a.follows.already_sent(42, ["s1", "s2", "s3"]) == {"s1", "s2"}
     assert a.follows.sent_within(42, NOW) == 4, "each message that claimed a story counts, as if sent"
+# -- The conversation's last turns -----------------------------------------------------------------------------
+
+
+def turn(message_id: int, *, chat_id: int = 42, user_id: int = 7, minutes: float = 0, question: str = "") -> Turn:
+    """The bot's answer ``message_id`` to ``question``, asked ``minutes`` after NOW."""
+    asked = question or f"question {message_id}"
+    return Turn(chat_id, user_id, message_id, asked, f"subject of {asked}", NOW + dt.timedelta(minutes=minutes))
+
+
+def test_a_reply_finds_the_question_its_answer_replied_to_until_it_expires(store):
+    store.turns.remember(turn(100, question="How did iOS 13 fix FaceTime eye contact?"))
+    found = store.turns.replied(42, 100, now=NOW + dt.timedelta(minutes=1))
+    assert found == turn(100, question="How did iOS 13 fix FaceTime eye contact?")
+    assert store.turns.replied(43, 100, now=NOW) is None, "another chat's message 100"
+    assert store.turns.replied(42, 101, now=NOW) is None
+    assert store.turns.replied(42, 100, now=NOW + dt.timedelta(minutes=TURN_MINUTES + 1)) is None
+
+
+def test_the_latest_turn_is_the_users_own_in_that_chat(store):
+    store.turns.remember(turn(100, minutes=0))
+    store.turns.remember(turn(101, minutes=1))
+    store.turns.remember(turn(102, user_id=8, minutes=2))  # someone else in the same group
+    store.turns.remember(turn(103, chat_id=43, minutes=3))  # the same user elsewhere
+    assert store.turns.latest(42, 7, since=NOW).message_id == 101
+    assert store.turns.latest(42, 8, since=NOW).message_id == 102
+    assert store.turns.latest(42, 7, since=NOW + dt.timedelta(minutes=2)) is None, "too long ago"
+    assert store.turns.latest(44, 7, since=NOW) is None
+
+
+def test_only_a_few_turns_are_kept_and_expired_ones_are_forgotten(store, maker):
+    for n in range(TURNS_KEPT + 2):
+        store.turns.remember(turn(100 + n, minutes=n / 10))
+    store.turns.remember(turn(200, chat_id=43, minutes=0))
+    kept = [n for n in range(100, 100 + TURNS_KEPT + 2) if store.turns.replied(42, n, now=NOW)]
+    assert kept == list(range(102, 100 + TURNS_KEPT + 2)), "the oldest are forgotten first"
+    store.turns.remember(turn(300, chat_id=44, minutes=TURN_MINUTES + 5))  # much later, anywhere
+    assert store.engine.row("SELECT COUNT(*) AS n FROM turns")["n"] == 1, "expired turns are deleted, not kept"
+    store.close()
+    assert maker.open().turns.replied(44, 300, now=NOW + dt.timedelta(minutes=TURN_MINUTES + 5)) is not None

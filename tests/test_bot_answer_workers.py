@@ -22,7 +22,7 @@ async def test_worker_processes_answer_and_follow_each_new_index(telegram, tmp_p
         await asker.send(QUESTION)
         reply = await asker.next_reply(seconds=60)
         assert "Al-Watiya Air Base" in reply.text
-        assert [b["text"] for b in reply.buttons] == ["More", "Context", "Why these quotes?"]
+        assert [b["text"] for b in reply.buttons] == ["Context", "Why these quotes?"]  # one sentence answers it
 
         story = b"---\ntitle: Volcano erupts in Iceland\ndate: 2024-03-01\n---\nThe Reykjanes volcano erupted again.\n"
         await admin.send_document("volcano.md", story, caption="/add")

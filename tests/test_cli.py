@@ -34,7 +34,7 @@ def test_ask_json_shape(workdir, cli):
     out = cli("ask", "--json", "Which air base did the GNA seize?", cwd=workdir)
     assert out.code == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answered", "quotes", "suggestions"}
+    assert set(data) == {"question", "answered", "quotes", "suggestions", "note"}
     assert data["answered"] is True
     quote = data["quotes"][0]
     assert set(quote) == {"text", "score", "start", "end", "article"}

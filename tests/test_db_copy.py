@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.state import PollRecord, PostgresState, SQLiteState, State
+from bot.state import PollRecord, PostgresState, SQLiteState, State, Turn
 from bot.state.schema import RUNNING_TABLES, SCHEMA_VERSION, TABLES
 from bot.state.transfer import counts
 from index.polling import FeedState, plan_items
@@ -49,6 +49,7 @@ def folder(tmp_path):
         store.follows.add(7, "ferry strike", now=NOW)
         store.follows.mark_sent(42, [["a1"], ["a2", "a3"]], now=NOW)
         store.follows.queue(42, harbour.id, ["a9", "a5", "a7"], now=NOW)
+        store.turns.remember(Turn(42, 7, 1005, "Which countries back Haftar?", "Which countries back Haftar?", NOW))
     return tmp_path
 
 
@@ -67,6 +68,7 @@ def everything(store: State) -> dict[str, object]:
         "sent": store.follows.already_sent(42, ["a1", "a2", "a3", "a4", "a5", "a9"]),
         "messages": store.follows.sent_within(42, NOW - dt.timedelta(hours=1)),
         "queue": store.follows.queued(),
+        "turn": store.turns.replied(42, 1005, now=NOW),
     }
 
 
@@ -173,5 +175,5 @@ def test_the_tables_copied_are_the_schemas(folder):
 def test_db_check_shows_the_schema_version_and_the_rows_of_each_table(folder, cli):
     out = cli("db", "check", cwd=folder, env={"DATA_DIR": "data"})
     assert out.code == 0, out.stderr
-    assert out.stdout.startswith(f"sqlite:///data/newsbot.sqlite3: schema {SCHEMA_VERSION} (this newsbot's), 18 rows")
+    assert out.stdout.startswith(f"sqlite:///data/newsbot.sqlite3: schema {SCHEMA_VERSION} (this newsbot's), 19 rows")
     assert re.search(r"^\s+follow_queue\s+3$", out.stdout, re.MULTILINE)

@@ -47,7 +47,8 @@ async def test_two_processes_ticking_at_once_run_the_job_once(faces):
 async def test_the_holder_renews_its_lease_while_the_job_runs(faces):
     a, b = faces
     renewed, finish = asyncio.Event(), asyncio.Event()
-    before = dt.datetime.now(dt.UTC)
+    # Leases are kept to the whole second: the first one ends at this second + 3 at the latest.
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     async def long_job() -> None:
         await finish.wait()
@@ -55,7 +56,7 @@ async def test_the_holder_renews_its_lease_while_the_job_runs(faces):
     running = asyncio.create_task(exclusive(a, "A", "poll-feeds", long_job, seconds=3, renewed=renewed.set))
     await renewed.wait()
     # Past the first lease's end, the renewed lease still holds (B looks with the clock moved on).
-    assert await b.leases.holder("poll-feeds", now=before + dt.timedelta(seconds=3.5)) == "A"
+    assert await b.leases.holder("poll-feeds", now=before + dt.timedelta(seconds=3)) == "A"
     finish.set()
     assert await running
 

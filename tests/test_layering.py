@@ -93,3 +93,4 @@ def test_one_rule_says_who_is_an_admin():
             ):
                 deciding.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert [place.split(":")[0] for place in deciding] == ["bot/admin.py"], deciding
+

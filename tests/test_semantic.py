@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import index
-from index.semantic import load_judge
+from index.semantic import Judge, load_judge
 from index.talk import is_small_talk
 
 from .conftest import ROOT, SEED_TITLE
@@ -67,6 +67,34 @@ def test_the_judge_finds_the_nearest_phrase_of_a_set(judge):
     assert judge.nearest("thanks a lot", phrases) > judge.nearest("oil prices in Libya", phrases)
     assert judge.nearest("thank you", phrases) == pytest.approx(1.0, abs=1e-3)
     assert judge.nearest("anything", frozenset()) == 0.0
+
+
+class CountingEmbedder:
+    """The real model, noting every text it is asked to embed."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.texts: list[str] = []
+
+    @property
+    def dimension(self) -> int:
+        return self.real.dimension
+
+    def embed(self, texts, **options):
+        self.texts.extend(texts)
+        return self.real.embed(texts, **options)
+
+
+def test_a_question_asked_again_is_not_embedded_again(seed_index, judge):
+    counting = CountingEmbedder(judge.embedder)
+    fresh = Judge(counting)
+    first = index.answer(seed_index, "Which air base did the GNA seize?", judge=fresh)
+    assert "Which air base did the GNA seize?" in counting.texts
+    embedded = len(counting.texts)
+    again = index.answer(seed_index, "Which air base did the GNA seize?", judge=fresh)
+    assert again == first
+    assert len(counting.texts) == embedded, "the question and its sentences come from the caches the second time"
+    assert fresh.similarities("thanks", []).shape == (0,)
 
 
 def test_the_python_api_reaches_the_judge_from_a_plain_import_index():

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index.dates import naive_utc
 from index.errors import InvalidOption
+from index.model import Article
 from index.timewords import TimeQuery, read_since, read_time
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -163,6 +165,24 @@ READ = [
 @pytest.mark.parametrize(("question", "expected"), READ)
 def test_read_time(question, expected):
     assert read_time(question, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("emissions in 2019", True),
+        ("OPEC on 23 May 2020", True),
+        ("oil prices in March", True),
+        ("OPEC since May 2020", False),
+        ("OPEC last week", False),
+        ("What did Haftar say yesterday?", False),
+        ("OPEC in 2019 and yesterday", False),
+        ("OPEC last May", False),
+    ],
+)
+def test_a_range_named_by_calendar_dates_says_so(question, named):
+    # Only a date named as such may also be a word of the topic, searched without the range (index.answers).
+    assert read_time(question, now=NOW).named is named
 
 
 NOT_TIME = [
@@ -371,3 +391,41 @@ def test_long_input_is_bounded_work():
     assert read_time(adversarial, now=NOW).phrase is None  # beyond a Telegram message: not read
     assert read_time(adversarial[:4000], now=NOW).since is not None
     assert read_since(adversarial, now=NOW) is None
+
+
+def _newest_first(dates: list[dt.datetime | None]) -> list[Article]:
+    """Articles in ``Index.newest_first``'s order: by date as naive UTC, newest first, undated last."""
+    articles = [Article(id=f"a{n}", title="t", text="x", date=when) for n, when in enumerate(dates)]
+    return sorted(articles, key=lambda a: (a.date is None, -naive_utc(a.date).timestamp() if a.date else 0.0))
+
+
+_SPAN = {"min_value": dt.datetime(1980, 1, 1), "max_value": dt.datetime(1995, 1, 1)}
+_DATES = st.one_of(
+    st.none(), st.datetimes(**_SPAN), st.datetimes(**_SPAN, timezones=st.sampled_from([dt.UTC, ISTANBUL]))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    dates=st.lists(_DATES, max_size=12),
+    since=st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1980, 1, 1), max_value=dt.datetime(1995, 1, 1))),
+    days=st.integers(min_value=1, max_value=800),
+)
+def test_a_range_that_covers_an_article_is_never_skipped(dates, since, days):
+    start = since.replace(tzinfo=ISTANBUL) if since else None
+    until = (start + dt.timedelta(days=days)) if start else local(1988, 1, 1)
+    query = TimeQuery(text="oil", since=start, until=until)
+    articles = _newest_first(dates)
+    if any(query.covers(a.date) for a in articles):
+        assert query.may_cover_any(articles)
+
+
+def test_a_year_the_archive_does_not_reach_covers_nothing():
+    archive = _newest_first([dt.datetime(1987, 3, 2), utc(1987, 10, 19, 14), None, dt.datetime(1987, 6, 1)])
+    asked = {q: read_time(f"oil prices {q}", now=NOW) for q in ("in 1988", "in 1986", "in 1987", "in March 1987")}
+    assert not asked["in 1988"].may_cover_any(archive)
+    assert not asked["in 1986"].may_cover_any(archive)
+    assert asked["in 1987"].may_cover_any(archive)
+    assert asked["in March 1987"].may_cover_any(archive)
+    assert not asked["in 1987"].may_cover_any(_newest_first([None, None]))
+    assert read_time("oil prices", now=NOW).may_cover_any(_newest_first([None]))

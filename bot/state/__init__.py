@@ -11,7 +11,7 @@ shapes its storage:
 - ``transfer``: ``copy_state`` moves a state from one store to another (``newsbot db copy``: SQLite into
   PostgreSQL) and ``counts`` counts each table's rows (``newsbot db check``);
 - one repository per thing kept, in SQL that any engine runs (``sql``): ``subscriptions`` (and chat settings),
-  ``feeds`` (and their items), ``follows`` (and the stories sent);
+  ``feeds`` (and their items), ``follows`` (and the stories sent), ``turns`` (the conversation's last questions);
 - ``protocols``: what the bot needs from a store, as ``typing.Protocol``: ``Subscriptions``, ``Feeds``,
   ``Follows`` and ``State`` over them; ``tests/state_suite.py`` checks any implementation against them;
 - ``aio``: the async face the bot's event loop uses, ``await state.feeds.known_items(feed_id)``, every call on
@@ -29,8 +29,9 @@ An engine (``sqlite``; ``postgres``, with psycopg 3) provides:
 2. the schema's versions as its own DDL, the same tables, columns and keys as ``schema.MIGRATIONS`` (flags as
    ``boolean``, moments as ``timestamptz``), applied in order inside one transaction, and its version kept in
    the database;
-3. a ``State``: the three repositories built over its engine (``SQLSubscriptions``, ``SQLFeeds``,
-   ``SQLFollows``), ``schema_version``, ``backup`` (None when backups are made outside the bot) and ``close``;
+3. a ``State``: the four repositories built over its engine (``SQLSubscriptions``, ``SQLFeeds``,
+   ``SQLFollows``, ``SQLTurns``), ``schema_version``, ``backup`` (None when backups are made outside the bot) and
+   ``close``;
 4. a ``Maker`` in ``tests/state_suite.py`` (open the store, make one at an older version) and one entry in its
    ``MAKERS``: the conformance suite then runs against it (``tests/test_state.py``).
 """
@@ -44,10 +45,11 @@ from bot.state.aio import AsyncState
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
 from bot.state.postgres import PostgresState
-from bot.state.protocols import Feeds, Follows, State, Subscriptions
+from bot.state.protocols import Feeds, Follows, State, Subscriptions, Turns
 from bot.state.schema import MIGRATIONS, SCHEMA_VERSION
 from bot.state.sqlite import BACKUPS_KEPT, SQLiteState
 from bot.state.subscriptions import Subscription
+from bot.state.turns import Turn
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -67,6 +69,8 @@ __all__ = [
     "State",
     "Subscription",
     "Subscriptions",
+    "Turn",
+    "Turns",
     "open_state",
     "open_url",
 ]

@@ -57,7 +57,7 @@ class _Awaited:
 
 class AsyncState:
     """A store's async face: ``subscriptions``, ``feeds``, ``follows``, ``buttons``, ``limits``, ``leases``,
-    ``claims`` and ``processes`` with every method awaited (the
+    ``claims``, ``processes`` and ``turns`` with every method awaited (the
     ``protocols`` say what each does), called on one worker thread.
 
     Use ``async with``, or ``aclose()``. A face made over a store (``AsyncState(store)``) leaves the store open
@@ -83,6 +83,7 @@ class AsyncState:
         self.leases = _Awaited(self, "leases", state.leases)
         self.claims = _Awaited(self, "claims", state.claims)
         self.processes = _Awaited(self, "processes", state.processes)
+        self.turns = _Awaited(self, "turns", state.turns)
 
     @classmethod
     async def open(cls, opener: Callable[[], State]) -> AsyncState:

@@ -54,6 +54,7 @@ from bot.state.schema import SCHEMA_VERSION
 from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Engine, Transactions
 from bot.state.subscriptions import SQLSubscriptions
+from bot.state.turns import SQLTurns
 
 try:
     import psycopg
@@ -211,7 +212,21 @@ CREATE TABLE processes (
     seen_at timestamptz NOT NULL
 );
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
+# Version 5: the conversation's last turns (see schema.py).
+_V5 = """
+CREATE TABLE turns (
+    chat_id bigint NOT NULL,
+    message_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    question text NOT NULL,
+    subject text NOT NULL,
+    asked_at timestamptz NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX turns_user ON turns (chat_id, user_id, asked_at);
+CREATE INDEX turns_asked ON turns (asked_at);
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
 
 
 @functools.lru_cache(maxsize=512)
@@ -456,7 +471,8 @@ def migrate(db: PostgresEngine, *, to: int = SCHEMA_VERSION) -> None:
 
 
 class PostgresState:
-    """The bot's state in a PostgreSQL database: ``subscriptions``, ``feeds`` and ``follows`` (see ``protocols``).
+    """The bot's state in a PostgreSQL database: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` (see
+    ``protocols``).
 
     Args:
         url: the database (``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``); its role must be allowed to create
@@ -484,6 +500,7 @@ class PostgresState:
         self.leases = SQLLeases(self.engine)
         self.claims = SQLClaims(self.engine)
         self.processes = SQLProcesses(self.engine)
+        self.turns = SQLTurns(self.engine)
 
     def __enter__(self) -> PostgresState:
         return self

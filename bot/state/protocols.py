@@ -17,10 +17,13 @@ from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
 from bot.state.shared import Process
 from bot.state.subscriptions import Subscription
+from bot.state.turns import Turn
 from index.feeds import FeedItem
 from index.polling import KnownItem
 
-__all__ = ["Buttons", "Claims", "Feeds", "Follows", "Leases", "Limits", "Processes", "State", "Subscriptions"]
+__all__ = [
+    "Buttons", "Claims", "Feeds", "Follows", "Leases", "Limits", "Processes", "State", "Subscriptions", "Turns",
+]
 
 
 class Subscriptions(Protocol):
@@ -234,6 +237,24 @@ class Processes(Protocol):
         ...
 
 
+class Turns(Protocol):
+    """The conversation's last turns: which question each of the bot's answers replied to (a few per chat and user,
+    forgotten after ``turns.TURN_MINUTES``)."""
+
+    def remember(self, turn: Turn) -> None:
+        """Keep ``turn`` (replacing one for the same answer), and forget the user's turns in that chat past the last
+        ``turns.TURNS_KEPT`` and every turn expired by ``turn.asked_at``."""
+        ...
+
+    def replied(self, chat_id: int, message_id: int, *, now: dt.datetime) -> Turn | None:
+        """The turn the bot's message ``message_id`` answered in the chat, unless it expired by ``now``; else None."""
+        ...
+
+    def latest(self, chat_id: int, user_id: int, *, since: dt.datetime) -> Turn | None:
+        """The user's most recent turn in the chat asked at ``since`` or later; else None."""
+        ...
+
+
 class State(Protocol):
     """A store of the bot's state: its repositories, its schema version, backups and closing."""
 
@@ -245,6 +266,7 @@ class State(Protocol):
     leases: Leases
     claims: Claims
     processes: Processes
+    turns: Turns
 
     def schema_version(self) -> int:
         """The version of the schema the stored data is in (``schema.SCHEMA_VERSION`` once opened)."""

@@ -140,12 +140,26 @@ CREATE TABLE processes (
     seen_at TEXT NOT NULL               -- renewed while it runs; one not seen for a while is gone
 )
 """
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
+# Version 5: the conversation's last turns (``turns.py``): which question each of the bot's answers replied to. 
+_V5 = """
+CREATE TABLE turns (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,        -- the bot's answer, which a reply points to
+    user_id INTEGER NOT NULL,
+    question TEXT NOT NULL,             -- as asked
+    subject TEXT NOT NULL,              -- the words the answer was searched with
+    asked_at TEXT NOT NULL,             -- UTC, ISO 8601
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX turns_user ON turns (chat_id, user_id, asked_at);
+CREATE INDEX turns_asked ON turns (asked_at)
+"""
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # Every table of the current version that holds what the bot keeps, each after the tables its rows refer to (the
 # order a copy writes them in). Version 4's tables coordinate running processes (buttons a day old at most,
 # leases, claims) and are not copied.
-TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue")
+TABLES = ("chats", "subscriptions", "feeds", "feed_items", "follows", "follow_sent", "follow_queue", "turns")
 RUNNING_TABLES = ("buttons", "rate_limits", "leases", "claims", "processes")  # what running processes share
 
 

@@ -31,6 +31,7 @@ from bot.state.schema import SCHEMA_VERSION, migrate
 from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Transactions
 from bot.state.subscriptions import SQLSubscriptions
+from bot.state.turns import SQLTurns
 from index.store import private_dir
 
 __all__ = ["BACKUPS_KEPT", "SQLiteEngine", "SQLiteState"]
@@ -130,7 +131,8 @@ class SQLiteEngine(Transactions):
 
 
 class SQLiteState:
-    """The bot's state in one SQLite file: ``subscriptions``, ``feeds`` and ``follows`` (see ``protocols``).
+    """The bot's state in one SQLite file: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` (see
+    ``protocols``).
 
     Args:
         path: the database file (created with its folder when missing).
@@ -163,6 +165,7 @@ class SQLiteState:
         self.leases = SQLLeases(self.engine)
         self.claims = SQLClaims(self.engine)
         self.processes = SQLProcesses(self.engine)
+        self.turns = SQLTurns(self.engine)
 
     def __enter__(self) -> SQLiteState:
         return self
