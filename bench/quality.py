@@ -87,12 +87,16 @@ def _contains(text: str, gold: Sequence[str]) -> bool:
     return any(g.casefold() in folded for g in gold)
 
 
-def ask_all(idx: index.Index, questions: Sequence[str], golds: Sequence[Sequence[str]] | None, path: Path_) -> list:
-    """Every question answered with the threshold at -inf, so each confidence is seen; gold checked if given."""
+def ask_all(
+    idx: index.Index, questions: Sequence[str], golds: Sequence[Sequence[str]] | None, path: Path_, threshold: float
+) -> list:
+    """Every question answered as the product answers it (at the path's ``threshold``: the quotes after the first
+    must reach it too, and a named date is searched without its range when its stories do not answer); a declined
+    answer counts as below it. Gold checked if given."""
     out = []
     for n, question in enumerate(questions):
         started = time.perf_counter()
-        answer = index.answer(idx, question, threshold=-math.inf, **path.options)
+        answer = index.answer(idx, question, threshold=threshold, **path.options)
         seconds = time.perf_counter() - started
         gold = golds[n] if golds is not None else ()
         texts = [q.text for q in answer.quotes]
@@ -236,7 +240,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         path = _path(name)
         threshold = answers.SEMANTIC_THRESHOLD if name == "semantic" else answers.ANSWER_THRESHOLD
         print(f"[{name}] threshold {threshold}; testing", file=sys.stderr)
-        on = ask_all(squad, [q["question"] for q in test], [q["answers"] for q in test], path)
+        on = ask_all(squad, [q["question"] for q in test], [q["answers"] for q in test], path, threshold)
         first, top5 = paragraph_first(squad, test, starts, path)
         row = {
             "threshold": threshold,
@@ -246,12 +250,14 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             "paragraph_first": first,
             "paragraph_top5": top5,
             "scifact_ndcg10": scifact_ndcg(scifact, queries, qrels, path),
-            "claims_on_squad": answered(ask_all(squad, claims[500:], None, path), threshold),
-            "squad_on_reuters": answered(ask_all(reuters, [q["question"] for q in test][:1000], None, path), threshold),
-            "everyday_declined": 1 - answered(ask_all(reuters, everyday, None, path), threshold),
-            "smalltalk_declined": 1 - answered(ask_all(reuters, smalltalk, None, path), threshold),
+            "claims_on_squad": answered(ask_all(squad, claims[500:], None, path, threshold), threshold),
+            "squad_on_reuters": answered(
+                ask_all(reuters, [q["question"] for q in test][:1000], None, path, threshold), threshold
+            ),
+            "everyday_declined": 1 - answered(ask_all(reuters, everyday, None, path, threshold), threshold),
+            "smalltalk_declined": 1 - answered(ask_all(reuters, smalltalk, None, path, threshold), threshold),
         }
-        news_outcomes = ask_all(reuters, [q["question"] for q in news], [q["answers"] for q in news], path)
+        news_outcomes = ask_all(reuters, [q["question"] for q in news], [q["answers"] for q in news], path, threshold)
         for style in ("lexical", "paraphrase", None):
             chosen = [o for o, q in zip(news_outcomes, news, strict=True) if style in (None, q["style"])]
             key = f"news_{style or 'all'}"
@@ -271,15 +277,15 @@ def report(rows: dict[str, dict[str, float]], n_test: int, n_calibration: int) -
     print("|---|---:|" + "---:|" * len(names))
     lines_ = [
         ("answer threshold (fitted on calibration by bench/fit.py)", "", "threshold", "{:.2f}"),
-        ("SQuAD gold answer quoted", "≥ 0.86", "squad_quoted", "{:.3f}"),
+        ("SQuAD gold answer quoted", "≥ 0.87", "squad_quoted", "{:.3f}"),
         ("SQuAD gold answer in the first quote", "", "squad_first_quote", "{:.3f}"),
         ("SQuAD questions answered", "", "squad_answered", "{:.3f}"),
-        ("SQuAD gold paragraph first (search)", "≥ 0.82", "paragraph_first", "{:.3f}"),
+        ("SQuAD gold paragraph first (search)", "≥ 0.83", "paragraph_first", "{:.3f}"),
         ("SQuAD gold paragraph in top 5 (search)", "", "paragraph_top5", "{:.3f}"),
-        ("SciFact nDCG@10 (search)", "≥ 0.71", "scifact_ndcg10", "{:.3f}"),
+        ("SciFact nDCG@10 (search)", "≥ 0.73", "scifact_ndcg10", "{:.3f}"),
         ("SciFact claims asked of SQuAD: answered", "", "claims_on_squad", "{:.3f}"),
-        ("SQuAD questions asked of Reuters: answered", "≤ 0.05", "squad_on_reuters", "{:.3f}"),
-        ("everyday questions declined", "≥ 0.90", "everyday_declined", "{:.3f}"),
+        ("SQuAD questions asked of Reuters: answered", "≤ 0.04", "squad_on_reuters", "{:.3f}"),
+        ("everyday questions declined", "≥ 0.93", "everyday_declined", "{:.3f}"),
         ("small talk declined or greeted", "1.00", "smalltalk_declined", "{:.3f}"),
         ("answer time p50, ms (Reuters, one thread)", "≤ 300", "ms_p50", "{:.0f}"),
         ("answer time p95, ms", "≤ 600", "ms_p95", "{:.0f}"),

@@ -29,7 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ApplicationHandlerStop
 
 import index
-from bot import render
+from bot import conversation, render
 from bot.admin import is_admin
 from bot.answering import typing_while
 from bot.context import BotContext
@@ -94,11 +94,12 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         return
     log.debug("question from %s: %r", user.id if user else None, question)
     started = time.monotonic()
-    async def answering() -> index.Answer:
+    async def answering() -> conversation.Asked:
         now = await _now(context, message.chat_id)
-        return await svc.answers.answer(svc.library.index, question, judge=svc.judge, now=now)
+        return await conversation.ask(context, message, question, now=now)
 
-    result = await typing_while(context.bot, message.chat_id, answering(), after=svc.typing_after)
+    asked = await typing_while(context.bot, message.chat_id, answering(), after=svc.typing_after)
+    result, followed = asked.result, asked.followed
     kind = "briefing" if result.briefing is not None else "quotes" if result.answered else "none"
     svc.answered(kind, time.monotonic() - started)
     if result.briefing is not None:
@@ -107,9 +108,13 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         return
     markup = None
     if result.answered:
-        key = await svc.db.buttons.remember(question, chat_id=message.chat_id)  # any process may get the press
+        key = await svc.db.buttons.remember(  # in the shared state: any process may get the press
+            question, chat_id=message.chat_id, subject=followed.subject if followed else ""
+        )
         markup = _buttons(key, 0, more=len(result.quotes) >= 3)
-    await message.reply_text(render.answer(result), reply_markup=markup, do_quote=True)
+    text = render.answer(result, followed=followed.question if followed else None)
+    reply = await message.reply_text(text, reply_markup=markup, do_quote=True)
+    await conversation.remember(context, message, reply, question, asked)
 
 
 async def _now(context: BotContext, chat_id: int | None) -> dt.datetime:
@@ -179,17 +184,18 @@ async def button(update: Update, context: BotContext) -> None:
     svc = context.services
     match = re.fullmatch(r"([mwc]):([0-9a-f]{8}):(\d{1,3})", query.data or "")
     chat_id = query.message.chat.id if query.message else None
-    question = None
+    pressed = None
     if match and chat_id is not None:
-        question = await svc.db.buttons.recall(match.group(2), chat_id=chat_id)
-    if question is None:
+        pressed = await svc.db.buttons.recall(match.group(2), chat_id=chat_id)
+    if pressed is None:
         await query.answer("This button has expired. Please ask the question again.", show_alert=False)
         return
     kind, key, page = match.group(1), match.group(2), int(match.group(3))
     limit = 3
     now, started = await _now(context, chat_id), time.monotonic()
     result = await svc.answers.answer(
-        svc.library.index, question, limit=limit, skip=page * limit, judge=svc.judge, now=now
+        svc.library.index, pressed.question, limit=limit, skip=page * limit, judge=svc.judge, now=now,
+        subject=pressed.subject,
     )
     svc.answered({"m": "more", "c": "context", "w": "why"}[kind], time.monotonic() - started)
     if kind in "wc":

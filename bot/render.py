@@ -110,9 +110,13 @@ def fit(head: str, blocks: list[str], tail: str = "", limit: int = MAX_MESSAGE) 
     return "\n\n".join(parts)
 
 
-def answer(result: index.Answer, *, page: int = 0) -> str:
-    """The reply to a question: quotes with sources, or why there is none and the nearest titles."""
-    note = f"<i>{escape(result.note)}</i>\n\n" if result.note else ""
+def answer(result: index.Answer, *, page: int = 0, followed: str | None = None) -> str:
+    """The reply to a question: quotes with sources, or why there is none and the nearest titles; ``followed``: the
+    earlier question a follow-up was read with, said first."""
+    notes = ([f"Following your question “{echo(followed, 120)}”."] if followed else []) + (
+        [escape(result.note)] if result.note else []
+    )
+    note = f"<i>{' '.join(notes)}</i>\n\n" if notes else ""
     if result.kind == "small talk":
         return escape(result.message) + " Send /help for examples."
     if not result.answered:

@@ -27,6 +27,7 @@ from bot.state import SCHEMA_VERSION, PollRecord, PostgresState, SQLiteState, St
 from bot.state import postgres as pg
 from bot.state.feeds import GONE_KEPT_DAYS
 from bot.state.schema import migrate
+from bot.state.shared import Pressed
 from bot.state.sql import IN_LIMIT, Engine
 from bot.state.sqlite import SQLiteEngine
 from bot.state.turns import TURN_MINUTES, TURNS_KEPT
@@ -509,14 +510,16 @@ def test_a_chats_sent_set_is_read_for_many_candidates(store):
 def test_a_buttons_question_is_recalled_in_its_chat_by_another_process_for_a_day(maker):
     first, second = maker.open(), maker.open()
     key = first.buttons.remember("Which air base?", chat_id=5, now=NOW)
+    followed = first.buttons.remember("and when?", chat_id=5, subject="air base seized", now=NOW)
+    assert second.buttons.recall(followed, chat_id=5, now=NOW) == Pressed("and when?", "air base seized")
     assert re.fullmatch("[0-9a-f]{8}", key), "fits the buttons' callback data"
-    assert second.buttons.recall(key, chat_id=5, now=NOW + dt.timedelta(hours=23)) == "Which air base?"
+    assert second.buttons.recall(key, chat_id=5, now=NOW + dt.timedelta(hours=23)) == Pressed("Which air base?")
     assert second.buttons.recall(key, chat_id=6, now=NOW) is None, "a forwarded button is unknown elsewhere"
     assert second.buttons.recall("deadbeef", chat_id=5, now=NOW) is None
     assert second.buttons.recall(key, chat_id=5, now=NOW + dt.timedelta(days=1, seconds=1)) is None
     other = first.buttons.remember("Who?", chat_id=5, now=NOW + dt.timedelta(hours=12))
-    assert second.buttons.forget(now=NOW + dt.timedelta(days=1, seconds=1)) == 1
-    assert first.buttons.recall(other, chat_id=5, now=NOW + dt.timedelta(days=1, seconds=1)) == "Who?"
+    assert second.buttons.forget(now=NOW + dt.timedelta(days=1, seconds=1)) == 2
+    assert first.buttons.recall(other, chat_id=5, now=NOW + dt.timedelta(days=1, seconds=1)) == Pressed("Who?")
 
 
 def test_a_flood_limit_warns_once_then_stays_silent_and_frees_after_the_window(store):

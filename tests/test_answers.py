@@ -28,11 +28,13 @@ def test_air_base_question_quotes_the_sentence(seed_index):
 
 
 def test_help_examples_are_answered(seed_index):
-    from bot.render import help_text
+    from bot.render import GENERIC_EXAMPLES, examples, help_text
 
-    for example in ("Which air base did the GNA seize?", "What did Turkey say about Haftar?"):
+    assert examples(seed_index)
+    for example in examples(seed_index):
         assert example in help_text(seed_index, bot_username="b")
         assert index.answer(seed_index, example).answered
+    assert examples(None) == list(GENERIC_EXAMPLES)
 
 
 def test_quotes_are_from_different_passages_best_first(seed_index):

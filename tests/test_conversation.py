@@ -115,3 +115,29 @@ def test_a_later_quote_that_does_not_answer_the_question_is_not_shown(tmp_path):
     assert result.answered
     assert "three pounds in January" in result.quotes[0].text
     assert not [q.text for q in result.quotes if "tour" in q.text]
+
+
+@pytest.mark.parametrize(
+    ("message", "follows"),
+    [
+        ("and when was that announced?", True),
+        ("who spotted it?", True),
+        ("What about Egypt?", True),
+        ("Who?", True),
+        ("Which countries back Haftar?", False),
+        ("How much did US emissions fall in 2019?", False),
+        ("and what did the council say about the harbour bridge toll rise in January?", False),  # long: its own
+    ],
+)
+def test_a_follow_up_is_short_and_points_back(message, follows):
+    from index.followups import is_follow_up
+
+    assert is_follow_up(message) is follows
+
+
+def test_a_follow_up_carries_on_the_first_questions_subject():
+    from index.followups import subject_of
+
+    first = subject_of("How did iOS 13 fix FaceTime eye contact?")
+    assert first == "iOS 13 fix FaceTime eye contact"
+    assert subject_of("and when was that announced?", first) == "iOS 13 fix FaceTime eye contact announced"

@@ -181,6 +181,7 @@ CREATE TABLE buttons (
     key text PRIMARY KEY,
     chat_id bigint NOT NULL,
     question text NOT NULL,
+    subject text NOT NULL DEFAULT '',
     created_at timestamptz NOT NULL
 );
 CREATE INDEX buttons_created ON buttons (created_at);

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bot.state.feeds import Feed, PollRecord
 from bot.state.follows import Follow
-from bot.state.shared import Process
+from bot.state.shared import Pressed, Process
 from bot.state.subscriptions import Subscription
 from bot.state.turns import Turn
 from index.feeds import FeedItem
@@ -156,12 +156,12 @@ class Follows(Protocol):
 class Buttons(Protocol):
     """The question behind each answer's buttons ("More", "Context", "Why"), shared by every process."""
 
-    def remember(self, question: str, *, chat_id: int, now: dt.datetime | None = None) -> str:
-        """A new key (8 hex digits) for ``question`` asked in ``chat_id``."""
+    def remember(self, question: str, *, chat_id: int, subject: str = "", now: dt.datetime | None = None) -> str:
+        """A new key (8 hex digits) for ``question`` asked in ``chat_id`` (a follow-up's earlier ``subject``)."""
         ...
 
-    def recall(self, key: str, *, chat_id: int, now: dt.datetime | None = None) -> str | None:
-        """The question behind ``key`` if it was asked in ``chat_id`` less than a day ago, else None."""
+    def recall(self, key: str, *, chat_id: int, now: dt.datetime | None = None) -> Pressed | None:
+        """What ``key`` refers to if it was asked in ``chat_id`` less than a day ago, else None."""
         ...
 
     def forget(self, *, now: dt.datetime | None = None) -> int:

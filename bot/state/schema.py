@@ -109,6 +109,7 @@ CREATE TABLE buttons (
     key TEXT PRIMARY KEY,               -- in the buttons' callback data
     chat_id INTEGER NOT NULL,           -- pressed in another chat, the key is unknown there
     question TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',   -- the earlier question's subject a follow-up was read with
     created_at TEXT NOT NULL
 );
 CREATE INDEX buttons_created ON buttons (created_at);

@@ -26,6 +26,7 @@ from bot.state.sql import Engine, moment, second
 
 __all__ = [
     "BUTTON_DAYS",
+    "Pressed",
     "Process",
     "SQLButtons",
     "SQLClaims",
@@ -35,6 +36,14 @@ __all__ = [
 ]
 
 BUTTON_DAYS = 1  # a button's question is forgotten after a day
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """What a button refers to: the question, and the earlier subject it followed ("" when none)."""
+
+    question: str
+    subject: str = ""
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -47,24 +56,25 @@ class SQLButtons:
     def __init__(self, db: Engine) -> None:
         self._db = db
 
-    def remember(self, question: str, *, chat_id: int, now: dt.datetime | None = None) -> str:
-        """A new key (8 hex digits, for the buttons' callback data) for ``question`` asked in ``chat_id``."""
+    def remember(self, question: str, *, chat_id: int, subject: str = "", now: dt.datetime | None = None) -> str:
+        """A new key (8 hex digits, for the buttons' callback data) for ``question`` asked in ``chat_id`` (with the
+        ``subject`` of the earlier question it followed, so that "More" searches as the answer did)."""
         while True:  # 32 random bits: a key in use already is drawn again
             key = secrets.token_hex(4)
             if self._db.row(
-                "INSERT INTO buttons (key, chat_id, question, created_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO buttons (key, chat_id, question, subject, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
-                (key, chat_id, question, _now(now)),
+                (key, chat_id, question, subject, _now(now)),
             ):
                 return key
 
-    def recall(self, key: str, *, chat_id: int, now: dt.datetime | None = None) -> str | None:
-        """The question behind ``key`` if it was asked in ``chat_id`` less than a day ago, else None."""
+    def recall(self, key: str, *, chat_id: int, now: dt.datetime | None = None) -> Pressed | None:
+        """What ``key`` refers to if it was asked in ``chat_id`` less than a day ago, else None."""
         row = self._db.row(
-            "SELECT question FROM buttons WHERE key = ? AND chat_id = ? AND created_at >= ?",
+            "SELECT question, subject FROM buttons WHERE key = ? AND chat_id = ? AND created_at >= ?",
             (key, chat_id, _now(now) - dt.timedelta(days=BUTTON_DAYS)),
         )
-        return row["question"] if row else None
+        return Pressed(row["question"], row["subject"]) if row else None
 
     def forget(self, *, now: dt.datetime | None = None) -> int:
         """Forget the buttons older than a day; how many."""
