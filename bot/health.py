@@ -5,8 +5,9 @@
 
 The metrics are ``prometheus_client``'s, in a registry of the application's own (a process may hold several
 applications, the tests do): questions asked, answers by kind, answer latency, feeds polled and failed, jobs run
-(where the lease was won), Telegram errors and retries. The server is tornado's (python-telegram-bot's webhook
-server already brings it) on the bot's event loop, so ``/readyz`` awaits the database as the handlers do.
+(where the lease was won), Telegram errors and retries, and the statements sent to a PostgreSQL server. The
+server is tornado's (python-telegram-bot's webhook server already brings it) on the bot's event loop, so
+``/readyz`` awaits the database as the handlers do.
 Telegram calls are counted by ``CountingRateLimiter``, which wraps each request ``AIORateLimiter`` makes: every
 call after the first of one request is a retry (after Telegram's "retry after"), and every ``TelegramError`` an
 error, by its class.
@@ -15,13 +16,14 @@ error, by its class.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
@@ -64,6 +66,12 @@ class Metrics:
             registry=r,
         )
 
+    def watch_database(self, engine: object) -> None:
+        """Show the statements ``engine`` sent to its server (``statements``, PostgreSQL's engine counts them) as
+        ``newsbot_database_statements_total``: the database's round trips."""
+        if hasattr(engine, "statements"):
+            self.registry.register(_Statements(engine))
+
     def answered(self, kind: str, seconds: float) -> None:
         """One answer of ``kind`` computed in ``seconds``."""
         self.answers.labels(kind).inc()
@@ -72,6 +80,19 @@ class Metrics:
     def text(self) -> bytes:
         """Every metric in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class _Statements:
+    """A collector that reads an engine's statement count when scraped."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "newsbot_database_statements", "Statements sent to the database server (its round trips)",
+            value=self.engine.statements,
+        )
 
 
 class CountingRateLimiter(AIORateLimiter):

@@ -10,7 +10,8 @@ Processes of one machine may share a local index when exactly one writes it (the
 ``INDEX_WRITER=0``: they answer and send, and leave feed polls, retention and reindexing to the writer).
 ``SEARCH_BACKEND`` (the search server of issue 17) unset counts as ``local``.
 
-Two processes that start in the same instant both find the other not registered yet; the check is for the usual
+A process of this machine that was killed is not waited for: its pid is free. Two processes that start in the same
+instant both find the other not registered yet; the check is for the usual
 mistake (a second machine, a second writer), not a lock.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import socket
 from typing import TYPE_CHECKING
 
@@ -44,9 +46,31 @@ def backend(settings: Settings) -> str:
     return getattr(settings, "search_backend", None) or "local"
 
 
+def _gone(other: Process, hostname: str) -> bool:
+    """Whether a process registered on this machine is known to be gone although it was seen lately: killed, its
+    pid is free (or is this very process: a container restarted under its own pid)."""
+    if other.hostname != hostname:
+        return False
+    try:
+        pid = int(other.id.rsplit(":", 2)[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def refusal(alive: list[Process], settings: Settings, *, hostname: str) -> str | None:
-    """Why this process must not start beside the live processes ``alive`` (None: it may), in one line."""
+    """Why this process must not start beside the live processes ``alive`` (None: it may), in one line. A process
+    of this machine that was killed does not count (its pid is free), so a restart is not refused."""
     mine = backend(settings)
+    alive = [other for other in alive if not _gone(other, hostname)]
     for other in alive:
         if other.hostname != hostname and "local" in (mine, other.backend):
             local = "this process uses" if mine == "local" else f"process {other.id} uses"

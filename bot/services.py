@@ -207,6 +207,7 @@ class Services:
             self.db = await self._resources.enter_async_context(
                 await AsyncState.open(lambda: open_state(self.settings))
             )
+            self.metrics.watch_database(getattr(self.db.sync, "engine", None))
             self.fetcher = await self._resources.enter_async_context(open_fetcher(self.settings))
         except BaseException:
             await self.close()

@@ -302,6 +302,7 @@ class PostgresEngine(Transactions):
         self._lock = threading.RLock()  # held for a statement, or for a whole transaction
         self._depth = 0  # transactions entered and not left (inner ones join the outermost)
         self._closed = False
+        self.statements = 0  # round trips to the server (a batch of execute_many counts one): /metrics shows them
         self.connection: Connection[dict[str, Any]] = self._connect()
 
     def _hide(self, text: str) -> str:
@@ -367,6 +368,7 @@ class PostgresEngine(Transactions):
     def _run(self, sql: str, params: Sequence[Any], use: Callable[[Cursor[dict[str, Any]]], T]) -> T:
         """One statement, with its result read by ``use``; run again on a new connection when that is harmless."""
         query, values = (_placeholders(sql), _values(params)) if params else (sql, None)
+        self.statements += 1
         with self._lock:
             self._ready()
             for again in (False, True):
@@ -400,6 +402,7 @@ class PostgresEngine(Transactions):
         if not batch:
             return
         query = _placeholders(sql)
+        self.statements += 1
         with self.transaction():
             try:
                 self.connection.cursor().executemany(query, batch)
