@@ -13,7 +13,8 @@ The contract, engine by engine:
   with ``dfs_query_then_fetch`` so that shards share statistics).
 - Articles are known by their string ids. An article's text is stored verbatim: quotes are substrings of it.
 - An archive never changes once a caller holds it; an update gives a new one (callers swap the reference).
-- Writes go through an ``ArchiveWriter`` that holds the engine's write lock: passages are streamed in with
+- Writes go through an ``ArchiveWriter`` that holds the engine's write lock: ``reserve`` is told the new articles
+  before their analysis (an engine that knows it lacks room says so then), passages are streamed in with
   ``add_passages`` (an engine may write them as they come, so a large build's terms are never all in memory) and
   become visible only with ``commit``, at once and whole. ``abandon`` drops whatever was written, so a failed or
   killed build leaves the previous state serving.
@@ -169,6 +170,11 @@ class ArchiveWriter(Protocol):
 
     def splitter(self) -> Mapping[str, Any] | None:
         """The committed sentence splitter's parameters, or None."""
+        ...
+
+    def reserve(self, articles: Sequence[NewArticle]) -> None:
+        """Told the articles about to be analysed and written, before the analysis starts: an engine that can tell
+        it has no room for them raises ``IndexWriteError`` now rather than after a long analysis."""
         ...
 
     def add_passages(self, rows: Sequence[PassageRow], terms: Sequence[list[str]]) -> None:
