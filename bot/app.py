@@ -76,15 +76,23 @@ ADMIN_COMMANDS = [
 _SECRETS: dict[str, str] = {}  # secret -> what is shown instead
 
 
-def redact_secrets(*, token: str = "", webhook_secret: str | None = None, database_url: str | None = None) -> None:
+def redact_secrets(
+    *,
+    token: str = "",
+    webhook_secret: str | None = None,
+    database_url: str | None = None,
+    search_password: str | None = None,
+) -> None:
     """Make every log record, from any logger at any level, show ``[token]``, ``[secret]`` and ``[password]``
-    instead of the bot token, the webhook secret and the database's password (as written in DATABASE_URL, and
-    decoded).
+    instead of the bot token, the webhook secret, the database's password (as written in DATABASE_URL, and
+    decoded) and the search cluster's (OPENSEARCH_PASSWORD).
 
     Installed once per process; later calls only add secrets.
     """
     password = database_password(database_url) if database_url else None
     passwords = [(p, "[password]") for p in ((password, unquote(password)) if password else ())]
+    if search_password:
+        passwords.append((search_password, "[password]"))
     for secret, label in ((token, "[token]"), (webhook_secret or "", "[secret]"), *passwords):
         if secret:
             _SECRETS[secret] = label
@@ -208,7 +216,12 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         settings: the bot's settings (a token is required).
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
-    redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret, database_url=settings.database_url)
+    redact_secrets(
+        token=settings.token,
+        webhook_secret=settings.webhook_secret,
+        database_url=settings.database_url,
+        search_password=settings.opensearch.password if settings.opensearch else None,
+    )
     builder = (
         ApplicationBuilder()
         .token(settings.token)

@@ -193,6 +193,22 @@ class OpenSearchWriter:
 
     # ------------------------------------------------------------------------------------------- writing
 
+    def reserve(self, articles: Sequence[Any]) -> None:
+        """Refuse now, before a long analysis, when the archive cannot take writes: OpenSearch blocks an index's
+        writes (``read_only_allow_delete``) when a node's disk passes the flood-stage watermark."""
+        del articles  # the cluster's disk is the cluster's to watch; only its verdict is known here
+        if self._previous is None:
+            return
+        with unavailable(self.config, "checking the archive can take writes"):
+            found = self.client.indices.get_settings(index=self.alias, name="index.blocks.*", flat_settings=True)
+        for name, entry in found.items():
+            blocked = [key for key, value in entry.get("settings", {}).items() if str(value).lower() == "true"]
+            if blocked:
+                raise IndexWriteError(
+                    f"the OpenSearch index {name} refuses writes ({', '.join(blocked)}; a node's disk may be past "
+                    "its flood-stage watermark); nothing was written"
+                )
+
     @property
     def _generation(self) -> int:
         return self._previous.generation + 1 if self._previous is not None else 1
