@@ -27,6 +27,8 @@ from bot import __version__
 from bot.config import POSTGRES_URLS, Settings, load_settings, sqlite_path, without_password
 from bot.errors import ConfigError
 from index import plural, store
+from index.backend import Archive
+from index.errors import ArchiveUnavailable
 
 if TYPE_CHECKING:
     from bot.polling import PollReport
@@ -71,7 +73,11 @@ class _Progress:
             self.bar = None
 
 
-def _open(settings: Settings, quiet: bool = False) -> index.Index:
+def _open(settings: Settings, quiet: bool = False) -> Archive:
+    if settings.search_backend == "opensearch":
+        from bot.archives import open_cluster_archive
+
+        return open_cluster_archive(settings)
     progress = _Progress(sys.stderr.isatty() and not quiet)
     try:
         idx, built = index.open_or_build(settings.index_dir, settings.articles_dir, progress=progress)
@@ -613,6 +619,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="URL", help="copy: the PostgreSQL database to fill (default: DATABASE_URL's)")
     p.add_argument("--replace", action="store_true", help="copy: overwrite a database that holds a state already")
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("backend", parents=[where], help="the archive on OpenSearch: copy the local index, or status")
+    p.add_argument("action", choices=["copy", "status"])
+    p.set_defaults(func=cmd_backend)
     return parser
 
 
@@ -623,7 +633,25 @@ _HINTS: dict[type[index.NewsbotError], str] = {
     index.IndexCorrupt: "rebuild it with `newsbot index`",
     index.IndexWriteError: "free some space, or point --index (INDEX_DIR) at another disk",
     index.IndexLocked: "wait for the other update (a running bot's /reindex, say) to finish",
+    ArchiveUnavailable: "check OPENSEARCH_URL and the cluster's health, then try again",
 }
+
+
+def cmd_backend(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot backend copy``: the local index into the OpenSearch cluster; ``status``: what the cluster holds."""
+    from bot.archives import copy_local_archive, open_cluster_archive
+
+    if args.action == "status":
+        archive = open_cluster_archive(settings)
+    else:
+        done = copy_local_archive(settings)
+        archive = done.archive
+        print(f"Copied {settings.index_dir} to {done.where} in {done.seconds:.1f} s.")
+    print(
+        f"{archive.alias}: {plural(archive.article_count, 'article')}, {plural(len(archive), 'passage')}, "
+        f"generation {archive.generation}, built {archive.built_at:%Y-%m-%d %H:%M} UTC"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -641,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The OpenSearch client logs every request, and each failed one with a traceback; newsbot says it in one line.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     try:
         status = args.func(args, settings)
         sys.stdout.flush()  # a closed pipe shows up here for short outputs, not at interpreter exit

@@ -215,3 +215,30 @@ def test_no_archive_and_no_cluster_are_one_line_errors(cluster):
     assert "cannot be reached" in str(caught.value)
     assert "s3cret" not in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_command_line_copies_an_index_and_answers_from_the_cluster(local, cluster, cli, tmp_path):
+    env = {"ARTICLES_DIR": str(tmp_path / "articles"), "INDEX_DIR": str(tmp_path / "index"), "SEMANTIC_ANSWERS": "0"}
+    on_cluster = {**env, "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": ",".join(cluster.urls),
+                  "OPENSEARCH_INDEX_PREFIX": cluster.prefix, "OPENSEARCH_REPLICAS": "0"}  # fmt: skip
+    copied_ = cli("backend", "copy", cwd=tmp_path, env=on_cluster)
+    assert copied_.code == 0, copied_.stderr
+    assert f"{cluster.prefix}-archive: 4 articles, {len(local)} passages, generation 1" in copied_.stdout
+    for question in QUESTIONS[:3]:
+        here = cli("ask", question, cwd=tmp_path, env=env)
+        there = cli("ask", question, cwd=tmp_path, env=on_cluster)
+        assert (there.code, there.stdout) == (0, here.stdout)
+    assert cli("search", "storm", cwd=tmp_path, env=on_cluster).stdout == cli("search", "storm", cwd=tmp_path,
+                                                                             env=env).stdout  # fmt: skip
+    status = cli("backend", "status", cwd=tmp_path, env=on_cluster)
+    assert status.stdout == copied_.stdout.splitlines()[-1] + "\n"
+
+
+def test_the_command_line_says_in_one_line_that_the_cluster_is_unreachable(cli, tmp_path):
+    env = {"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": "http://127.0.0.1:9", "OPENSEARCH_USERNAME": "newsbot",
+           "OPENSEARCH_PASSWORD": "hunter2", "OPENSEARCH_TIMEOUT": "2", "LOG_LEVEL": "DEBUG"}  # fmt: skip
+    result = cli("ask", "Where did the storm flood?", cwd=tmp_path, env=env)
+    assert result.code == 2
+    assert result.stderr.startswith("newsbot: the OpenSearch cluster at http://127.0.0.1:9 cannot be reached")
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
