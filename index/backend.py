@@ -2,9 +2,10 @@
 writes to one.
 
 An archive is one committed state of articles and their BM25-indexed passages. newsbot has two engines behind
-this seam: its own segmented index on local disk (``index.core.Index``, the embedded default) and an OpenSearch
-cluster (issue 17). Everything above the seam (``answers``, ``briefs``, ``search``, the bot) is written against
-``Archive`` alone, and every engine passes the same conformance suite (``tests/backend_suite.py``).
+this seam: its own segmented index on local disk (``index.local``: ``Index`` and ``LocalWriter``, the embedded
+default) and an OpenSearch cluster (issue 17). Everything above the seam (``answers``, ``briefs``, ``search``, the
+bot) is written against ``Archive`` alone; the update recipe (``index.core.update_archive``) is written against
+``ArchiveWriter`` alone; and every engine passes the same conformance suite (``tests/backend_suite.py``).
 
 The contract, engine by engine:
 

@@ -47,6 +47,7 @@ __all__ = [
     "clean_paragraphs",
     "decode",
     "decode_legacy",
+    "fingerprint",
     "ingest",
     "list_sources",
     "walk",
@@ -126,6 +127,21 @@ def walk(path: str | os.PathLike[str]) -> Iterator[tuple[Path, str | None]]:
                 yield entry, "link outside the articles folder"
             else:
                 yield entry, None
+
+
+def fingerprint(path: str | os.PathLike[str]) -> dict[str, list[int]]:
+    """Size and modification time of every candidate article file, keyed by path relative to ``path``."""
+    root = Path(path)
+    files = list_sources(root)
+    base = root if root.is_dir() else root.parent
+    out = {}
+    for file in files:
+        try:
+            st = file.stat()
+        except OSError:
+            continue
+        out[str(file.relative_to(base))] = [st.st_size, st.st_mtime_ns]
+    return out
 
 
 def list_sources(path: str | os.PathLike[str]) -> list[Path]:

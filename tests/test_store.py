@@ -363,7 +363,7 @@ def test_maintain_compacts_batches_and_keeps_every_article_findable(tmp_path):
 def test_a_reader_of_the_state_a_compaction_replaced_reads_again(tmp_path):
     # A process that read CURRENT just before a compaction finds the old batch gone: it must read the new state
     # (load retries on a missing file), not report the index as damaged.
-    from index import core
+    from index import local
     from index.segments import open_searcher
 
     folder = _folder(tmp_path, 40)
@@ -375,7 +375,7 @@ def test_a_reader_of_the_state_a_compaction_replaced_reads_again(tmp_path):
     stale = open_searcher(ix)  # what a reader had read when the compaction ran
     assert index.maintain(ix) is not None
     with pytest.raises(FileNotFoundError):
-        core._open_state(ix, stale)
+        local._open_state(ix, stale)
     assert index.load(ix).article_count == 20
 
 
