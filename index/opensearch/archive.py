@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import store
+from .. import bm25, store
 from ..bm25 import Scored, Settings
-from ..core import _InOrder, fingerprint
 from ..errors import IndexCorrupt, IndexNotFound
+from ..ingest import fingerprint
+from ..local import _InOrder
 from ..model import Article, BuildInfo, Changes, IngestReport, Passage
 from . import schema
 from .client import ClusterConfig, unavailable
@@ -37,6 +38,8 @@ __all__ = ["OpenSearchArchive", "settings_from", "settings_record"]
 
 _CACHE = 4096  # articles kept as objects, as the local store does
 _BATCH = 200  # terms per document-frequency request, articles per mget
+CANDIDATES = 3  # for a top k, the cluster's best 3k (at least k + 30) are scored exactly
+MAX_CANDIDATES = 10_000  # OpenSearch's max_result_window
 
 
 def settings_record(settings: Settings) -> dict[str, Any]:
@@ -79,14 +82,18 @@ class _ByNumber:
 class OpenSearchArchive:
     """One committed generation of an archive in an OpenSearch cluster (thread-safe for reading)."""
 
-    def __init__(self, client: Any, config: ClusterConfig, meta: dict[str, Any], counts: tuple[int, int]) -> None:
+    def __init__(
+        self, client: Any, config: ClusterConfig, meta: dict[str, Any], counts: tuple[int, int, float]
+    ) -> None:
         self.client = client
         self.config = config
         self.alias = schema.alias(config.prefix)
         self.meta = meta
         self.generation = int(meta["gen"])
         self._settings = settings_from(meta["settings"])
-        self._passages, self._articles = counts
+        self._passages, self._articles, total_length = counts
+        self._average_length = total_length / self._passages if self._passages else 1.0
+        self._okapi_floor = float(meta.get("okapi_floor", 0.0))  # of the last full build (see OpenSearchWriter)
         record = meta["record"]
         self.info = _info(record, meta["metadata"], self._settings)
         self.changed = Changes(**{k: tuple(v) for k, v in record.get("changed", {}).items()})
@@ -115,11 +122,13 @@ class OpenSearchArchive:
                 raise IndexNotFound(f"no archive {alias!r} in the OpenSearch cluster at {config.where}") from None
             counts = client.msearch(
                 index=alias,
-                body=[{}, {"size": 0, "track_total_hits": True, "query": _live("passage", int(meta["gen"]))},
+                body=[{}, {"size": 0, "track_total_hits": True, "query": _live("passage", int(meta["gen"])),
+                           "aggs": {"length": {"sum": {"field": "length"}}}},
                       {}, {"size": 0, "track_total_hits": True, "query": _live("article", int(meta["gen"]))}],
             )["responses"]  # fmt: skip
         try:
-            return cls(client, config, meta, tuple(r["hits"]["total"]["value"] for r in counts))
+            total_length = float(counts[0]["aggregations"]["length"]["value"])
+            return cls(client, config, meta, (*(r["hits"]["total"]["value"] for r in counts), total_length))
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorrupt(f"the archive {alias!r} in OpenSearch is inconsistent ({exc})") from None
 
@@ -158,41 +167,60 @@ class OpenSearchArchive:
             return self.client.search(index=self.alias, **request)
 
     def top(self, terms: list[str], k: int) -> Scored:
-        """The ``k`` best passages for analysed ``terms`` (a repeated term counts as often), best first."""
+        """The ``k`` best passages for analysed ``terms`` (a repeated term counts as often), best first.
+
+        The cluster finds the candidates (the top ``CANDIDATES * k`` by its own scores, which differ from
+        rank-bm25's only through Lucene's one-byte passage lengths and replaced passages counted until a merge);
+        each candidate is then scored exactly, with rank-bm25's formula, from its terms, its length and the live
+        document frequencies, so scores and order are the local engine's.
+        """
         counts = collections.Counter(terms)
         empty = Scored(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
         if k <= 0 or not counts or not len(self):
             return empty
-        should = [{"term": {"terms": {"value": term, "boost": count}}} for term, count in counts.items()]
+        frequencies = self.document_frequencies(counts)
+        known = {t: c for t, c in counts.items() if frequencies[t]}  # rank-bm25 gives a term no passage holds 0
+        if not known:
+            return empty
         query = _live("passage", self.generation)
-        query["bool"]["should"] = should
+        query["bool"]["should"] = [{"term": {"terms": {"value": t, "boost": c}}} for t, c in known.items()]
         query["bool"]["minimum_should_match"] = 1
         found = self._search(
             "searching",
             body={
-                "size": k,
+                "size": min(max(CANDIDATES * k, k + 30), MAX_CANDIDATES),
                 "query": query,
-                "sort": [{"_score": "desc"}, {"number": "asc"}],
-                "track_scores": True,
                 "track_total_hits": False,
-                "_source": False,
-                "docvalue_fields": ["number"],
+                "_source": ["number", "length", "terms"],
             },
             search_type="dfs_query_then_fetch",
         )["hits"]["hits"]
-        docs = np.array([hit["fields"]["number"][0] for hit in found], dtype=np.int64)
-        scores = np.array([hit["_score"] for hit in found], dtype=np.float64)
-        return Scored(docs, scores + self._constant(counts))
+        if not found:
+            return empty
+        docs = np.array([hit["_source"]["number"] for hit in found], dtype=np.int64)
+        scores = self._exact(known, frequencies, found)
+        order = np.lexsort((docs, -scores))[:k]  # ties: the lower number first, as the local engine orders them
+        return Scored(docs[order], scores[order])
 
-    def _constant(self, counts: collections.Counter[str]) -> float:
-        """BM25Plus's delta * idf per query term: every passage gets it, so the search leaves it out."""
-        if self._settings.variant != "plus" or not len(self):
-            return 0.0
-        n = len(self)
-        frequencies = self.document_frequencies(counts)
-        delta = self._settings.effective_delta
-        # rank-bm25 gives a term no passage holds an infinite IDF; the local engine leaves such terms out.
-        return sum(delta * count * math.log((n + 1) / frequencies[t]) for t, count in counts.items() if frequencies[t])
+    def _exact(self, counts: dict[str, int], frequencies: dict[str, int], hits: list[dict[str, Any]]) -> np.ndarray:
+        """rank-bm25's scores of the passages ``hits`` hold (``index.bm25``'s formulas, the local engine's)."""
+        settings, n = self._settings, len(self)
+        lengths = np.array([hit["_source"]["length"] for hit in hits], dtype=np.float64)
+        norm = 1 - settings.b + settings.b * lengths / self._average_length
+        bags = [collections.Counter(hit["_source"]["terms"].split()) for hit in hits]
+        scores = np.zeros(len(hits), dtype=np.float64)
+        for term, count in counts.items():
+            df = np.array([frequencies[term]], dtype=np.float64)
+            tf = np.array([bag.get(term, 0) for bag in bags], dtype=np.float64)
+            if settings.variant == "plus":  # delta * idf reaches every passage, this term's or not
+                part = bm25.idf_plus(df, n)[0] * (settings.effective_delta + bm25.tf_plus(tf, norm, settings.k1))
+            elif settings.variant == "l":
+                part = bm25.idf_l(df, n)[0] * bm25.tf_l(tf, norm, settings.k1, settings.effective_delta)
+            else:
+                idf = math.log(n - df[0] + 0.5) - math.log(df[0] + 0.5)
+                part = (idf if idf >= 0 else self._okapi_floor) * bm25.tf_okapi(tf, norm, settings.k1)
+            scores += count * part
+        return scores
 
     def document_frequency(self, term: str) -> int:
         """How many live passages contain the analysed ``term``."""

@@ -17,8 +17,8 @@ from .. import store
 from ..analysis import ANALYZER_VERSION, analyze
 from ..articles import NewArticle
 from ..backend import Commit
-from ..core import Index
 from ..errors import IndexCorrupt
+from ..local import Index
 from .archive import OpenSearchArchive
 from .writer import OpenSearchWriter
 

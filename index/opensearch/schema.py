@@ -3,26 +3,24 @@
 One archive is one OpenSearch index behind an alias (``<prefix>-archive``) holding three kinds of documents:
 
 - ``passage`` (id ``p<number>``): the passage's numbers (article, start, end, first sentence, sentence count),
-  the generation that wrote it, and ``terms``: newsbot's own analysed terms joined by spaces, indexed with the
-  ``whitespace`` analyzer so that stopwords, stems and kept names are exactly the local engine's. The terms are
-  indexed, not kept in ``_source``.
+  the generation that wrote it, its length in terms, and ``terms``: newsbot's own analysed terms joined by
+  spaces, indexed with the ``whitespace`` analyzer so that stopwords, stems and kept names are exactly the local
+  engine's (and kept in ``_source``, where the exact scoring reads them).
 - ``article`` (id ``a<number>``): the article's fields and verbatim text, its sentence spans, its date and
   first-seen time as numbers (for ordering and "added since"); text and spans are stored, not indexed.
 - ``meta`` (id ``meta``): the committed generation and everything an update needs (metadata, splitter
-  parameters, build record with sources and files, BM25 settings).
+  parameters, build record with sources and files, BM25 settings, BM25Okapi's IDF floor).
 
 The write lock is a document of its own index (``<prefix>-lock``), which outlives the archive indices that a
 full rebuild swaps behind the alias.
 
 Scoring. The local engine scores with rank-bm25's formulas (BM25Plus by default). OpenSearch's built-in
-``BM25`` is Lucene's: IDF ``log(1 + (N - n + 0.5) / (n + 0.5))`` and no ``(k1 + 1)`` factor, so its scores and
-some rankings differ. For the ``plus`` and ``l`` variants the mapping uses a *scripted* similarity (painless)
-with rank-bm25's IDF and term part, so each matching term scores what it scores locally; the BM25Plus part that
-every passage gets (``delta * idf`` per query term) is the same for every passage and is added by the caller.
-Two differences remain, both small and measured in bench/opensearch.py: Lucene keeps a passage's length in one
-byte (exact up to 40 terms, within about 6% above), and deleted passages count in N and df until segments merge.
-The ``okapi`` variant (whose IDF floor needs the mean IDF of the whole vocabulary) uses the built-in BM25 with
-the archive's k1 and b.
+``BM25`` is Lucene's: IDF ``log(1 + (N - n + 0.5) / (n + 0.5))`` and no ``(k1 + 1)`` factor, so its scores differ
+and some rankings too. The mapping uses a *scripted* similarity (painless) with rank-bm25's IDF and term part
+for ``plus`` and ``l`` (for ``okapi``, Lucene's IDF, since rank-bm25's floor needs the whole vocabulary's mean).
+Even so, Lucene keeps a passage's length in one byte (exact up to 40 terms, within about 6% above), and counts
+replaced passages in N and df until its segments merge; so the cluster only picks the candidates, and
+``OpenSearchArchive.top`` scores them exactly (see there). bench/opensearch.py measures the agreement.
 """
 
 from __future__ import annotations
@@ -70,8 +68,9 @@ def similarity(settings: Settings) -> dict[str, Any]:
             f"double tf = doc.freq; {norm} double ctd = tf / norm; "
             f"return weight * tf * ({k1} + 1.0) * (ctd + {delta}) / ({k1} + ctd + {delta});"
         )
-    else:
-        return {"type": "BM25", "k1": settings.k1, "b": settings.b}
+    else:  # okapi, with Lucene's IDF (never negative) in place of rank-bm25's floor of the vocabulary's mean
+        weight = "double n = term.docFreq; return query.boost * Math.log(1.0 + (field.docCount - n + 0.5) / (n + 0.5));"
+        score = f"double tf = doc.freq; {norm} return weight * tf * ({k1} + 1.0) / (tf + {k1} * norm);"
     return {"type": "scripted", "weight_script": {"source": weight}, "script": {"source": score}}
 
 
@@ -94,7 +93,6 @@ def body(settings: Settings, *, shards: int, replicas: int) -> dict[str, Any]:
         },
         "mappings": {
             "dynamic": "strict",
-            "_source": {"excludes": ["terms"]},
             "properties": {
                 "kind": keyword,
                 "gen": number,
@@ -106,6 +104,7 @@ def body(settings: Settings, *, shards: int, replicas: int) -> dict[str, Any]:
                 "first": {"type": "integer", "index": False},
                 "count": {"type": "integer", "index": False},
                 "terms": {"type": "text", "analyzer": "whitespace", "similarity": SIMILARITY},
+                "length": {"type": "integer"},  # how many terms: exact, where Lucene's norms keep one byte
                 # articles
                 "id": keyword,
                 "title": stored,

@@ -22,6 +22,7 @@ Writes:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import os
@@ -31,7 +32,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..backend import Commit, PassageRow
+from ..bm25 import Settings
+from ..core import DEFAULT_SETTINGS
 from ..dates import naive_utc
 from ..errors import ArchiveUnavailable, IndexNotFound, IndexWriteError
 from ..segments import IndexLocked
@@ -64,6 +69,8 @@ class OpenSearchWriter:
         self._full = False
         self._next_passage = 0
         self._written = 0
+        self._frequencies: collections.Counter[str] = collections.Counter()  # a full build's, for BM25Okapi
+        self._made_with: Settings | None = None  # the settings a full build's new index was created with
 
     # -------------------------------------------------------------------------------------------------- lock
 
@@ -220,9 +227,9 @@ class OpenSearchWriter:
         full = full or self._previous is None
         self._full = full
         if full:
-            settings = self._commit_settings or (self._previous.settings if self._previous else None)
-            if settings is None:
-                raise IndexWriteError("a new archive needs its BM25 settings before its first passages")
+            # The commit names the settings; until then the best guess (a wrong one is corrected at commit).
+            settings = self._commit_settings or (self._previous.settings if self._previous else DEFAULT_SETTINGS)
+            self._made_with = settings
             name = schema.new_index_name(self.config.prefix, uuid.uuid4().hex[:12])
             with unavailable(self.config, "creating the archive index"):
                 self.client.indices.create(
@@ -262,7 +269,10 @@ class OpenSearchWriter:
             documents.append((f"p{number}", {
                 "kind": "passage", "gen": generation, "number": number, "article": article,
                 "start": start, "end": end, "first": first, "count": count, "terms": " ".join(words),
+                "length": len(words),
             }))  # fmt: skip
+            if self._full:
+                self._frequencies.update(set(words))
         self._bulk(target, documents, "writing passages")
         self._written += len(documents)
 
@@ -368,8 +378,11 @@ class OpenSearchWriter:
             "settings": settings_record(commit.settings),
             "next_passage": self._next_passage,
             "dead": [] if commit.full else sorted(int(n) for n in commit.dead),
+            "okapi_floor": self._okapi_floor(commit),
         }
         with unavailable(self.config, "committing the update"):
+            if commit.full and commit.settings != self._made_with:
+                self._rescore_with(target, commit.settings)
             self._write_meta(target, meta)  # the commit point
             if meta["dead"]:
                 self._delete_dead(meta["dead"])
@@ -381,6 +394,26 @@ class OpenSearchWriter:
         self._target = None
         self._written = 0
         return self._previous
+
+    def _okapi_floor(self, commit: Commit) -> float:
+        """BM25Okapi's IDF floor, epsilon x the mean IDF of the vocabulary: known exactly from a full build's
+        terms; an incremental update keeps the last full build's (it only reaches terms in over half the
+        passages)."""
+        if not commit.full:
+            return float(self._previous.meta.get("okapi_floor", 0.0)) if self._previous is not None else 0.0
+        df = np.fromiter(self._frequencies.values(), dtype=np.float64, count=len(self._frequencies))
+        if not len(df):
+            return 0.0
+        idf = np.log(self._next_passage - df + 0.5) - np.log(df + 0.5)
+        return commit.settings.epsilon * float(idf.mean())
+
+    def _rescore_with(self, target: str, settings: Settings) -> None:
+        """A full build for new BM25 settings began with the old ones' similarity: change it (closed index)."""
+        self.client.indices.close(index=target, wait_for_active_shards="all")
+        self.client.indices.put_settings(index=target, body={"index": {"similarity": {
+            schema.SIMILARITY: schema.similarity(settings)}}})  # fmt: skip
+        self.client.indices.open(index=target, wait_for_active_shards="all")
+        self.client.cluster.health(index=target, wait_for_status="yellow", request_timeout=self.config.timeout * 6)
 
     def _swap(self, target: str) -> None:
         """Point the alias at ``target`` in one request, then delete the indices it named before."""
