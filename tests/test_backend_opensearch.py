@@ -15,7 +15,7 @@ from .backend_suite import *  # noqa: F403
 
 pytest.importorskip("opensearchpy", reason="the opensearch extra is not installed")
 
-from index.opensearch import ClusterConfig, OpenSearchWriter, connect, open_archive  # noqa: E402
+from index.opensearch import ClusterConfig, OpenSearchWriter, connect, open_archive
 
 
 class OpenSearchEngine:
