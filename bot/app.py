@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 import traceback
+from html import escape
 from urllib.parse import unquote, urlparse
 
 from telegram import (
@@ -43,10 +45,11 @@ import index
 import index.semantic
 from bot import admin, briefings, follows, handlers, news, uploads
 from bot.config import Settings, database_password
-from bot.context import SERVICES, BotContext, services_of
+from bot.context import SERVICES, BotContext, services_of, tell_admins
 from bot.errors import StateError
 from bot.services import Services
 from bot.state import open_state
+from index.errors import ArchiveUnavailable
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -129,9 +132,15 @@ async def _post_init(application: Application) -> None:
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
         log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))
-    idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
-    log.info("serving %s, %s%s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"),
-             " (index just built)" if built else "")
+    try:
+        idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
+        log.info("serving %s, %s%s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"),
+                 " (index just built)" if built else "")  # fmt: skip
+    except ArchiveUnavailable as exc:  # the bot starts anyway, says so, and serves once the cluster is back
+        idx, built = None, False
+        log.warning("the archive cannot be opened (%s); trying again every %.0f s", exc, ARCHIVE_RETRY)
+        application.job_queue.run_repeating(_reopen_archive, interval=ARCHIVE_RETRY, first=ARCHIVE_RETRY,
+                                            name="reopen-archive")  # fmt: skip
     if settings.semantic_answers and svc.judge is None:
         # Loaded now rather than at the first question, which would otherwise wait a second for it.
         try:
@@ -146,7 +155,11 @@ async def _post_init(application: Application) -> None:
         "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
-    if not built and settings.reindex_on_start:
+    if idx is None:
+        svc.archive_noticed = time.monotonic()  # this notice covers the questions that fail meanwhile
+        await tell_admins(application, f"The bot started, but {escape(str(svc.library.unavailable))}. Questions "
+                           "get a one-line apology until it is back; the bot keeps trying.")  # fmt: skip
+    elif not built and settings.reindex_on_start:
         changes = await asyncio.to_thread(_changes, idx, settings)
         if changes:
             log.info("the articles changed since the index was built (%s); rebuilding in the background",
@@ -163,6 +176,25 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
             log.info("admin commands not registered for %s: %s", admin_id, exc.message)
+
+
+ARCHIVE_RETRY = 15.0  # seconds between attempts to open an archive whose cluster could not be reached
+
+
+async def _reopen_archive(context: BotContext) -> None:
+    """Try the archive again; once it opens, serve it, tell the admins and stop trying."""
+    svc = context.services
+    if svc.library.loaded:
+        context.job.schedule_removal()
+        return
+    try:
+        idx, _built = await svc.library.open()
+    except ArchiveUnavailable as exc:
+        log.info("the archive still cannot be opened: %s", exc)
+        return
+    context.job.schedule_removal()
+    log.info("serving %s, %s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"))
+    await context.tell_admins("The archive is reachable again; questions are answered from it.")
 
 
 def _load_judge() -> index.semantic.Judge:
