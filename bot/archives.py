@@ -19,17 +19,27 @@ from index.backend import Archive
 from index.core import Progress, update_archive
 from index.errors import IndexNotFound, InvalidOption
 from index.ingest import fingerprint
-from index.opensearch import ClusterConfig, OpenSearchArchive, OpenSearchWriter, connect, copy_index, open_archive
+from index.opensearch import (
+    ClusterConfig,
+    OpenSearchArchive,
+    OpenSearchWriter,
+    connect,
+    copy_index,
+    open_archive,
+    schema,
+)
 
 __all__ = [
     "UNREACHABLE",
     "Copied",
     "cluster_of",
     "copy_local_archive",
+    "describe",
     "maintain",
     "open_cluster_archive",
     "open_or_build",
     "update",
+    "where",
 ]
 
 UNREACHABLE = "The archive is unreachable, try again shortly."  # what a user is told when the cluster fails
@@ -63,7 +73,23 @@ def copy_local_archive(settings: Settings, progress: Callable[[int, int], None] 
     local = index.load(settings.index_dir)
     with OpenSearchWriter(connect(config), config) as writer:
         archive = copy_index(local, writer, progress=progress)
-    return Copied(archive=archive, seconds=time.perf_counter() - started, where=f"{archive.alias} at {config.where}")
+    return Copied(archive=archive, seconds=time.perf_counter() - started, where=where(settings))
+
+
+def where(settings: Settings) -> str:
+    """Where the archive SEARCH_BACKEND names lives, for messages (never with a password)."""
+    if settings.search_backend != "opensearch":
+        return str(settings.index_dir)
+    config = cluster_of(settings)
+    return f"{schema.alias(config.prefix)} at {config.where}"
+
+
+def describe(archive: OpenSearchArchive) -> str:
+    """One line on a cluster's archive: its size, generation and when it was built."""
+    return (
+        f"{archive.alias}: {index.plural(archive.article_count, 'article')}, {index.plural(len(archive), 'passage')}, "
+        f"generation {archive.generation}, built {archive.built_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def open_or_build(settings: Settings, progress: Progress | None = None) -> tuple[Archive, bool]:

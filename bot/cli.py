@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import index
 import index.semantic
-from bot import __version__
+from bot import __version__, archives
 from bot.config import POSTGRES_URLS, Settings, load_settings, sqlite_path, without_password
 from bot.errors import ConfigError
 from index import plural, store
@@ -75,9 +75,7 @@ class _Progress:
 
 def _open(settings: Settings, quiet: bool = False) -> Archive:
     if settings.search_backend == "opensearch":
-        from bot.archives import open_cluster_archive
-
-        return open_cluster_archive(settings)
+        return archives.open_cluster_archive(settings)
     progress = _Progress(sys.stderr.isatty() and not quiet)
     try:
         idx, built = index.open_or_build(settings.index_dir, settings.articles_dir, progress=progress)
@@ -124,14 +122,17 @@ def _span_json(text: str, start: int, end: int, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot index``: bring the index up to date and print what was read, skipped and decoded."""
-    articles, target = settings.articles_dir, settings.index_dir
+    """``newsbot index``: bring the archive (local, or the cluster's) up to date; print what was read and skipped."""
+    if args.backend:
+        settings = dataclasses.replace(settings, search_backend=args.backend)
+    articles = settings.articles_dir
+    target = archives.where(settings)
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        idx = index.update(target, articles, full=args.full, progress=progress)
+        idx = archives.update(settings, full=args.full, progress=progress)
         changed = idx.changed  # a merge after it reopens the state, whose record names the last update's changes
-        idx = index.maintain(target) or idx
+        idx = archives.maintain(settings) or idx
     finally:
         progress.close()
     report = idx.report
@@ -574,6 +575,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", parents=[where], help="bring the index up to date with the articles folder")
     p.add_argument("--full", action="store_true", help="rebuild from every file (else only what changed is read)")
+    p.add_argument("--backend", choices=["local", "opensearch"], help="which archive (default: SEARCH_BACKEND)")
     p.add_argument("--show", type=int, default=10, metavar="N", help="list at most N skipped files (default 10)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
@@ -639,18 +641,13 @@ _HINTS: dict[type[index.NewsbotError], str] = {
 
 def cmd_backend(args: argparse.Namespace, settings: Settings) -> int:
     """``newsbot backend copy``: the local index into the OpenSearch cluster; ``status``: what the cluster holds."""
-    from bot.archives import copy_local_archive, open_cluster_archive
-
-    if args.action == "status":
-        archive = open_cluster_archive(settings)
-    else:
-        done = copy_local_archive(settings)
-        archive = done.archive
+    if args.action == "copy":
+        done = archives.copy_local_archive(settings)
         print(f"Copied {settings.index_dir} to {done.where} in {done.seconds:.1f} s.")
-    print(
-        f"{archive.alias}: {plural(archive.article_count, 'article')}, {plural(len(archive), 'passage')}, "
-        f"generation {archive.generation}, built {archive.built_at:%Y-%m-%d %H:%M} UTC"
-    )
+        archive = done.archive
+    else:
+        archive = archives.open_cluster_archive(settings)
+    print(archives.describe(archive))
     return 0
 
 

@@ -167,14 +167,12 @@ BACKENDS = ("local", "opensearch")
 
 
 def _opensearch(get: Any, backend: str, problems: list[str]) -> ClusterConfig | None:
-    """The cluster OPENSEARCH_* describe, when SEARCH_BACKEND is opensearch (its variables are checked then)."""
-    if backend != "opensearch":
-        return None
+    """The cluster OPENSEARCH_* describe, when OPENSEARCH_URL is set (``newsbot backend copy`` and ``newsbot index
+    --backend opensearch`` use it whatever SEARCH_BACKEND says); SEARCH_BACKEND=opensearch requires it."""
     raw = get("OPENSEARCH_URL")
     if not raw:
-        problems.append(
-            "OPENSEARCH_URL: missing (SEARCH_BACKEND=opensearch needs one or more node URLs, comma-separated)"
-        )
+        if backend == "opensearch":
+            problems.append("OPENSEARCH_URL: missing (SEARCH_BACKEND=opensearch needs node URLs, comma-separated)")
         return None
     ca_certs = get("OPENSEARCH_CA_CERTS")
     if ca_certs and not Path(ca_certs).is_file():

@@ -242,3 +242,24 @@ def test_the_command_line_says_in_one_line_that_the_cluster_is_unreachable(cli, 
     assert result.stderr.startswith("newsbot: the OpenSearch cluster at http://127.0.0.1:9 cannot be reached")
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_newsbot_index_builds_the_clusters_archive_incrementally(cluster, cli, tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name, text in STORIES.items():
+        (articles / name).write_text(text)
+    env = {"ARTICLES_DIR": str(articles), "OPENSEARCH_URL": ",".join(cluster.urls), "SEMANTIC_ANSWERS": "0",
+           "OPENSEARCH_INDEX_PREFIX": cluster.prefix, "OPENSEARCH_REPLICAS": "0"}  # fmt: skip
+    first = cli("index", "--backend", "opensearch", cwd=tmp_path, env=env)
+    assert first.code == 0, first.stderr
+    assert "Changed articles: 4 added, 0 changed, 0 removed" in first.stdout
+    assert f"into {cluster.prefix}-archive at {cluster.urls[0]}" in first.stdout
+    (articles / "quake.txt").write_text("Title: Quake shakes the valley\n\nAn earthquake shook the valley at dawn.")
+    second = cli("index", "--backend", "opensearch", cwd=tmp_path, env=env)
+    assert "Changed articles: 1 added, 0 changed, 0 removed" in second.stdout
+    assert "5 articles" in second.stdout
+    assert open_archive(cluster).generation == 2, "an update, not a rebuild"
+    answer = cli("ask", "What shook the valley?", cwd=tmp_path, env={**env, "SEARCH_BACKEND": "opensearch"})
+    assert "An earthquake shook the valley at dawn." in answer.stdout
+    assert not (tmp_path / "var").exists(), "nothing was written to a local index"
