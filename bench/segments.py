@@ -1,4 +1,4 @@
-"""The segmented engine (index/segments.py) against today's Postings, tantivy, bm25s and rank_bm25.
+"""The segmented engine (index/segments/) against the single-array Postings, tantivy, bm25s and rank_bm25.
 
 Run ``python bench/segments.py`` (needs ../shared/data and ``pip install -e '.[bench]'``; about half an hour on 2
 cores, longer with 3M). Each size and engine runs in its own process, so peak memory is that run's alone.
@@ -7,8 +7,9 @@ analysed like any question (those that analyse to nothing are left out, for ever
 
 Engines, all answering the same queries with top-10:
 
-- ``postings``: today's ``index.bm25.Postings`` (one CSR, weights precomputed), and rank_bm25 at 10k/100k.
-- ``segments``: index/segments.py built as one segment, then as ten segments with 1% of the passages deleted;
+- ``postings``: the single-array ``Postings`` of bench/postings.py (one CSR, weights precomputed), and rank_bm25 at
+  10k/100k.
+- ``segments``: index/segments/ built as one segment, then as ten segments with 1% of the passages deleted;
   also the time to add one article (5 passages) and to delete one, until the new searcher answers.
 - ``tantivy``: the tantivy package indexing the same token lists joined by spaces, with its whitespace
   tokenizer (so it sees exactly our terms), term frequencies without positions; queries are boolean OR
@@ -40,9 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import corpus
+from postings import Postings, build_postings
 
 from index.analysis import analyze
-from index.bm25 import Postings, Settings, build_postings
+from index.bm25 import Settings
 from index.segments import SegmentedIndex, open_searcher, write_segment
 
 SIZES = (10_000, 100_000, 1_000_000, 3_000_000)

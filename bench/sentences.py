@@ -200,8 +200,9 @@ class Old:
         return [(start + a, start + b) for a, b in self._tokenizer.span_tokenize(text[start:end])]
 
 def section_stages(runs: int) -> None:
+    from postings import build_postings  # bench/postings.py: scripts here run with bench/ on sys.path
+
     from index.analysis import analyze
-    from index.bm25 import build_postings
     from index.core import DEFAULT_SETTINGS
     from index.core import build as build_index
     from index.ingest import ingest

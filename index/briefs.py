@@ -29,7 +29,7 @@ from .model import Article, Briefing, Quote, Story
 from .passages import MAX_PASSAGE_CHARS
 
 if TYPE_CHECKING:
-    from .core import Index
+    from .backend import Archive
 
 __all__ = [
     "NEAR_DUPLICATE",
@@ -96,7 +96,7 @@ def _joinable(text: str, first: tuple[int, int], second: tuple[int, int]) -> boo
     return "\n\n" not in text[first[1] : second[0]] and second[1] - first[0] <= MAX_PASSAGE_CHARS
 
 
-def _lead(idx: Index, article: Article) -> tuple[tuple[int, int], ...]:
+def _lead(idx: Archive, article: Article) -> tuple[tuple[int, int], ...]:
     spans = idx.article_sentences(article.id)
     if not spans:
         return ()
@@ -107,7 +107,7 @@ def _lead(idx: Index, article: Article) -> tuple[tuple[int, int], ...]:
     return (first,)
 
 
-def _best_sentences(idx: Index, article: Article, weights: dict[str, float]) -> tuple[tuple[int, int], ...]:
+def _best_sentences(idx: Archive, article: Article, weights: dict[str, float]) -> tuple[tuple[int, int], ...]:
     spans = idx.article_sentences(article.id)
     scored = [(sum(weights.get(t, 0.0) for t in set(analyze(article.text[a:b]))), i) for i, (a, b) in enumerate(spans)]
     if not scored:
@@ -135,7 +135,7 @@ def _quote(article: Article, spans: Iterable[tuple[int, int]], score: float) -> 
 
 
 def brief(
-    idx: Index,
+    idx: Archive,
     topic: str | None = None,
     *,
     since: dt.datetime | None = None,

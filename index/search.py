@@ -16,7 +16,7 @@ from .errors import InvalidOption
 from .model import Hit
 
 if TYPE_CHECKING:
-    from .core import Index
+    from .backend import Archive
     from .semantic import Judge
 
 __all__ = ["RERANKED", "search"]
@@ -24,7 +24,7 @@ __all__ = ["RERANKED", "search"]
 RERANKED = 30  # candidates the judge re-ranks: past these, BM25 rarely holds the answer (bench/quality.py)
 
 
-def search(idx: Index, query: str, *, k: int = 10, judge: Judge | None = None) -> list[Hit]:
+def search(idx: Archive, query: str, *, k: int = 10, judge: Judge | None = None) -> list[Hit]:
     """The ``k`` passages that best match ``query``, best first (none when no term matches).
 
     Raises:

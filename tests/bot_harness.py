@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -15,6 +16,7 @@ from bot.config import Settings
 
 from .conftest import SEEDS
 from .fake_telegram import TOKEN, FakeTelegram
+from .services import free_port
 
 ADMIN = 1001
 USER = 2002
@@ -59,3 +61,26 @@ async def running(settings: Settings, *, webhook: dict | None = None) -> AsyncIt
     finally:  # also when the test failed: the database is closed, so a test's small disk can be unmounted
         if app.post_shutdown:
             await app.post_shutdown(app)
+
+
+@dataclasses.dataclass(frozen=True)
+class Webhook:
+    """The bot's webhook server, as Telegram reaches it: ``post`` delivers one update."""
+
+    url: str
+    client: httpx.AsyncClient
+
+    async def post(self, update: dict, *, secret: str | None = None) -> httpx.Response:
+        """POST ``update`` to the webhook, with Telegram's secret-token header when ``secret`` is given."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return await self.client.post(self.url, json=update, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def running_webhook(settings: Settings, *, secret: str) -> AsyncIterator[Webhook]:
+    """The real Application behind its webhook server on 127.0.0.1 at a free port, checking ``secret``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    webhook = {"listen": "127.0.0.1", "port": port, "url_path": "hook", "secret_token": secret, "webhook_url": url}
+    async with running(settings, webhook=webhook), httpx.AsyncClient() as client:
+        yield Webhook(url, client)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import pytest
 
-from .bot_harness import ADMIN, USER, make_settings, running
+from .bot_harness import ADMIN, USER, make_settings, running, running_webhook
 from .cli_harness import run_bot
 from .conftest import SEED_TITLE, SEEDS, write
 from .fake_telegram import BOT, TOKEN, Chat, TelegramError
+from .services import free_port
 
 GROUP = -100123
 QUESTION = "Which air base did the GNA seize?"
@@ -355,34 +355,15 @@ async def test_token_never_logged_at_debug(telegram, tmp_path, caplog):
 
 
 async def test_webhook_with_and_without_secret(telegram, tmp_path):
-    port = _free_port()
-    webhook = {
-        "listen": "127.0.0.1",
-        "port": port,
-        "url_path": "hook",
-        "secret_token": "s3cret",
-        "webhook_url": f"http://127.0.0.1:{port}/hook",
-    }
-    async with running(make_settings(telegram, tmp_path), webhook=webhook):
+    async with running_webhook(make_settings(telegram, tmp_path), secret="s3cret") as webhook:
         chat = Chat(telegram, chat_id=USER, user_id=USER)
         update = {"update_id": 1, "message": chat.message(QUESTION)}
-        async with httpx.AsyncClient() as client:
-            refused = await client.post(f"http://127.0.0.1:{port}/hook", json=update)
-            assert refused.status_code == 403  # refused before it reaches the application's queue
-            accepted = await client.post(
-                f"http://127.0.0.1:{port}/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-            )
-            assert accepted.status_code == 200
+        refused = await webhook.post(update)
+        assert refused.status_code == 403  # refused before it reaches the application's queue
+        accepted = await webhook.post(update, secret="s3cret")
+        assert accepted.status_code == 200
         assert "Al-Watiya" in (await chat.next_reply()).text
         assert sum(sent.chat_id == USER for sent in telegram.sent) == 1, "only the accepted update was answered"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_add_refuses_files_over_the_limit(telegram, tmp_path):
@@ -437,7 +418,7 @@ async def test_run_with_a_rejected_token(telegram, tmp_path):
 @pytest.mark.slow
 async def test_run_without_a_connection(tmp_path):
     code, err = await _run_bot(
-        tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"http://127.0.0.1:{_free_port()}/bot"}
+        tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot"}
     )
     assert code == 2
     assert "newsbot: cannot reach the Telegram Bot API at http://127.0.0.1:" in err

@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-import httpx
-
 from bot.context import services_of
 
-from .bot_harness import ADMIN, USER, make_settings, running
+from .bot_harness import ADMIN, USER, make_settings, running, running_webhook
 from .conftest import write
 from .fake_telegram import Chat
 
@@ -18,26 +16,11 @@ SECRET = "webhook-secret-Zq81x"
 
 
 async def test_webhook_secret_never_logged_at_debug(telegram, tmp_path, caplog):
-    from .test_bot import _free_port
-
     caplog.set_level(logging.DEBUG)
-    port = _free_port()
-    webhook = {
-        "listen": "127.0.0.1",
-        "port": port,
-        "url_path": "hook",
-        "secret_token": SECRET,
-        "webhook_url": f"http://127.0.0.1:{port}/hook",
-    }
     settings = make_settings(telegram, tmp_path, webhook_secret=SECRET)
-    async with running(settings, webhook=webhook):
+    async with running_webhook(settings, secret=SECRET) as webhook:
         chat = Chat(telegram, chat_id=USER, user_id=USER)
-        async with httpx.AsyncClient() as client:
-            await client.post(
-                f"http://127.0.0.1:{port}/hook",
-                json={"update_id": 1, "message": chat.message(QUESTION)},
-                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
-            )
+        await webhook.post({"update_id": 1, "message": chat.message(QUESTION)}, secret=SECRET)
         await chat.next_reply()
     assert "setWebhook" in caplog.text, "the webhook call was logged"
     assert SECRET not in caplog.text

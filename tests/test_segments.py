@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from index import segments as segments_module
 from index.bm25 import Settings
 from index.errors import IndexCorrupt, IndexNotFound, InvalidOption
 from index.segments import (
@@ -29,6 +28,7 @@ from index.segments import (
     plan_merges,
     write_segment,
 )
+from index.segments import searcher as segments_module
 
 from .conftest import ROOT
 from .test_bm25 import assert_same_ranking
