@@ -100,6 +100,7 @@ class OpenSearchArchive:
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[int, Article] = collections.OrderedDict()
         self._df: dict[str, int] = {}
+        self._rows: collections.OrderedDict[int, tuple[int, int, int, int, int]] = collections.OrderedDict()
 
     @classmethod
     def open(cls, client: Any, config: ClusterConfig) -> OpenSearchArchive:
@@ -191,7 +192,7 @@ class OpenSearchArchive:
                 "size": min(max(CANDIDATES * k, k + 30), MAX_CANDIDATES),
                 "query": query,
                 "track_total_hits": False,
-                "_source": ["number", "length", "terms"],
+                "_source": ["number", "length", "terms", "article", "start", "end", "first", "count"],
             },
             search_type="dfs_query_then_fetch",
         )["hits"]["hits"]
@@ -200,6 +201,7 @@ class OpenSearchArchive:
         docs = np.array([hit["_source"]["number"] for hit in found], dtype=np.int64)
         scores = self._exact(known, frequencies, found)
         order = np.lexsort((docs, -scores))[:k]  # ties: the lower number first, as the local engine orders them
+        self._remember([found[i]["_source"] for i in order])
         return Scored(docs[order], scores[order])
 
     def _exact(self, counts: dict[str, int], frequencies: dict[str, int], hits: list[dict[str, Any]]) -> np.ndarray:
@@ -253,8 +255,11 @@ class OpenSearchArchive:
         n = len(self)
         return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in self.document_frequencies(terms).items()}
 
-    @functools.lru_cache(maxsize=_CACHE)  # noqa: B019 (an archive lives as long as it is served)
     def _row(self, number: int) -> tuple[int, int, int, int, int]:
+        with self._lock:
+            row = self._rows.get(number)
+        if row is not None:
+            return row
         from opensearchpy import NotFoundError
 
         try:
@@ -264,7 +269,18 @@ class OpenSearchArchive:
             raise KeyError(number) from None
         if source["gen"] > self.generation:
             raise KeyError(number)
-        return source["article"], source["start"], source["end"], source["first"], source["count"]
+        return self._remember([source])[0]
+
+    def _remember(self, sources: list[dict[str, Any]]) -> list[tuple[int, int, int, int, int]]:
+        """Keep the rows of passage documents (a search's hits carry them: no GET per passage afterwards)."""
+        rows = [(s["article"], s["start"], s["end"], s["first"], s["count"]) for s in sources]
+        with self._lock:
+            for source, row in zip(sources, rows, strict=True):
+                self._rows[source["number"]] = row
+                self._rows.move_to_end(source["number"])
+            while len(self._rows) > 4 * _CACHE:
+                self._rows.popitem(last=False)
+        return rows
 
     def passage(self, number: int) -> Passage:
         """Passage ``number`` (its text is a slice of its article's)."""
