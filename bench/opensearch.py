@@ -93,7 +93,8 @@ def overlap(local: Any, remote: Any, questions: list[str], k: int = 10) -> tuple
     for question in questions:
         terms = analyze(question)
         mine, theirs = keyed(local, local.top(terms, k)), keyed(remote, remote.top(terms, k))
-        shared += len(set(mine) & set(theirs)) / max(1, len(set(mine) | set(theirs)))
+        either = set(mine) | set(theirs)
+        shared += len(set(mine) & set(theirs)) / len(either) if either else 1.0  # both empty: they agree
         identical += mine == theirs
     return shared / len(questions), identical / len(questions)
 
@@ -123,6 +124,11 @@ def scale(args: argparse.Namespace, size: int, tmp: Path) -> dict[str, Any]:
         remote = update_archive(writer, folder)
     row["cluster build s"] = time.perf_counter() - started
     row["cluster RSS MB (before, after)"] = (round(before), round(cluster_rss_mb(args.opensearch_dir)))
+    stats = connect(config).indices.stats(index=f"{config.prefix}-archive")["_all"]["primaries"]
+    row["cluster primary store MB, bytes per passage"] = (
+        stats["store"]["size_in_bytes"] / 1e6, stats["store"]["size_in_bytes"] / len(local)
+    )
+    row["local index MB"] = sum(f.stat().st_size for f in (tmp / f"local-{size}").rglob("*") if f.is_file()) / 1e6
     row["local RSS MB"] = round(own_rss_mb())
     assert len(remote) == len(local), (len(remote), len(local))
     for name, archive in (("local", local), ("cluster", remote)):

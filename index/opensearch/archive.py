@@ -1,10 +1,12 @@
 """An archive read from an OpenSearch cluster: the ``Archive`` of index.backend, over one committed generation.
 
 ``OpenSearchArchive.open(client, config)`` reads the committed ``meta`` document behind the archive's alias and
-the live counts; every later read filters passages to generations up to that one, so what a writer has written
-but not committed is never returned. ``top`` runs one ``dfs_query_then_fetch`` search (shards share term
-statistics) of term queries boosted by how often each term occurs in the question, ordered by score and then by
-passage number (the local engine's tie order); BM25Plus's constant part is added from the document frequencies.
+the live counts (passages, articles, the sum of passage lengths); every later read filters passages to
+generations up to that one, so what a writer has written but not committed is never returned. ``top`` asks the
+cluster for candidates (one ``dfs_query_then_fetch`` search, so shards share term statistics, of term queries
+boosted by how often each term occurs in the question) and scores them exactly with rank-bm25's formulas from
+their stored terms and the live document frequencies (asked in batches with one multi-search), ordering ties by
+passage number as the local engine does: scores and order are the local engine's.
 
 What a held archive does not pin: the cluster has no snapshot reads for GETs, so after a later commit the
 passages of replaced articles are gone from it too, and after a full rebuild the alias points at the new index
