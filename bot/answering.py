@@ -83,7 +83,7 @@ class Answerer:
         self._index_dir: str | None = None
 
     def _pool_for(self, idx: index.Index) -> ProcessPoolExecutor | None:
-        if self.workers <= 0 or idx.root is None:
+        if self.workers <= 0 or getattr(idx, "root", None) is None:  # a cluster's archive: answered in threads
             return None
         if self._pool is None or self._index_dir != str(idx.root):
             self.close()

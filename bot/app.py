@@ -12,7 +12,9 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+import time
 import traceback
+from html import escape
 from urllib.parse import unquote, urlparse
 
 from telegram import (
@@ -43,11 +45,12 @@ import index
 import index.semantic
 from bot import admin, briefings, follows, handlers, jobs, news, replicas, uploads
 from bot.config import Settings, database_password
-from bot.context import SERVICES, BotContext, services_of
+from bot.context import SERVICES, BotContext, services_of, tell_admins
 from bot.errors import StateError
 from bot.health import CountingRateLimiter, HealthServer
 from bot.services import Services
 from bot.state import open_state
+from index.errors import ArchiveUnavailable
 
 __all__ = ["build_application", "redact_secrets", "run"]
 
@@ -77,15 +80,23 @@ ADMIN_COMMANDS = [
 _SECRETS: dict[str, str] = {}  # secret -> what is shown instead
 
 
-def redact_secrets(*, token: str = "", webhook_secret: str | None = None, database_url: str | None = None) -> None:
+def redact_secrets(
+    *,
+    token: str = "",
+    webhook_secret: str | None = None,
+    database_url: str | None = None,
+    search_password: str | None = None,
+) -> None:
     """Make every log record, from any logger at any level, show ``[token]``, ``[secret]`` and ``[password]``
-    instead of the bot token, the webhook secret and the database's password (as written in DATABASE_URL, and
-    decoded).
+    instead of the bot token, the webhook secret, the database's password (as written in DATABASE_URL, and
+    decoded) and the search cluster's (OPENSEARCH_PASSWORD).
 
     Installed once per process; later calls only add secrets.
     """
     password = database_password(database_url) if database_url else None
     passwords = [(p, "[password]") for p in ((password, unquote(password)) if password else ())]
+    if search_password:
+        passwords.append((search_password, "[password]"))
     for secret, label in ((token, "[token]"), (webhook_secret or "", "[secret]"), *passwords):
         if secret:
             _SECRETS[secret] = label
@@ -124,9 +135,15 @@ async def _post_init(application: Application) -> None:
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
         log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))
-    idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
-    log.info("serving %s, %s%s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"),
-             " (index just built)" if built else "")
+    try:
+        idx, built = (svc.library.index, False) if svc.library.loaded else await svc.library.open()
+        log.info("serving %s, %s%s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"),
+                 " (index just built)" if built else "")  # fmt: skip
+    except ArchiveUnavailable as exc:  # the bot starts anyway, says so, and serves once the cluster is back
+        idx, built = None, False
+        log.warning("the archive cannot be opened (%s); trying again every %.0f s", exc, ARCHIVE_RETRY)
+        application.job_queue.run_repeating(_reopen_archive, interval=ARCHIVE_RETRY, first=ARCHIVE_RETRY,
+                                            name="reopen-archive")  # fmt: skip
     if settings.semantic_answers and svc.judge is None:
         # Loaded now rather than at the first question, which would otherwise wait a second for it.
         try:
@@ -143,7 +160,11 @@ async def _post_init(application: Application) -> None:
         "sending followed stories",
     )
     application.job_queue.run_repeating(_backup_job, interval=BACKUP_EVERY, first=BACKUP_EVERY, name="backup")
-    if not built and settings.reindex_on_start and jobs.writes_index(settings):
+    if idx is None:
+        svc.archive_noticed = time.monotonic()  # this notice covers the questions that fail meanwhile
+        await tell_admins(application, f"The bot started, but {escape(str(svc.library.unavailable))}. Questions "
+                           "get a one-line apology until it is back; the bot keeps trying.")  # fmt: skip
+    elif not built and settings.reindex_on_start and jobs.writes_index(settings):
         changes = await asyncio.to_thread(_changes, idx, settings)
         if changes:
             log.info("the articles changed since the index was built (%s); rebuilding in the background",
@@ -160,6 +181,25 @@ async def _post_init(application: Application) -> None:
             await bot.set_my_commands(USER_COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
         except (BadRequest, Forbidden) as exc:  # the admin has not started a chat with the bot yet
             log.info("admin commands not registered for %s: %s", admin_id, exc.message)
+
+
+ARCHIVE_RETRY = 15.0  # seconds between attempts to open an archive whose cluster could not be reached
+
+
+async def _reopen_archive(context: BotContext) -> None:
+    """Try the archive again; once it opens, serve it, tell the admins and stop trying."""
+    svc = context.services
+    if svc.library.loaded:
+        context.job.schedule_removal()
+        return
+    try:
+        idx, _built = await svc.library.open()
+    except ArchiveUnavailable as exc:
+        log.info("the archive still cannot be opened: %s", exc)
+        return
+    context.job.schedule_removal()
+    log.info("serving %s, %s", index.plural(idx.article_count, "article"), index.plural(len(idx), "passage"))
+    await context.tell_admins("The archive is reachable again; questions are answered from it.")
 
 
 def _load_judge() -> index.semantic.Judge:
@@ -230,7 +270,12 @@ def build_application(settings: Settings, *, current: index.Index | None = None)
         settings: the bot's settings (a token is required).
         current: an index to serve; when None it is loaded (or built) from the settings in ``post_init``.
     """
-    redact_secrets(token=settings.token, webhook_secret=settings.webhook_secret, database_url=settings.database_url)
+    redact_secrets(
+        token=settings.token,
+        webhook_secret=settings.webhook_secret,
+        database_url=settings.database_url,
+        search_password=settings.opensearch.password if settings.opensearch else None,
+    )
     services = Services.create(settings, current)
     builder = (
         ApplicationBuilder()

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import index
 import index.semantic
-from bot import __version__
+from bot import __version__, archives
 from bot.config import POSTGRES_URLS, Settings, load_settings, sqlite_path, without_password
 from bot.errors import ConfigError
 from index import plural, store
+from index.backend import Archive
+from index.errors import ArchiveUnavailable
 
 if TYPE_CHECKING:
     from bot.polling import PollReport
@@ -71,7 +73,9 @@ class _Progress:
             self.bar = None
 
 
-def _open(settings: Settings, quiet: bool = False) -> index.Index:
+def _open(settings: Settings, quiet: bool = False) -> Archive:
+    if settings.search_backend == "opensearch":
+        return archives.open_cluster_archive(settings)
     progress = _Progress(sys.stderr.isatty() and not quiet)
     try:
         idx, built = index.open_or_build(settings.index_dir, settings.articles_dir, progress=progress)
@@ -118,14 +122,17 @@ def _span_json(text: str, start: int, end: int, **extra: Any) -> dict[str, Any]:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    """``newsbot index``: bring the index up to date and print what was read, skipped and decoded."""
-    articles, target = settings.articles_dir, settings.index_dir
+    """``newsbot index``: bring the archive (local, or the cluster's) up to date; print what was read and skipped."""
+    if args.backend:
+        settings = dataclasses.replace(settings, search_backend=args.backend)
+    articles = settings.articles_dir
+    target = archives.where(settings)
     progress = _Progress(sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        idx = index.update(target, articles, full=args.full, progress=progress)
+        idx = archives.update(settings, full=args.full, progress=progress)
         changed = idx.changed  # a merge after it reopens the state, whose record names the last update's changes
-        idx = index.maintain(target) or idx
+        idx = archives.maintain(settings) or idx
     finally:
         progress.close()
     report = idx.report
@@ -571,6 +578,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("index", parents=[where], help="bring the index up to date with the articles folder")
     p.add_argument("--full", action="store_true", help="rebuild from every file (else only what changed is read)")
+    p.add_argument("--backend", choices=["local", "opensearch"], help="which archive (default: SEARCH_BACKEND)")
     p.add_argument("--show", type=int, default=10, metavar="N", help="list at most N skipped files (default 10)")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("ask", parents=[where], help="answer a question with quotes")
@@ -616,6 +624,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", metavar="URL", help="copy: the PostgreSQL database to fill (default: DATABASE_URL's)")
     p.add_argument("--replace", action="store_true", help="copy: overwrite a database that holds a state already")
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("backend", parents=[where], help="the archive on OpenSearch: copy the local index, or status")
+    p.add_argument("action", choices=["copy", "status"])
+    p.set_defaults(func=cmd_backend)
     return parser
 
 
@@ -626,7 +638,20 @@ _HINTS: dict[type[index.NewsbotError], str] = {
     index.IndexCorrupt: "rebuild it with `newsbot index`",
     index.IndexWriteError: "free some space, or point --index (INDEX_DIR) at another disk",
     index.IndexLocked: "wait for the other update (a running bot's /reindex, say) to finish",
+    ArchiveUnavailable: "check OPENSEARCH_URL and the cluster's health, then try again",
 }
+
+
+def cmd_backend(args: argparse.Namespace, settings: Settings) -> int:
+    """``newsbot backend copy``: the local index into the OpenSearch cluster; ``status``: what the cluster holds."""
+    if args.action == "copy":
+        done = archives.copy_local_archive(settings)
+        print(f"Copied {settings.index_dir} to {done.where} in {done.seconds:.1f} s.")
+        archive = done.archive
+    else:
+        archive = archives.open_cluster_archive(settings)
+    print(archives.describe(archive))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -644,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The OpenSearch client logs every request, and each failed one with a traceback; newsbot says it in one line.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     try:
         status = args.func(args, settings)
         sys.stdout.flush()  # a closed pipe shows up here for short outputs, not at interpreter exit

@@ -10,10 +10,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.errors import ConfigError
 from index.dates import zone
+from index.errors import InvalidOption
+from index.opensearch.client import ClusterConfig
 
 __all__ = ["Settings", "database_password", "load_settings", "sqlite_path", "without_password"]
 
@@ -57,6 +60,8 @@ class Settings:
     health_port: int = 0  # /healthz, /readyz, /metrics; 0: off
     health_listen: str = "127.0.0.1"
     index_writer: bool = True  # with a local index, the one process of a machine that writes it
+    search_backend: str = "local"  # "local": the index in INDEX_DIR; "opensearch": the archive in a cluster
+    opensearch: ClusterConfig | None = None  # the cluster (OPENSEARCH_*) when search_backend is "opensearch"
 
     @property
     def state_url(self) -> str:
@@ -162,6 +167,40 @@ def _flag(name: str, raw: str | None, default: bool, problems: list[str]) -> boo
     return default
 
 
+BACKENDS = ("local", "opensearch")
+
+
+def _opensearch(get: Any, backend: str, problems: list[str]) -> ClusterConfig | None:
+    """The cluster OPENSEARCH_* describe, when OPENSEARCH_URL is set (``newsbot backend copy`` and ``newsbot index
+    --backend opensearch`` use it whatever SEARCH_BACKEND says); SEARCH_BACKEND=opensearch requires it."""
+    raw = get("OPENSEARCH_URL")
+    if not raw:
+        if backend == "opensearch":
+            problems.append("OPENSEARCH_URL: missing (SEARCH_BACKEND=opensearch needs node URLs, comma-separated)")
+        return None
+    ca_certs = get("OPENSEARCH_CA_CERTS")
+    if ca_certs and not Path(ca_certs).is_file():
+        problems.append(f"OPENSEARCH_CA_CERTS: {ca_certs!r} is not a readable file (a PEM file of CA certificates)")
+    username, password = get("OPENSEARCH_USERNAME"), get("OPENSEARCH_PASSWORD")
+    if (username is None) != (password is None):
+        problems.append("OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD: give both or neither")
+    try:
+        return ClusterConfig(
+            urls=tuple(url.strip().rstrip("/") for url in raw.split(",") if url.strip()),
+            username=username,
+            password=password,
+            ca_certs=ca_certs,
+            verify_certs=_flag("OPENSEARCH_VERIFY_CERTS", get("OPENSEARCH_VERIFY_CERTS"), True, problems),
+            prefix=get("OPENSEARCH_INDEX_PREFIX") or "newsbot",
+            shards=_int("OPENSEARCH_SHARDS", get("OPENSEARCH_SHARDS"), 1, 1, 1024, problems),
+            replicas=_int("OPENSEARCH_REPLICAS", get("OPENSEARCH_REPLICAS"), 1, 0, 16, problems),
+            timeout=float(_int("OPENSEARCH_TIMEOUT", get("OPENSEARCH_TIMEOUT"), 10, 1, 600, problems)),
+        )
+    except InvalidOption as error:
+        problems.append(f"OPENSEARCH_URL or OPENSEARCH_INDEX_PREFIX: {error}")
+        return None
+
+
 def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Settings:
     """Build settings from ``env``.
 
@@ -205,6 +244,10 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
     timezone = get("DEFAULT_TIMEZONE") or "UTC"
     if zone(timezone) is None:
         problems.append(f"DEFAULT_TIMEZONE: {timezone!r} is not an IANA time zone (example: Europe/Istanbul)")
+    backend = (get("SEARCH_BACKEND") or "local").lower()
+    if backend not in BACKENDS:
+        problems.append(f"SEARCH_BACKEND: {backend!r} is not one of {', '.join(BACKENDS)}")
+    cluster = _opensearch(get, backend, problems)
     settings = Settings(
         token=token,
         base_url=get("TELEGRAM_BASE_URL"),
@@ -238,6 +281,8 @@ def load_settings(env: Mapping[str, str], *, require_token: bool = False) -> Set
         health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 0, 0, 65535, problems),
         health_listen=get("HEALTH_LISTEN") or "127.0.0.1",
         index_writer=_flag("INDEX_WRITER", get("INDEX_WRITER"), True, problems),
+        search_backend=backend,
+        opensearch=cluster,
     )
     if problems:
         raise ConfigError("configuration problems:\n" + "\n".join(f"  {p}" for p in problems))

@@ -14,7 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.services import Services
 
-__all__ = ["SERVICES", "BotContext", "services_of"]
+__all__ = ["SERVICES", "BotContext", "services_of", "tell_admins"]
 
 SERVICES = "newsbot"
 
@@ -34,6 +34,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     async def tell_admins(self, text: str) -> None:
         """Send ``text`` (HTML) to every one of the bot's admins; one who never started the bot is skipped."""
-        for admin in sorted(self.services.settings.admin_user_ids):
-            with contextlib.suppress(TelegramError):  # an admin who never started the bot cannot be written to
-                await self.bot.send_message(admin, text)
+        await tell_admins(self.application, text)
+
+
+async def tell_admins(application: Application[Any, Any, Any, Any, Any, Any], text: str) -> None:
+    """Send ``text`` (HTML) to every one of the bot's admins; one who never started the bot is skipped."""
+    for admin in sorted(services_of(application).settings.admin_user_ids):
+        with contextlib.suppress(TelegramError):  # an admin who never started the bot cannot be written to
+            await application.bot.send_message(admin, text)

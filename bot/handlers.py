@@ -32,11 +32,14 @@ import index
 from bot import conversation, render
 from bot.admin import is_admin
 from bot.answering import typing_while
+from bot.archives import UNREACHABLE
 from bot.context import BotContext
 from bot.errors import DiskFull, StateError
+from index.errors import ArchiveUnavailable
 
 log = logging.getLogger(__name__)
 
+ARCHIVE_NOTICE_EVERY = 600.0  # seconds between two notices to the admins that the archive cannot be reached
 STATE_NOTICE_EVERY = 86_400.0  # seconds between two notices to the admins that the bot's database cannot be written
 # Telegram sends an inline query on almost every keystroke, so they have a limit of their own.
 INLINE_PER_MINUTE = 60
@@ -94,6 +97,7 @@ async def _answer(update: Update, context: BotContext, question: str) -> None:
         return
     log.debug("question from %s: %r", user.id if user else None, question)
     started = time.monotonic()
+
     async def answering() -> conversation.Asked:
         now = await _now(context, message.chat_id)
         return await conversation.ask(context, message, question, now=now)
@@ -256,6 +260,19 @@ async def _state_failure(update: object, context: BotContext, err: StateError) -
     )
 
 
+async def _archive_failure(update: object, context: BotContext, err: ArchiveUnavailable) -> None:
+    """The search cluster cannot be reached: the soft line to the user, a notice to the admins every 10 minutes."""
+    log.warning("the archive cannot be reached: %s", err)
+    if isinstance(update, Update) and update.effective_message:
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text(UNREACHABLE)
+    svc = context.services
+    now = time.monotonic()
+    if svc.archive_noticed is None or now - svc.archive_noticed >= ARCHIVE_NOTICE_EVERY:
+        svc.archive_noticed = now  # before the await: concurrent failures send one notice
+        await context.tell_admins(f"Questions fail: {escape(str(err))}. Users are told to try again shortly.")
+
+
 async def error(update: object, context: BotContext) -> None:
     """Log every unexpected error with its traceback; the user gets a short apology, never the exception.
 
@@ -264,6 +281,9 @@ async def error(update: object, context: BotContext) -> None:
     err = context.error
     if isinstance(err, StateError):
         await _state_failure(update, context, err)
+        return
+    if isinstance(err, ArchiveUnavailable):
+        await _archive_failure(update, context, err)
         return
     if isinstance(err, Forbidden):
         log.info("not allowed to write to a chat (blocked or removed): %s", err.message)

@@ -26,6 +26,7 @@ from typing import Any
 
 import index
 import index.semantic
+from bot import archives
 from bot.answering import TYPING_AFTER, Answerer
 from bot.config import Settings
 from bot.errors import ReindexRunning, StateError
@@ -33,6 +34,8 @@ from bot.fetcher import Fetcher
 from bot.health import HealthServer, Metrics
 from bot.polling import open_fetcher
 from bot.state import AsyncState, open_state
+from index.backend import Archive
+from index.errors import ArchiveUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +56,29 @@ class ReindexReport:
 class Library:
     """Holds the index being served and rebuilds it on request, one rebuild at a time."""
 
-    def __init__(self, settings: Settings, current: index.Index | None = None) -> None:
+    def __init__(self, settings: Settings, current: Archive | None = None) -> None:
         self.settings = settings
         self._index = current
+        self.unavailable: ArchiveUnavailable | None = None  # why the archive could not be opened, until it is
         self._lock = asyncio.Lock()  # one writer at a time: a reindex or a merge
         self._reindexing = False
         self.progress: tuple[str, int, int] = ("starting", 0, 0)
         self.merging: asyncio.Task[None] | None = None  # the background merge after the latest reindex
         # Called with what each reindex changed and the index served before it, once the new index serves (the
         # followers hear of the stories that first reached the bot).
-        self.on_change: Callable[[index.Changes, index.Index | None], None] | None = None
+        self.on_change: Callable[[index.Changes, Archive | None], None] | None = None
 
     @property
-    def index(self) -> index.Index:
-        """The index being served. Raises RuntimeError before the first load."""
+    def index(self) -> Archive:
+        """The archive being served.
+
+        Raises:
+            ArchiveUnavailable: the cluster holding it could not be reached so far (the bot retries).
+            RuntimeError: before the first load.
+        """
         if self._index is None:
+            if self.unavailable is not None:
+                raise self.unavailable
             raise RuntimeError("the index is not loaded yet")
         return self._index
 
@@ -81,10 +92,19 @@ class Library:
         """Whether a reindex is running (a background merge does not count: a reindex waits for it)."""
         return self._reindexing
 
-    async def open(self) -> tuple[index.Index, bool]:
-        """Load the index, building it from the articles when there is none (in a worker thread)."""
-        idx, built = await asyncio.to_thread(index.open_or_build, self.settings.index_dir, self.settings.articles_dir)
+    async def open(self) -> tuple[Archive, bool]:
+        """Load the archive, building it from the articles when there is none (in a worker thread).
+
+        Raises:
+            ArchiveUnavailable: the cluster cannot be reached (kept in ``unavailable`` until an open succeeds).
+        """
+        try:
+            idx, built = await asyncio.to_thread(archives.open_or_build, self.settings)
+        except ArchiveUnavailable as exc:
+            self.unavailable = exc
+            raise
         self._index = idx
+        self.unavailable = None
         return idx, built
 
     def _progress(self, stage: str, done: int, total: int) -> None:
@@ -113,13 +133,7 @@ class Library:
         async with self._lock:
             started = time.monotonic()
             self.progress = ("reading articles", 0, 0)
-            new = await asyncio.to_thread(
-                index.update,
-                self.settings.index_dir,
-                self.settings.articles_dir,
-                full=full,
-                progress=self._progress,
-            )
+            new = await asyncio.to_thread(archives.update, self.settings, full=full, progress=self._progress)
             previous = self._index
             unchanged = new is previous or (previous is not None and new.info == previous.info)
             self._index = new
@@ -138,7 +152,7 @@ class Library:
         """Merge segments in a worker thread, then serve the merged index (unless a newer one came meanwhile)."""
         async with self._lock:
             try:
-                merged = await asyncio.to_thread(index.maintain, self.settings.index_dir)
+                merged = await asyncio.to_thread(archives.maintain, self.settings)
             except index.NewsbotError as exc:
                 log.warning("merging the index's segments failed (the index is still served): %s", exc)
                 return
@@ -192,18 +206,21 @@ class Services:
     health: HealthServer | None = None  # HEALTH_PORT's server, started by post_init
     model_tried: bool = False  # the meaning model was loaded, or given up on (/readyz waits for that)
     state_noticed: float | None = None  # when the admins were last told the database cannot be written (monotonic)
+    archive_noticed: float | None = None  # when the admins were last told the archive cannot be reached (monotonic)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
 
-    async def open(self, idx: index.Index) -> None:
-        """Start the answer workers for ``idx`` (worker processes when ANSWER_WORKERS asks for them), then open the
-        bot's state and the fetcher; ``close`` closes them in reverse order.
+    async def open(self, idx: Archive | None) -> None:
+        """Start the answer workers for ``idx`` (worker processes when ANSWER_WORKERS asks for them; none while the
+        archive cannot be reached), then open the bot's state and the fetcher; ``close`` closes them in reverse
+        order.
 
         Raises:
             StateError: the state cannot be used (or whatever else failed); what was opened before is closed.
         """
         try:
             self._resources.callback(self.answers.close)
-            await asyncio.to_thread(self.answers.start, idx)
+            if idx is not None:
+                await asyncio.to_thread(self.answers.start, idx)
             self.db = await self._resources.enter_async_context(
                 await AsyncState.open(lambda: open_state(self.settings))
             )

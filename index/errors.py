@@ -8,6 +8,7 @@ One root, a few specific subclasses, so callers can catch as broadly or narrowly
     ├── IndexCorrupt          an index exists but cannot be read (damaged, or written by another format version)
     ├── IndexWriteError       an index cannot be saved (no space left, no permission); the old one stays
     ├── IndexLocked           (index.segments) another process is updating the index
+    ├── ArchiveUnavailable    a search cluster (OpenSearch) cannot be reached or fails; try again shortly
     ├── ModelUnavailable      (index.embedding) the embedding model cannot be loaded here
     └── InvalidOption         a parameter outside what is accepted (the message lists what is)
 
@@ -16,7 +17,15 @@ One root, a few specific subclasses, so callers can catch as broadly or narrowly
 
 from __future__ import annotations
 
-__all__ = ["ArticlesNotFound", "IndexCorrupt", "IndexNotFound", "IndexWriteError", "InvalidOption", "NewsbotError"]
+__all__ = [
+    "ArchiveUnavailable",
+    "ArticlesNotFound",
+    "IndexCorrupt",
+    "IndexNotFound",
+    "IndexWriteError",
+    "InvalidOption",
+    "NewsbotError",
+]
 
 
 class NewsbotError(Exception):
@@ -37,6 +46,10 @@ class IndexCorrupt(NewsbotError):
 
 class IndexWriteError(NewsbotError):
     """The index could not be saved; nothing of the failed save is left, and the previous index still loads."""
+
+
+class ArchiveUnavailable(NewsbotError):
+    """The search cluster holding the archive cannot be reached, timed out or failed; the message is one line."""
 
 
 class InvalidOption(NewsbotError, ValueError):

@@ -149,3 +149,39 @@ def test_the_database_password_is_redacted_from_every_log_record(caplog):
         logging.getLogger("bot").warning("the password was %s", "s3cr/t-pw")
     assert "s3cr" not in caplog.text
     assert caplog.text.count("[password]") == 2
+
+
+def test_the_opensearch_backend_reads_its_cluster_settings():
+    assert load_settings({}).search_backend == "local"
+    assert load_settings({}).opensearch is None
+    settings = load_settings({
+        "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": "https://a:9200, https://b:9200/",
+        "OPENSEARCH_USERNAME": "newsbot", "OPENSEARCH_PASSWORD": "hunter2", "OPENSEARCH_INDEX_PREFIX": "news",
+        "OPENSEARCH_SHARDS": "3", "OPENSEARCH_REPLICAS": "2", "OPENSEARCH_TIMEOUT": "5",
+    })  # fmt: skip
+    cluster = settings.opensearch
+    assert cluster is not None
+    assert cluster.urls == ("https://a:9200", "https://b:9200")
+    assert (cluster.username, cluster.password, cluster.prefix) == ("newsbot", "hunter2", "news")
+    assert (cluster.shards, cluster.replicas, cluster.timeout, cluster.verify_certs) == (3, 2, 5.0, True)
+    assert "hunter2" not in repr(settings)
+
+
+def test_opensearch_settings_problems_are_listed_without_the_password():
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SEARCH_BACKEND": "elastic"})
+    assert "SEARCH_BACKEND: 'elastic' is not one of local, opensearch" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_settings({"SEARCH_BACKEND": "opensearch"})
+    assert "OPENSEARCH_URL: missing" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_settings({
+            "SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": "ftp://user:hunter2@a", "OPENSEARCH_PASSWORD": "x",
+            "OPENSEARCH_VERIFY_CERTS": "maybe", "OPENSEARCH_CA_CERTS": "/no/such/ca.pem",
+        })  # fmt: skip
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert "is not an http:// or https:// URL" in message
+    assert "OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD: give both or neither" in message
+    assert "OPENSEARCH_VERIFY_CERTS: 'maybe'" in message
+    assert "OPENSEARCH_CA_CERTS: '/no/such/ca.pem'" in message

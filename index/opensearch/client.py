@@ -1,0 +1,116 @@
+"""Connecting to an OpenSearch cluster, and turning what goes wrong there into newsbot's errors.
+
+``ClusterConfig`` is what the CLI and the bot read from ``OPENSEARCH_*`` (bot/config.py builds it; index/ never
+reads the environment). ``connect`` makes an ``opensearchpy.OpenSearch`` client over every node given, with
+retries on timeouts and dead nodes. ``unavailable`` wraps a client call: a cluster that cannot be reached, times
+out or answers a server error raises ``ArchiveUnavailable`` with one line that never holds the password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import ArchiveUnavailable, InvalidOption
+
+__all__ = ["ClusterConfig", "connect", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Where the cluster is and how newsbot's indices are made there."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_certs: str | None = None
+    verify_certs: bool = True
+    prefix: str = "newsbot"
+    shards: int = 1
+    replicas: int = 1
+    timeout: float = 10.0  # seconds for one request (a bulk request gets six times as long)
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise InvalidOption("OPENSEARCH_URL names no node; give one or more URLs separated by commas")
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidOption(f"{shown(url)!r} is not an http:// or https:// URL of an OpenSearch node")
+        if not self.prefix or self.prefix != self.prefix.lower() or not self.prefix.replace("-", "").isalnum():
+            raise InvalidOption(f"index prefix {self.prefix!r}: use lower-case letters, digits and '-'")
+
+    @property
+    def where(self) -> str:
+        """The node URLs without any credentials, for messages."""
+        return ",".join(shown(url) for url in self.urls)
+
+
+def shown(url: str) -> str:
+    """``url`` without a user name or password."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def connect(config: ClusterConfig) -> Any:
+    """A client over every node of ``config`` (nothing is sent until it is used)."""
+    from opensearchpy import OpenSearch  # the opensearch extra; imported here so the local engine never needs it
+
+    options: dict[str, Any] = {
+        "hosts": list(config.urls),
+        "timeout": config.timeout,
+        "max_retries": 2,
+        "retry_on_timeout": True,
+        "verify_certs": config.verify_certs,
+        "ssl_show_warn": config.verify_certs,
+    }
+    if config.username is not None:
+        options["http_auth"] = (config.username, config.password or "")
+    if config.ca_certs:
+        options["ca_certs"] = config.ca_certs
+    return OpenSearch(**options)
+
+
+def _reason(error: Exception) -> str:
+    info = getattr(error, "info", None)
+    status = getattr(error, "status_code", None)
+    if isinstance(info, dict) and isinstance(info.get("error"), dict):
+        detail = info["error"].get("reason") or info["error"].get("type")
+        return f"HTTP {status}: {detail}"
+    if isinstance(status, int):
+        return f"HTTP {status}: {getattr(error, 'error', '') or error.__class__.__name__}"
+    return error.__class__.__name__
+
+
+@contextlib.contextmanager
+def unavailable(config: ClusterConfig, doing: str) -> Iterator[None]:
+    """Raise ``ArchiveUnavailable`` for a cluster that cannot be reached or fails while ``doing`` something.
+
+    Client errors (4xx) other than authentication pass through unchanged: they are ours to handle.
+    """
+    from opensearchpy import exceptions
+
+    try:
+        yield
+    except (exceptions.ConnectionError, exceptions.ConnectionTimeout) as error:
+        raise ArchiveUnavailable(
+            f"the OpenSearch cluster at {config.where} cannot be reached while {doing} ({error.__class__.__name__})"
+        ) from None
+    except (exceptions.AuthenticationException, exceptions.AuthorizationException) as error:
+        raise ArchiveUnavailable(
+            f"the OpenSearch cluster at {config.where} refused newsbot's credentials while {doing} ({_reason(error)})"
+        ) from None
+    except exceptions.TransportError as error:
+        status = error.status_code if isinstance(error.status_code, int) else 0
+        if status and status < 500 and status != 429:
+            raise
+        raise ArchiveUnavailable(
+            f"the OpenSearch cluster at {config.where} failed while {doing} ({_reason(error)})"
+        ) from None
