@@ -78,22 +78,34 @@ async def forwarder(port: int, target: str):
     """A TCP relay on 127.0.0.1:``port`` to the node at ``target`` (host:port): the cluster coming back."""
     host, target_port = target.rsplit(":", 1)
 
-    async def relay(reader, writer):
-        async def pipe(source, sink):
-            with contextlib.suppress(ConnectionError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
+    relays: set[asyncio.Task] = set()
 
+    async def pipe(source, sink):
+        with contextlib.suppress(ConnectionError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+
+    async def relay(reader, writer):
+        relays.add(asyncio.current_task())
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(target_port))
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+        try:
+            await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+        finally:  # both sides closed here, also when the relay is cancelled at the end: no socket left to the GC
+            for stream in (upstream_writer, writer):
+                stream.close()
+                with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                    await stream.wait_closed()
 
     server = await asyncio.start_server(relay, "127.0.0.1", port)
     try:
         yield
     finally:
         server.close()
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+        await server.wait_closed()
 
 
 async def test_a_cluster_down_at_start_the_bot_says_so_and_serves_once_it_is_back(

@@ -9,6 +9,7 @@ out or answers a server error raises ``ArchiveUnavailable`` with one line that n
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +60,14 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+@functools.lru_cache(maxsize=8)
 def connect(config: ClusterConfig) -> Any:
-    """A client over every node of ``config`` (nothing is sent until it is used)."""
+    """The process's client over every node of ``config`` (nothing is sent until it is used).
+
+    One client per configuration, shared by every archive and writer opened with it: a client holds a connection
+    pool per node, and a new one for each update or reload would leave the old pools' sockets to the garbage
+    collector. The client is thread-safe (opensearch-py's urllib3 pools are).
+    """
     from opensearchpy import OpenSearch  # the opensearch extra; imported here so the local engine never needs it
 
     options: dict[str, Any] = {
