@@ -11,6 +11,11 @@ of ``bench/questions`` and SQuAD dev questions, ``--questions`` in all, each onc
 sentence vectors only holds what earlier questions of the run put there. Answers per second is questions /
 wall seconds; with 1 worker each answer is timed too (p50 / p95 ms). Before and after alternate, ``--runs``
 times. Results are printed as Markdown and written with the raw JSON to ``--output``.
+
+``--compare cores`` measures what the issue asks literally, answers per second on 2 cores against 1: 2 answer
+threads each time, the process pinned to one core (``os.sched_setaffinity``) or given both. (``--compare threads``,
+the default, compares 1 answer thread with 2 on both cores; since the embedding's batches run on a pool of two
+threads, one answer thread already uses both cores while it embeds.)
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def questions(n: int) -> tuple[list[str], list[str]]:
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
+    if args.cpus:  # before any thread starts (the embedding's pool, onnxruntime's): threads inherit it
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cpus]))
     # Imported before bench/corpus.py (which puts this worktree first on sys.path), so the code measured is
     # the one PYTHONPATH names.
     import index
@@ -84,35 +91,39 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_one(tree: Path, path: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
-    options = ["--index", str(args.index), "--path", path, "--workers", str(workers)]
+def run_one(tree: Path, path: str, config: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One child; ``config`` is the number of answer threads, or with ``--compare cores`` of cores."""
+    workers, cpus = (2, config) if args.compare == "cores" else (config, 0)
+    options = ["--index", str(args.index), "--path", path, "--workers", str(workers), "--cpus", str(cpus)]
     return run_in(tree, __file__, [*options, "--questions", str(args.questions)])
 
 
 def report(records: list[dict[str, Any]], labels: dict[str, str], args: argparse.Namespace) -> str:
     loads = [r["load"][0] for r in records]
+    one, two = ("1 core", "2 cores") if args.compare == "cores" else ("1 thread", "2 threads")
     lines = [
-        f"# Answers per second, 1 vs 2 threads ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"# Answers per second, 1 vs 2 {args.compare} ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.node()}, "
         f"{os.cpu_count()} cores, loads {', '.join(f'{load:.1f}' for load in loads)})",
         "",
         f"{records[0]['passages']:,} passages ({args.index}); {records[0]['questions']} questions, each once; "
-        f"min / median over {args.runs} runs (for p50 / p95: of the 1-thread runs).",
+        f"min / median over {args.runs} runs.",
         "",
-        "| path | code | 1 thread answers/s | 2 threads answers/s | 2 threads / 1 thread | p50 ms | p95 ms |",
+        f"| path | code | {one} answers/s | {two} answers/s | {two} / {one} | p50 ms | p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for path in args.paths.split(","):
         for key, label in labels.items():
-            one = [r for r in records if r["path"] == path and r["label"] == key and r["workers"] == 1]
-            two = [r for r in records if r["path"] == path and r["label"] == key and r["workers"] == 2]
-            if not one or not two:
+            ones = [r for r in records if r["path"] == path and r["label"] == key and r["config"] == 1]
+            twos = [r for r in records if r["path"] == path and r["label"] == key and r["config"] == 2]
+            if not ones or not twos:
                 continue
-            ratios = [b["per_s"] / a["per_s"] for a, b in zip(one, two, strict=False)]
+            ratios = [b["per_s"] / a["per_s"] for a, b in zip(ones, twos, strict=False)]
             lines.append(
-                f"| {path} | {label} | {span([r['per_s'] for r in one])} | {span([r['per_s'] for r in two])} | "
-                f"{span(ratios, 2)}x | {span([r['p50_ms'] for r in one])} | {span([r['p95_ms'] for r in one])} |"
+                f"| {path} | {label} | {span([r['per_s'] for r in ones])} | {span([r['per_s'] for r in twos])} | "
+                f"{span(ratios, 2)}x | {span([r['p50_ms'] for r in ones])} | {span([r['p95_ms'] for r in ones])} |"
             )
-    lines += ["", "Ratios pair each run's 2-thread rate with the same run's 1-thread rate."]
+    lines += ["", f"Ratios pair each run's {two} rate with the same run's {one} rate; p50 / p95 are of the {one} runs."]
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +137,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "throughput.md")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", default="semantic", help=argparse.SUPPRESS)
+    parser.add_argument("--compare", choices=("threads", "cores"), default="threads")
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args)))
@@ -136,9 +149,9 @@ def main() -> None:
     for run in range(args.runs):
         for path in args.paths.split(","):
             for key, tree in checkouts.items():
-                for workers in (1, 2):
+                for config in (1, 2):
                     load = os.getloadavg()
-                    record = {**run_one(tree, path, workers, args), "label": key, "path": path, "workers": workers}
+                    record = {**run_one(tree, path, config, args), "label": key, "path": path, "config": config}
                     record.update(run=run, load=load)
                     print(json.dumps(record), flush=True)
                     records.append(record)

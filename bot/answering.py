@@ -1,11 +1,11 @@
 """Where the bot's answers are computed: in threads (the default), or in a small pool of worker processes.
 
-An answer is mostly pure Python (BM25 candidates, sentence scoring) and holds the GIL, so two threads serve no
-more questions than one; worker processes do. Measured at a million passages (bench/results/growth.md): on the
-default semantic path two threads answer 1.24-1.38x as fast as one and two processes 1.55x; on the lexical path
-threads 0.6x, processes 1.9x. Each process holds its own model and its own copy of the index's postings (the
-article texts are memory-mapped and shared), about 0.7 GB more per worker at that size, so processes are a
-setting (``ANSWER_WORKERS``) rather than the default.
+On the default semantic path an answer spends 95-97% of its CPU time in onnxruntime, which releases the GIL
+(measured at 1M passages and on Reuters, bench/results/throughput.md), so threads can run answers side by side;
+the lexical path is pure Python (BM25 candidates, sentence scoring) and holds the GIL, so two threads serve no
+more lexical answers than one, and worker processes do (1.9x at 1M, bench/results/growth.md). Each process holds
+its own model and its own copy of the index's postings (the article texts are memory-mapped and shared), about
+0.7 GB more per worker at that size, so processes are a setting (``ANSWER_WORKERS``) rather than the default.
 
 Workers start with ``forkserver`` (never ``fork``: the bot's process has threads) and load the saved index
 themselves. Each question carries the generation of the index the bot serves; a worker holding an older one
