@@ -263,3 +263,22 @@ def test_newsbot_index_builds_the_clusters_archive_incrementally(cluster, cli, t
     answer = cli("ask", "What shook the valley?", cwd=tmp_path, env={**env, "SEARCH_BACKEND": "opensearch"})
     assert "An earthquake shook the valley at dawn." in answer.stdout
     assert not (tmp_path / "var").exists(), "nothing was written to a local index"
+
+
+async def test_the_command_lines_feeds_and_fetch_write_into_the_cluster(cluster, site, tmp_path, cli):
+    from .feed_server import HTML, article_page
+    from .test_bot_news import TOLLS, VOTE, FeedCLI, publish
+
+    newsbot = FeedCLI(tmp_path, cli)
+    newsbot.env.update({"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": ",".join(cluster.urls),
+                        "OPENSEARCH_INDEX_PREFIX": cluster.prefix, "OPENSEARCH_REPLICAS": "0"})  # fmt: skip
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
+    result = await newsbot("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")
+    assert "Following feed #1 (Harbour Times): it lists 1 item, 1 new story." in result.stdout, result.stderr
+    assert "The index has 1 article (1 added, 0 changed)." in result.stdout
+    result = await newsbot("fetch", site.url("/news/vote.html"))
+    assert "Added 'Council votes on harbour bridge tolls'" in result.stdout
+    assert "The index has 2 articles (1 added, 0 changed)." in result.stdout
+    assert open_archive(cluster).article_count == 2
+    assert not (tmp_path / "index").exists(), "the local index was not touched"
