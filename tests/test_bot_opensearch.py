@@ -75,18 +75,21 @@ async def test_a_chat_asks_briefs_follows_and_gets_a_polled_story(backend, teleg
 
 @contextlib.asynccontextmanager
 async def forwarder(port: int, target: str):
-    """A TCP relay on 127.0.0.1:``port`` to the node at ``target`` (host:port): the cluster coming back."""
+    """A TCP relay on 127.0.0.1:``port`` to the node at ``target`` (host:port): the cluster coming back. On exit
+    it closes every connection it relayed, both ends."""
     host, target_port = target.rsplit(":", 1)
+    writers: list[asyncio.StreamWriter] = []
 
-    async def relay(reader, writer):
-        async def pipe(source, sink):
-            with contextlib.suppress(ConnectionError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.close()
 
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(target_port))
+        writers.extend((writer, upstream_writer))
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
     server = await asyncio.start_server(relay, "127.0.0.1", port)
@@ -94,6 +97,12 @@ async def forwarder(port: int, target: str):
         yield
     finally:
         server.close()
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
 
 
 async def test_a_cluster_down_at_start_the_bot_says_so_and_serves_once_it_is_back(

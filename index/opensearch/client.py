@@ -9,6 +9,7 @@ out or answers a server error raises ``ArchiveUnavailable`` with one line that n
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,21 +61,37 @@ def shown(url: str) -> str:
 
 
 def connect(config: ClusterConfig) -> Any:
-    """A client over every node of ``config`` (nothing is sent until it is used)."""
+    """A client over every node of ``config`` (nothing is sent until it is used).
+
+    One client per cluster and credentials in a process, shared by every archive and writer: it is thread-safe,
+    and its connection pools would otherwise be made anew (and left to the garbage collector) at every update.
+    """
+    return _client(config.urls, config.username, config.password, config.ca_certs, config.verify_certs, config.timeout)
+
+
+@functools.cache
+def _client(
+    urls: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+    ca_certs: str | None,
+    verify: bool,
+    timeout: float,
+) -> Any:
     from opensearchpy import OpenSearch  # the opensearch extra; imported here so the local engine never needs it
 
     options: dict[str, Any] = {
-        "hosts": list(config.urls),
-        "timeout": config.timeout,
+        "hosts": list(urls),
+        "timeout": timeout,
         "max_retries": 2,
         "retry_on_timeout": True,
-        "verify_certs": config.verify_certs,
-        "ssl_show_warn": config.verify_certs,
+        "verify_certs": verify,
+        "ssl_show_warn": verify,
     }
-    if config.username is not None:
-        options["http_auth"] = (config.username, config.password or "")
-    if config.ca_certs:
-        options["ca_certs"] = config.ca_certs
+    if username is not None:
+        options["http_auth"] = (username, password or "")
+    if ca_certs:
+        options["ca_certs"] = ca_certs
     return OpenSearch(**options)
 
 
