@@ -32,7 +32,7 @@ def cluster_config(request):
     """A ClusterConfig under a fresh prefix on the test cluster (its indices deleted after the test)."""
     cluster = request.getfixturevalue("opensearch")
     config = ClusterConfig(
-        urls=cluster.urls, prefix=f"bot-{secrets.token_hex(5)}", replicas=0 if len(cluster.urls) == 1 else 1
+        urls=cluster.urls, prefix=f"bot-{secrets.token_hex(5)}", replicas=0 if len(cluster.urls) == 1 else 1, timeout=30
     )
     yield config
     connect(config).indices.delete(index=f"{config.prefix}-*", ignore_unavailable=True, allow_no_indices=True)

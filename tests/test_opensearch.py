@@ -49,7 +49,7 @@ QUESTIONS = [
 @pytest.fixture
 def cluster(opensearch):
     """A ClusterConfig of the test cluster under a fresh prefix, whose indices are deleted afterwards."""
-    config = ClusterConfig(urls=opensearch.urls, prefix=f"t{secrets.token_hex(5)}", shards=2, replicas=0)
+    config = ClusterConfig(urls=opensearch.urls, prefix=f"t{secrets.token_hex(5)}", shards=2, replicas=0, timeout=30)
     yield config
     connect(config).indices.delete(index=f"{config.prefix}-*", ignore_unavailable=True, allow_no_indices=True)
 
@@ -183,13 +183,18 @@ def test_only_one_writer_at_a_time(local, cluster):
 
 def test_a_full_rebuild_swaps_the_alias_to_a_new_index(local, cluster):
     client = connect(cluster)
-    copied(local, cluster)
+    before = copied(local, cluster)
     first = set(client.indices.get_alias(name=f"{cluster.prefix}-archive"))
     remote = copied(local, cluster)
     second = set(client.indices.get_alias(name=f"{cluster.prefix}-archive"))
     assert first.isdisjoint(second)
-    assert not client.indices.exists(index=",".join(first))
     assert len(remote) == len(local)
+    terms = analyze(QUESTIONS[0])
+    assert keyed(before, before.top(terms, 3)) == keyed(local, local.top(terms, 3)), "one opened before still answers"
+    with OpenSearchWriter(client, cluster):  # the next writer removes the index no alias names
+        pass
+    assert not client.indices.exists(index=",".join(first))
+    assert set(client.indices.get_alias(name=f"{cluster.prefix}-archive")) == second
 
 
 def test_a_refused_bulk_write_is_reported_and_commits_nothing(local, cluster):
