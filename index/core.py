@@ -120,7 +120,7 @@ def update_archive(
     """Bring the archive ``writer`` writes up to date with ``articles_path``, in one commit (see ``update``).
 
     Args:
-        writer: an open ``ArchiveWriter`` (inside its ``with`` block, which removes what a failure wrote).
+        writer: an open ``ArchiveWriter`` (inside its ``with`` block); what a failed update wrote is abandoned.
         articles_path: a folder (recursively) or one file of articles.
         full, settings, titles, progress, workers: as for ``update``.
         sources: ``fingerprint(articles_path)`` when the caller has already taken it.
@@ -169,29 +169,33 @@ def update_archive(
         splitter = SentenceSplitter(a.article.text for a in new)
     else:
         splitter = SentenceSplitter.from_parameters(stored_splitter)
-    writer.reserve(new)
     first = 0 if plan.full else int(meta.get("next_article", 0))
     numbers = list(range(first, first + len(new)))
-    stored = _analyse_into(writer, new, numbers, splitter, titles=titles, progress=progress, workers=workers)
-    if progress:
-        progress("saving", 0, 1)
-    archive = writer.commit(
-        Commit(
-            full=plan.full,
-            articles=stored,
-            numbers=numbers,
-            dead=frozenset(plan.dead),
-            settings=settings,
-            metadata={
-                "analyzer": ANALYZER_VERSION,
-                "titles": titles,
-                "articles_path": folder,
-                "next_article": first + len(new),
-            },
-            splitter=splitter.parameters() if stored_splitter is None else None,
-            record=_record(previous, plan, stored, numbers, sources, report, started),
+    try:
+        writer.reserve(new)
+        stored = _analyse_into(writer, new, numbers, splitter, titles=titles, progress=progress, workers=workers)
+        if progress:
+            progress("saving", 0, 1)
+        archive = writer.commit(
+            Commit(
+                full=plan.full,
+                articles=stored,
+                numbers=numbers,
+                dead=frozenset(plan.dead),
+                settings=settings,
+                metadata={
+                    "analyzer": ANALYZER_VERSION,
+                    "titles": titles,
+                    "articles_path": folder,
+                    "next_article": first + len(new),
+                },
+                splitter=splitter.parameters() if stored_splitter is None else None,
+                record=_record(previous, plan, stored, numbers, sources, report, started),
+            )
         )
-    )
+    except BaseException:
+        writer.abandon()  # nothing of a failed update stays, whatever the engine (a full disk must not fill up)
+        raise
     if progress:
         progress("saving", 1, 1)
     return archive

@@ -382,7 +382,10 @@ class LocalWriter:
         try:
             self._previous = _open_locked(self.root, self._writer.searcher)
         except (IndexNotFound, IndexCorrupt):
-            self._previous = None
+            self._previous = None  # rebuilt from scratch by the update
+        except BaseException:
+            self._writer.close()  # __exit__ does not run when __enter__ fails: the lock must not stay held
+            raise
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
@@ -399,7 +402,7 @@ class LocalWriter:
     @property
     def _segments(self) -> SegmentedIndex:
         if self._writer is None:
-            raise RuntimeError("a LocalWriter is used inside its with block")
+            raise RuntimeError("a LocalWriter is used only inside its with block")
         return self._writer
 
     def previous(self) -> Index | None:

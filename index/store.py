@@ -2,7 +2,7 @@
 
 The one serialiser pair of each record that is saved or printed: ``Article`` (``article_record`` /
 ``article_from_record``) and ``IngestReport`` (``report_record`` / ``report_from_record``). The index's own files
-are written by ``index.segments`` (postings), ``index.articles`` (texts) and ``index.core`` (build information),
+are written by ``index.segments`` (postings), ``index.articles`` (texts) and ``index.local`` (build information),
 all with the helpers here: synced to disk, readable by their owner only, checksummed (xxh3) and replaced
 atomically; their folder is readable by its owner only (``private_dir``).
 """
