@@ -85,6 +85,9 @@ def _client(
         "timeout": timeout,
         "max_retries": 2,
         "retry_on_timeout": True,
+        # Connections kept per node: the bot asks from many threads at once (urllib3's default of 1 opened and
+        # dropped a connection for most requests under 20 concurrent chats).
+        "pool_maxsize": 16,
         "verify_certs": verify,
         "ssl_show_warn": verify,
     }
