@@ -35,6 +35,7 @@ __all__ = [
     "cluster_of",
     "copy_local_archive",
     "describe",
+    "load",
     "maintain",
     "open_cluster_archive",
     "open_or_build",
@@ -90,6 +91,13 @@ def describe(archive: OpenSearchArchive) -> str:
         f"{archive.alias}: {index.plural(archive.article_count, 'article')}, {index.plural(len(archive), 'passage')}, "
         f"generation {archive.generation}, built {archive.built_at:%Y-%m-%d %H:%M} UTC"
     )
+
+
+def load(settings: Settings) -> Archive:
+    """The committed archive SEARCH_BACKEND names (``IndexNotFound`` when there is none)."""
+    if settings.search_backend != "opensearch":
+        return index.load(settings.index_dir)
+    return open_cluster_archive(settings)
 
 
 def open_or_build(settings: Settings, progress: Progress | None = None) -> tuple[Archive, bool]:

@@ -525,7 +525,7 @@ def _index_behind(settings: Settings) -> bool:
     from index.ingest import list_sources
 
     try:
-        return bool(index.load(settings.index_dir).changes(settings.articles_dir))
+        return bool(archives.load(settings).changes(settings.articles_dir))
     except (index.IndexNotFound, index.IndexCorrupt):
         return bool(list_sources(settings.articles_dir))
 
@@ -553,8 +553,8 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 def _update_quietly(settings: Settings) -> None:
     """An incremental update after new articles were saved; a busy index is one line, and the next poll retries."""
     try:
-        idx = index.update(settings.index_dir, settings.articles_dir)
-        index.maintain(settings.index_dir)
+        idx = archives.update(settings)
+        archives.maintain(settings)
     except index.IndexLocked:
         print(
             "newsbot: the index is being updated by another process (a running bot?); the stories are saved, and "

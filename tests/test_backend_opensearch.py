@@ -34,6 +34,8 @@ class OpenSearchEngine:
 
 @pytest.fixture
 def engine(opensearch):
-    config = ClusterConfig(urls=opensearch.urls, prefix=f"suite-{secrets.token_hex(5)}", shards=2, replicas=0)
+    config = ClusterConfig(
+        urls=opensearch.urls, prefix=f"suite-{secrets.token_hex(5)}", shards=2, replicas=0, timeout=30
+    )
     yield OpenSearchEngine(config)
     connect(config).indices.delete(index=f"{config.prefix}-*", ignore_unavailable=True, allow_no_indices=True)

@@ -32,7 +32,7 @@ def cluster_config(request):
     """A ClusterConfig under a fresh prefix on the test cluster (its indices deleted after the test)."""
     cluster = request.getfixturevalue("opensearch")
     config = ClusterConfig(
-        urls=cluster.urls, prefix=f"bot-{secrets.token_hex(5)}", replicas=0 if len(cluster.urls) == 1 else 1
+        urls=cluster.urls, prefix=f"bot-{secrets.token_hex(5)}", replicas=0 if len(cluster.urls) == 1 else 1, timeout=30
     )
     yield config
     connect(config).indices.delete(index=f"{config.prefix}-*", ignore_unavailable=True, allow_no_indices=True)
@@ -75,36 +75,33 @@ async def test_a_chat_asks_briefs_follows_and_gets_a_polled_story(backend, teleg
 
 @contextlib.asynccontextmanager
 async def forwarder(port: int, target: str):
-    """A TCP relay on 127.0.0.1:``port`` to the node at ``target`` (host:port): the cluster coming back."""
+    """A TCP relay on 127.0.0.1:``port`` to the node at ``target`` (host:port): the cluster coming back. On exit
+    it closes every connection it relayed, both ends."""
     host, target_port = target.rsplit(":", 1)
+    writers: list[asyncio.StreamWriter] = []
 
-    relays: set[asyncio.Task] = set()
-
-    async def pipe(source, sink):
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
             while data := await source.read(65536):
                 sink.write(data)
                 await sink.drain()
+        sink.close()
 
-    async def relay(reader, writer):
-        relays.add(asyncio.current_task())
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(target_port))
-        try:
-            await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-        finally:  # both sides closed here, also when the relay is cancelled at the end: no socket left to the GC
-            for stream in (upstream_writer, writer):
-                stream.close()
-                with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                    await stream.wait_closed()
+        writers.extend((writer, upstream_writer))
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
     server = await asyncio.start_server(relay, "127.0.0.1", port)
     try:
         yield
     finally:
         server.close()
-        for task in relays:
-            task.cancel()
-        await asyncio.gather(*relays, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
         await server.wait_closed()
 
 

@@ -49,7 +49,7 @@ QUESTIONS = [
 @pytest.fixture
 def cluster(opensearch):
     """A ClusterConfig of the test cluster under a fresh prefix, whose indices are deleted afterwards."""
-    config = ClusterConfig(urls=opensearch.urls, prefix=f"t{secrets.token_hex(5)}", shards=2, replicas=0)
+    config = ClusterConfig(urls=opensearch.urls, prefix=f"t{secrets.token_hex(5)}", shards=2, replicas=0, timeout=30)
     yield config
     connect(config).indices.delete(index=f"{config.prefix}-*", ignore_unavailable=True, allow_no_indices=True)
 
@@ -183,13 +183,18 @@ def test_only_one_writer_at_a_time(local, cluster):
 
 def test_a_full_rebuild_swaps_the_alias_to_a_new_index(local, cluster):
     client = connect(cluster)
-    copied(local, cluster)
+    before = copied(local, cluster)
     first = set(client.indices.get_alias(name=f"{cluster.prefix}-archive"))
     remote = copied(local, cluster)
     second = set(client.indices.get_alias(name=f"{cluster.prefix}-archive"))
     assert first.isdisjoint(second)
-    assert not client.indices.exists(index=",".join(first))
     assert len(remote) == len(local)
+    terms = analyze(QUESTIONS[0])
+    assert keyed(before, before.top(terms, 3)) == keyed(local, local.top(terms, 3)), "one opened before still answers"
+    with OpenSearchWriter(client, cluster):  # the next writer removes the index no alias names
+        pass
+    assert not client.indices.exists(index=",".join(first))
+    assert set(client.indices.get_alias(name=f"{cluster.prefix}-archive")) == second
 
 
 def test_a_refused_bulk_write_is_reported_and_commits_nothing(local, cluster):
@@ -263,3 +268,22 @@ def test_newsbot_index_builds_the_clusters_archive_incrementally(cluster, cli, t
     answer = cli("ask", "What shook the valley?", cwd=tmp_path, env={**env, "SEARCH_BACKEND": "opensearch"})
     assert "An earthquake shook the valley at dawn." in answer.stdout
     assert not (tmp_path / "var").exists(), "nothing was written to a local index"
+
+
+async def test_the_command_lines_feeds_and_fetch_write_into_the_cluster(cluster, site, tmp_path, cli):
+    from .feed_server import HTML, article_page
+    from .test_bot_news import TOLLS, VOTE, FeedCLI, publish
+
+    newsbot = FeedCLI(tmp_path, cli)
+    newsbot.env.update({"SEARCH_BACKEND": "opensearch", "OPENSEARCH_URL": ",".join(cluster.urls),
+                        "OPENSEARCH_INDEX_PREFIX": cluster.prefix, "OPENSEARCH_REPLICAS": "0"})  # fmt: skip
+    publish(site, "/harbour.rss", [("tolls", *TOLLS)])
+    site.serve("/news/vote.html", article_page(VOTE[0], VOTE[1]), content_type=HTML)
+    result = await newsbot("feeds", "add", site.url("/harbour.rss"), "--name", "Harbour Times")
+    assert "Following feed #1 (Harbour Times): it lists 1 item, 1 new story." in result.stdout, result.stderr
+    assert "The index has 1 article (1 added, 0 changed)." in result.stdout
+    result = await newsbot("fetch", site.url("/news/vote.html"))
+    assert "Added 'Council votes on harbour bridge tolls'" in result.stdout
+    assert "The index has 2 articles (1 added, 0 changed)." in result.stdout
+    assert open_archive(cluster).article_count == 2
+    assert not (tmp_path / "index").exists(), "the local index was not touched"

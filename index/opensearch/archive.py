@@ -8,10 +8,11 @@ boosted by how often each term occurs in the question) and scores them exactly w
 their stored terms and the live document frequencies (asked in batches with one multi-search), ordering ties by
 passage number as the local engine does: scores and order are the local engine's.
 
-What a held archive does not pin: the cluster has no snapshot reads for GETs, so after a later commit the
-passages of replaced articles are gone from it too, and after a full rebuild the alias points at the new index
-(the bot swaps in the new archive at once, as it does for the local engine). Its counts, settings and build
-information stay those of the commit it was opened at.
+An archive reads the concrete index its alias named when it was opened, so a full rebuild (a new index, the
+alias moved) leaves it serving its own generation until the next writer removes the old index. What it does not
+pin: the cluster has no snapshot reads for GETs, so after a later incremental commit the passages of replaced
+articles are gone from it too (the bot swaps in each new archive at once, as it does for the local engine). Its
+counts, settings and build information stay those of the commit it was opened at.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class OpenSearchArchive:
         self.client = client
         self.config = config
         self.alias = schema.alias(config.prefix)
+        self.index = meta["index"]  # the concrete index: a full rebuild moves the alias, not this archive
         self.meta = meta
         self.generation = int(meta["gen"])
         self._settings = settings_from(meta["settings"])
@@ -118,13 +120,14 @@ class OpenSearchArchive:
         alias = schema.alias(config.prefix)
         with unavailable(config, "reading the archive"):
             try:
-                meta = client.get(index=alias, id="meta")["_source"]["payload"]
+                found = client.get(index=alias, id="meta")
+                meta = {**found["_source"]["payload"], "index": found["_index"]}
             except NotFoundError:
                 if client.indices.exists_alias(name=alias):
                     raise IndexCorrupt(f"the archive {alias!r} in OpenSearch has no meta document") from None
                 raise IndexNotFound(f"no archive {alias!r} in the OpenSearch cluster at {config.where}") from None
             counts = client.msearch(
-                index=alias,
+                index=meta["index"],
                 body=[{}, {"size": 0, "track_total_hits": True, "query": _live("passage", int(meta["gen"])),
                            "aggs": {"length": {"sum": {"field": "length"}}}},
                       {}, {"size": 0, "track_total_hits": True, "query": _live("article", int(meta["gen"]))}],
@@ -167,7 +170,7 @@ class OpenSearchArchive:
 
     def _search(self, doing: str, **request: Any) -> dict[str, Any]:
         with unavailable(self.config, doing):
-            return self.client.search(index=self.alias, **request)
+            return self.client.search(index=self.index, **request)
 
     def top(self, terms: list[str], k: int) -> Scored:
         """The ``k`` best passages for analysed ``terms`` (a repeated term counts as often), best first.
@@ -243,7 +246,7 @@ class OpenSearchArchive:
                 query["bool"]["filter"].append({"term": {"terms": term}})
                 body += [{}, {"size": 0, "track_total_hits": True, "query": query}]
             with unavailable(self.config, "counting terms"):
-                responses = self.client.msearch(index=self.alias, body=body)["responses"]
+                responses = self.client.msearch(index=self.index, body=body)["responses"]
             with self._lock:
                 for term, response in zip(batch, responses, strict=True):
                     if "error" in response:
@@ -266,7 +269,7 @@ class OpenSearchArchive:
 
         try:
             with unavailable(self.config, "reading a passage"):
-                source = self.client.get(index=self.alias, id=f"p{number}")["_source"]
+                source = self.client.get(index=self.index, id=f"p{number}")["_source"]
         except NotFoundError:
             raise KeyError(number) from None
         if source["gen"] > self.generation:
@@ -314,7 +317,7 @@ class OpenSearchArchive:
         for start in range(0, len(numbers), _BATCH):
             ids = [f"a{n}" for n in numbers[start : start + _BATCH]]
             with unavailable(self.config, "reading articles"):
-                docs = self.client.mget(index=self.alias, body={"ids": ids})["docs"]
+                docs = self.client.mget(index=self.index, body={"ids": ids})["docs"]
             for doc in docs:
                 if doc.get("found"):
                     out[doc["_source"]["number"]] = doc["_source"]

@@ -60,28 +60,41 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-@functools.lru_cache(maxsize=8)
 def connect(config: ClusterConfig) -> Any:
-    """The process's client over every node of ``config`` (nothing is sent until it is used).
+    """A client over every node of ``config`` (nothing is sent until it is used).
 
-    One client per configuration, shared by every archive and writer opened with it: a client holds a connection
-    pool per node, and a new one for each update or reload would leave the old pools' sockets to the garbage
-    collector. The client is thread-safe (opensearch-py's urllib3 pools are).
+    One client per cluster and credentials in a process, shared by every archive and writer: it is thread-safe,
+    and its connection pools would otherwise be made anew (and left to the garbage collector) at every update.
     """
+    return _client(config.urls, config.username, config.password, config.ca_certs, config.verify_certs, config.timeout)
+
+
+@functools.cache
+def _client(
+    urls: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+    ca_certs: str | None,
+    verify: bool,
+    timeout: float,
+) -> Any:
     from opensearchpy import OpenSearch  # the opensearch extra; imported here so the local engine never needs it
 
     options: dict[str, Any] = {
-        "hosts": list(config.urls),
-        "timeout": config.timeout,
+        "hosts": list(urls),
+        "timeout": timeout,
         "max_retries": 2,
         "retry_on_timeout": True,
-        "verify_certs": config.verify_certs,
-        "ssl_show_warn": config.verify_certs,
+        # Connections kept per node: the bot asks from many threads at once (urllib3's default of 1 opened and
+        # dropped a connection for most requests under 20 concurrent chats).
+        "pool_maxsize": 16,
+        "verify_certs": verify,
+        "ssl_show_warn": verify,
     }
-    if config.username is not None:
-        options["http_auth"] = (config.username, config.password or "")
-    if config.ca_certs:
-        options["ca_certs"] = config.ca_certs
+    if username is not None:
+        options["http_auth"] = (username, password or "")
+    if ca_certs:
+        options["ca_certs"] = ca_certs
     return OpenSearch(**options)
 
 

@@ -16,7 +16,8 @@ Writes:
 - ``commit`` writes the articles, then the ``meta`` document (the commit point: it names the new generation and
   the article numbers to delete), runs the deletions of replaced and removed articles with their passages,
   and refreshes, so the whole update becomes searchable at once. A full build then moves the alias to the new
-  index in one atomic ``_aliases`` request and deletes the old one: questions never see half an archive.
+  index in one atomic ``_aliases`` request: questions never see half an archive. The old index is deleted when
+  the next writer opens, so an archive opened before the swap keeps answering from it until then.
 - ``abandon`` deletes what was written since the last commit.
 """
 
@@ -426,14 +427,13 @@ class OpenSearchWriter:
         self.client.cluster.health(index=target, wait_for_status="yellow", request_timeout=self.config.timeout * 6)
 
     def _swap(self, target: str) -> None:
-        """Point the alias at ``target`` in one request, then delete the indices it named before."""
+        """Point the alias at ``target`` in one request. The indices it named before stay until the next writer
+        opens (``_recover`` removes them), so archives opened before the swap keep answering meanwhile."""
         old = list(self.client.indices.get_alias(name=self.alias)) if self.client.indices.exists_alias(
             name=self.alias) else []  # fmt: skip
         actions: list[dict[str, Any]] = [{"remove": {"index": name, "alias": self.alias}} for name in old]
         actions.append({"add": {"index": target, "alias": self.alias}})
         self.client.indices.update_aliases(body={"actions": actions})
-        for name in old:
-            self.client.indices.delete(index=name, ignore_unavailable=True)
 
     def abandon(self) -> None:
         """Drop everything written since the last commit; the committed state stays."""
