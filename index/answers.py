@@ -10,7 +10,7 @@ The path of a question:
    gets a briefing of that range instead. A year or date named as such ("in 2019") is also a word of the topic:
    when the stories of its range do not answer, every story is searched with it, and the answer's ``note`` says
    which was done.
-2. **Analysis**: the question's terms, each weighed by its rarity (``Index.rarity``); terms the articles never
+2. **Analysis**: the question's terms, each weighed by its rarity (``Archive.rarity``); terms the articles never
    contain weigh the most, so "capital of France" is not answered by a sentence that only shares "capital".
 3. **Candidates**: BM25's best passages (``CANDIDATE_PASSAGES``).
 4. **Sentences**: every sentence of those passages is scored by the question's rarity mass it holds itself
@@ -50,7 +50,7 @@ from .timewords import TimeQuery, read_time
 from .wordlists import COUNTRIES
 
 if TYPE_CHECKING:
-    from .core import Index
+    from .backend import Archive
     from .semantic import Judge
 
 __all__ = [
@@ -204,7 +204,7 @@ NOTHING_INDEXED = "Nothing is indexed yet: there are no articles to answer from.
 
 
 def answer(
-    idx: Index,
+    idx: Archive,
     question: str,
     *,
     limit: int = 3,
@@ -219,7 +219,8 @@ def answer(
     """Answer ``question`` from ``idx`` with up to ``limit`` verbatim quotes after the first ``skip``, best first.
 
     Args:
-        idx: the index (only its read methods are used: top, rarity, passage_sentences, article_of, titles).
+        idx: the archive, on either engine (only the seam's read methods are used: top, rarity, passage_sentences,
+            article_of, titles).
         question: the user's words.
         limit: quotes to return; ``skip`` passes over the first ones, for "More" pages.
         threshold: the confidence the best quote must reach; the path's fitted default when None.
@@ -274,7 +275,7 @@ class _Options:
     subject: str
 
 
-def _search(idx: Index, question: str, asked: str, when: TimeQuery, options: _Options) -> Answer:
+def _search(idx: Archive, question: str, asked: str, when: TimeQuery, options: _Options) -> Answer:
     """The quotes that answer ``when.text`` among the stories of ``when``'s range (``asked``: the question as read)."""
     limit, skip, threshold, judge, weights = (
         options.limit, options.skip, options.threshold, options.judge, options.weights
@@ -341,12 +342,12 @@ def _newest_key(when: dt.datetime | None) -> tuple[int, float]:
     return (0, -aware.timestamp())
 
 
-def _newest(idx: Index) -> str:
+def _newest(idx: Archive) -> str:
     newest = idx.newest_first[0].date if idx.newest_first else None
     return f" The newest articles are from {date_text(newest)}." if newest else ""
 
 
-def _briefing(idx: Index, question: str, when: TimeQuery, stories: int) -> Answer:
+def _briefing(idx: Archive, question: str, when: TimeQuery, stories: int) -> Answer:
     """A question with nothing but time ("What happened yesterday?"): the stories of that range, newest first."""
     briefing = brief(idx, None, since=when.since, until=when.until, n=stories)
     if not briefing.stories:
@@ -354,7 +355,7 @@ def _briefing(idx: Index, question: str, when: TimeQuery, stories: int) -> Answe
     return Answer(question=question, answered=True, kind="briefing", briefing=briefing, confidence=math.inf)
 
 
-def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[list[int], list[float]]:
+def _candidates(idx: Archive, terms: list[str], when: TimeQuery, k: int) -> tuple[list[int], list[float]]:
     """BM25's best ``k`` passages, of articles in the question's time range when it names one."""
     if when.since is None and when.until is None:
         top = idx.top(terms, k)
@@ -372,7 +373,7 @@ def _candidates(idx: Index, terms: list[str], when: TimeQuery, k: int) -> tuple[
 
 
 def matching(
-    idx: Index,
+    idx: Archive,
     topic: str,
     *,
     only: set[str],
@@ -414,7 +415,7 @@ def matching(
 
 
 def judged_passages(
-    idx: Index, query: str, passages: Sequence[int], scores: Sequence[float], judge: Judge
+    idx: Archive, query: str, passages: Sequence[int], scores: Sequence[float], judge: Judge
 ) -> list[tuple[int, float]]:
     """Candidate passages re-ranked by their best sentence as the semantic answer path scores it.
 
@@ -433,7 +434,7 @@ def judged_passages(
 
 
 def _sentences(
-    idx: Index,
+    idx: Archive,
     passages: Sequence[int],
     scores: Sequence[float],
     rarity: dict[str, float],
@@ -498,7 +499,7 @@ def _lexical_score(sentence: _Sentence, weights: Weights) -> float:
     )
 
 
-def _judge(idx: Index, question: str, sentences: list[_Sentence], judge: Judge, weights: Weights) -> None:
+def _judge(idx: Archive, question: str, sentences: list[_Sentence], judge: Judge, weights: Weights) -> None:
     """Re-score the best sentences by meaning: cosine to the question, with their titles for context."""
     chosen = sentences[:JUDGED_SENTENCES]
     texts = []
@@ -515,7 +516,7 @@ def _judge(idx: Index, question: str, sentences: list[_Sentence], judge: Judge, 
 
 
 def _quotes(
-    idx: Index,
+    idx: Archive,
     sentences: list[_Sentence],
     rarity: dict[str, float],
     total: float,
@@ -561,7 +562,7 @@ def _quotes(
     return chosen
 
 
-def _extend(idx: Index, sentence: _Sentence, rarity: dict[str, float]) -> tuple[int, int, frozenset[str]]:
+def _extend(idx: Archive, sentence: _Sentence, rarity: dict[str, float]) -> tuple[int, int, frozenset[str]]:
     """The sentence, joined by the neighbour in its paragraph that adds the most question terms it lacks."""
     article = idx.article_of(sentence.passage)
     spans = idx.passage_sentences(sentence.passage)
