@@ -131,7 +131,8 @@ async def _post_init(application: Application) -> None:
     svc = services_of(application)
     settings = svc.settings
     if settings.health_port:
-        svc.health = HealthServer(svc, settings.health_listen, settings.health_port)  # /healthz while loading
+        # Up before the index loads: /healthz answers and /readyz says what is still loading.
+        svc.health = HealthServer(svc.problems, svc.metrics, settings.health_listen, settings.health_port)
     removed = await asyncio.to_thread(uploads.remove_partial_uploads, settings.articles_dir)
     if removed:
         log.info("removed %s left by an interrupted /add", index.plural(len(removed), "partial upload"))

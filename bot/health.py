@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
@@ -27,10 +27,8 @@ from prometheus_client.core import CounterMetricFamily
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter
 
-from bot.errors import StateError
-
-if TYPE_CHECKING:
-    from bot.services import Services
+Readiness = Callable[[], Coroutine[Any, Any, list[str]]]
+"""What keeps the process from serving, one line each (an empty list: ready); ``Services.problems``."""
 
 __all__ = ["CountingRateLimiter", "HealthServer", "Metrics"]
 
@@ -129,8 +127,9 @@ class CountingRateLimiter(AIORateLimiter):
 
 
 class _Handler(tornado.web.RequestHandler):
-    def initialize(self, services: Services) -> None:
-        self.services = services
+    def initialize(self, ready: Readiness, metrics: Metrics) -> None:
+        self.ready = ready
+        self.metrics = metrics
 
     def _reply(self, status: int, text: str) -> None:
         self.set_status(status)
@@ -145,46 +144,30 @@ class _Live(_Handler):
 
 class _Ready(_Handler):
     async def get(self) -> None:
-        problems = await readiness(self.services)
+        problems = await self.ready()
         self._reply(503 if problems else 200, "\n".join(problems) if problems else "ready")
 
 
 class _Metrics(_Handler):
     async def get(self) -> None:
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(self.services.metrics.text())
-
-
-async def readiness(svc: Services) -> list[str]:
-    """What keeps the process from serving, one line each (none: ready)."""
-    problems = []
-    if not svc.library.loaded:
-        problems.append("index: not loaded yet")
-    if svc.db is None:
-        problems.append("database: not open yet")
-    else:
-        try:
-            await svc.db.run(lambda store: store.schema_version())  # one round trip
-        except StateError as exc:
-            problems.append(f"database: {exc}")
-    if svc.settings.semantic_answers and svc.judge is None and not svc.model_tried:
-        problems.append("model: not loaded yet")
-    return problems
+        self.finish(self.metrics.text())
 
 
 class HealthServer:
     """The health and metrics server of one application, on the running event loop.
 
     Args:
-        services: the application's services (what ``/readyz`` checks, the metrics ``/metrics`` shows).
+        ready: what ``/readyz`` checks (``Services.problems``).
+        metrics: what ``/metrics`` shows.
         listen: the address (127.0.0.1 by default: metrics are for the machine's own collector).
         port: the port; 0 picks a free one (``port`` then says which).
     """
 
-    def __init__(self, services: Services, listen: str, port: int) -> None:
+    def __init__(self, ready: Readiness, metrics: Metrics, listen: str, port: int) -> None:
+        parts = {"ready": ready, "metrics": metrics}
         app = tornado.web.Application(
-            [(r"/healthz", _Live, {"services": services}), (r"/readyz", _Ready, {"services": services}),
-             (r"/metrics", _Metrics, {"services": services})],
+            [(r"/healthz", _Live, parts), (r"/readyz", _Ready, parts), (r"/metrics", _Metrics, parts)]
         )
         self._server = tornado.httpserver.HTTPServer(app)
         sockets = tornado.netutil.bind_sockets(port, address=listen)

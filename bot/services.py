@@ -241,6 +241,22 @@ class Services:
         finally:
             self.db = self.fetcher = None
 
+    async def problems(self) -> list[str]:
+        """What keeps the process from serving, one line each (none: ready); ``/readyz`` says them."""
+        problems = []
+        if not self.library.loaded:
+            problems.append("index: not loaded yet")
+        if self.db is None:
+            problems.append("database: not open yet")
+        else:
+            try:
+                await self.db.run(lambda store: store.schema_version())  # one round trip
+            except StateError as exc:
+                problems.append(f"database: {exc}")
+        if self.settings.semantic_answers and self.judge is None and not self.model_tried:
+            problems.append("model: not loaded yet")
+        return problems
+
     def answered(self, kind: str, seconds: float) -> None:
         """Count an answer of ``kind`` (quotes, none, briefing, more, context, why) computed in ``seconds``."""
         self.stats.record(seconds)

@@ -10,7 +10,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.context import services_of
-from bot.health import readiness
 from bot.services import Services
 
 from .bot_harness import USER, running
@@ -58,7 +57,7 @@ async def test_health_ready_and_metrics_after_a_chat(telegram, settings):
 
 async def test_not_ready_until_the_index_and_the_database_are_open(settings):
     svc = Services.create(settings)
-    assert await readiness(svc) == [
+    assert await svc.problems() == [
         "index: not loaded yet", "database: not open yet", "model: not loaded yet"
     ]
 
