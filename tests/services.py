@@ -33,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -87,8 +87,22 @@ def fresh_database(base_url: str) -> Iterator[str]:
     try:
         yield urlunsplit(urlsplit(base_url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(base_url, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(psycopg, base_url, name)
+
+
+def _drop(psycopg: Any, base_url: str, name: str) -> None:
+    """DROP DATABASE ... WITH (FORCE). FORCE may not end a backend of another role, such as an autovacuum worker
+    that the server started in the test's database: it ends within moments, so the drop is tried again (a cleanup
+    that waits, bounded; nothing a test asserts depends on it)."""
+    for attempt in range(100):
+        try:
+            with psycopg.connect(base_url, autocommit=True, connect_timeout=10) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 99:
+                raise
+            time.sleep(0.1)
 
 
 # -- nginx ----------------------------------------------------------------------------------------------------
