@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -498,11 +500,27 @@ def test_analysis_in_worker_processes_gives_the_same_terms(tmp_path):
     index.pipeline.PARALLEL_MIN, saved = 10, index.pipeline.PARALLEL_MIN
     try:
         there = list(analyse(pairs, splitter, titles=True, workers=2))
+        counted_there = list(analyse(pairs, splitter, titles=True, workers=2, counted=True))
     finally:
         index.pipeline.PARALLEL_MIN = saved
+    counted_here = list(analyse(pairs, splitter, titles=True, workers=1, counted=True))
     assert [a.terms for a in there] == [a.terms for a in here]
+    # Counted by the workers (a vocabulary per chunk) or here (one per article): the same counts per passage.
+    expected = [[Counter(t.split()) for t in a.terms] for a in here]
+    for results in (counted_there, counted_here):
+        assert [_bag_counts(a.bag) for a in results] == expected
+        assert [a.passages for a in results] == [a.passages for a in here]
     assert [a.passages for a in there] == [a.passages for a in here]
     assert all(np.array_equal(a.sentences, b.sentences) for a, b in zip(there, here, strict=True))
+
+
+def _bag_counts(bag) -> list[Counter]:
+    """Each passage's term counts in a Bag of the analysis pipeline."""
+    bounds = np.concatenate([[0], np.cumsum(bag.sizes)])
+    return [
+        Counter({bag.vocabulary[int(t)]: int(n) for t, n in zip(bag.ids[a:b], bag.counts[a:b], strict=True)})
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
 def _fill_disk_except(mount: Path, keep: int) -> Path:
