@@ -221,9 +221,7 @@ def write_segment(
     stream = np.fromiter(
         map(first_seen.__getitem__, itertools.chain.from_iterable(documents)), dtype=np.int64, count=int(doc_len.sum())
     )
-    vocabulary = sorted(first_seen)
-    rank = np.empty(len(vocabulary), dtype=np.int64)
-    rank[[first_seen[t] for t in vocabulary]] = np.arange(len(vocabulary))
+    vocabulary, rank = _sorted_ranks(first_seen)
     terms = rank[stream]
     del stream
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
@@ -233,6 +231,14 @@ def write_segment(
     docs = keys - term_of * n_docs
     arrays = _postings(len(vocabulary), term_of, docs, tf, doc_len, rows_array)
     return write_segment_arrays(root, vocabulary=vocabulary, arrays=arrays, progress=progress)
+
+
+def _sorted_ranks(ids: dict[str, int]) -> tuple[list[str], np.ndarray]:
+    """The terms sorted (a segment's vocabulary), and each id's position among them."""
+    vocabulary = sorted(ids)
+    rank = np.empty(len(vocabulary), dtype=np.int64)
+    rank[[ids[t] for t in vocabulary]] = np.arange(len(vocabulary))
+    return vocabulary, rank
 
 
 def _postings(
@@ -281,10 +287,7 @@ def write_counted_segment(
     if n_docs == 0:
         raise InvalidOption("a segment needs at least one passage; got none")
     rows_array = _check_rows(rows, n_docs)
-    vocabulary = sorted(terms)
-    rank = np.empty(len(vocabulary), dtype=np.int32)
-    position = {term: i for i, term in enumerate(terms)}
-    rank[[position[t] for t in vocabulary]] = np.arange(len(vocabulary), dtype=np.int32)
+    vocabulary, rank = _sorted_ranks({term: i for i, term in enumerate(terms)})
     term_of = rank[ids]
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
     lengths = np.bincount(doc_of, weights=counts, minlength=n_docs).astype(np.int64)
