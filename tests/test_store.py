@@ -593,3 +593,24 @@ def test_a_script_without_a_main_guard_still_builds_in_one_process(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "40"
     assert "analysing in this process instead" in result.stderr
+
+
+def test_a_worker_chunk_spread_over_several_segments_builds_the_index_one_process_builds(tmp_path, monkeypatch):
+    # A worker's chunk shares one vocabulary; a segment that ends inside the chunk holds only the terms its own
+    # passages use (a term without postings is a corrupt segment).
+    import index.local
+    import index.pipeline
+
+    articles = tmp_path / "articles"
+    for i in range(40):
+        write(articles, f"a{i}.txt", f"Harbour story {i}\n\nThe harbour bridge{i} opened on day {i}.\n")
+    monkeypatch.setattr(index.local, "SEGMENT_PASSAGES", 3)
+    monkeypatch.setattr(index.pipeline, "PARALLEL_MIN", 10)
+    here = index.update(tmp_path / "here", articles, workers=1)
+    there = index.update(tmp_path / "there", articles, workers=2)
+    assert len(there.searcher.segments) > 1
+    assert [there.document_frequency(f"bridge{i}") for i in range(40)] == [1] * 40
+    for question in (["harbour"], ["bridge7", "day"], ["bridge39"]):
+        found, expected = there.top(question, 5), here.top(question, 5)
+        assert [there.article_of(int(n)).id for n in found.docs] == [here.article_of(int(n)).id for n in expected.docs]
+        np.testing.assert_allclose(found.scores, expected.scores)

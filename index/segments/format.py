@@ -271,7 +271,7 @@ def write_counted_segment(
 
     Args:
         directory: the index root.
-        terms: the distinct terms (any order); ``ids`` index into it, and every one of them occurs.
+        terms: the distinct terms (any order); ``ids`` index into it. Terms no passage uses are left out.
         ids: every passage's distinct terms, passage after passage.
         counts: how often each occurs in its passage (at least once).
         sizes: distinct terms per passage (their sum is ``len(ids)``); its length is the number of passages.
@@ -287,6 +287,12 @@ def write_counted_segment(
     if n_docs == 0:
         raise InvalidOption("a segment needs at least one passage; got none")
     rows_array = _check_rows(rows, n_docs)
+    used = np.bincount(ids, minlength=len(terms)) > 0
+    if not used.all():
+        # A vocabulary shared by a worker's chunk also holds terms of passages in the next segment.
+        renumber = np.cumsum(used) - 1
+        ids = renumber[ids]
+        terms = list(itertools.compress(terms, used.tolist()))
     vocabulary, rank = _sorted_ranks({term: i for i, term in enumerate(terms)})
     term_of = rank[ids]
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
