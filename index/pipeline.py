@@ -158,13 +158,46 @@ def _analyse_chunk(chunk: Sequence[tuple[str, str]]) -> list[Analysed]:
     splitter, titles = _WORKER["splitter"], _WORKER["titles"]
     if not _WORKER["counted"]:
         return [analyse_one(title, text, splitter, titles=titles) for title, text in chunk]
-    vocabulary: dict[str, int] = {}
-    shared: list[str] = []
-    done = [
-        analyse_one(title, text, splitter, titles=titles, vocabulary=vocabulary, shared=shared)
-        for title, text in chunk
-    ]
-    shared.extend(vocabulary)  # the chunk's terms in id order, complete before the results are pickled
+    return _count_chunk(chunk, splitter, titles)
+
+
+def _count_chunk(chunk: Sequence[tuple[str, str]], splitter: SentenceSplitter, titles: bool) -> list[Analysed]:
+    """A chunk's articles with their terms counted: one numpy count over the whole chunk's occurrences, so the
+    Python work per occurrence is only the analysis itself (a ``Counter`` per passage cost more than joining)."""
+    tokens: list[str] = []
+    lengths: list[int] = []  # occurrences per passage
+    articles = []
+    for title, text in chunk:
+        title_tokens = analyze(title) if titles else []
+        sentences, passages = split_passages(text, splitter)
+        rows = []
+        for i, (start, end, first) in enumerate(passages):
+            after = passages[i + 1][2] if i + 1 < len(passages) else len(sentences)
+            rows.append((start, end, first, after - first))
+            body = analyze(text[start:end])
+            tokens.extend(body)
+            tokens.extend(title_tokens)
+            lengths.append(len(body) + len(title_tokens))
+        articles.append((np.asarray(sentences, dtype=np.int64).reshape(-1, 2), tuple(rows)))
+    vocabulary = list(dict.fromkeys(tokens))
+    ids_of = {term: i for i, term in enumerate(vocabulary)}
+    n_terms = max(len(vocabulary), 1)
+    ids = np.fromiter(map(ids_of.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    passage = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    keys, counts = np.unique(passage * n_terms + ids, return_counts=True)
+    of_passage = keys // n_terms
+    term = (keys - of_passage * n_terms).astype(np.int32)
+    counts = counts.astype(np.int32)
+    sizes = np.bincount(of_passage, minlength=len(lengths)).astype(np.int32)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    done = []
+    first = 0
+    for spans, rows in articles:
+        last = first + len(rows)
+        a, b = bounds[first], bounds[last]
+        bag = Bag(vocabulary=vocabulary, ids=term[a:b].copy(), counts=counts[a:b].copy(), sizes=sizes[first:last])
+        done.append(Analysed(sentences=spans, passages=rows, terms=(), bag=bag))
+        first = last
     return done
 
 
