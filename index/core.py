@@ -221,10 +221,12 @@ def _analyse_into(
     pairs = [(a.article.title, a.article.text) for a in new]
     canonical: dict[str, str] = {}
     stored: list[NewArticle] = []
-    for item, number, result in zip(
-        new, numbers, analyse(pairs, splitter, titles=titles, workers=workers, progress=analysed_progress),
-        strict=True,
-    ):
+    # An engine that takes terms counted (the local one) gets them counted by the analysis workers.
+    add_counted = getattr(writer, "add_counted", None)
+    results = analyse(
+        pairs, splitter, titles=titles, workers=workers, progress=analysed_progress, counted=add_counted is not None
+    )
+    for item, number, result in zip(new, numbers, results, strict=True):
         stored.append(
             NewArticle(
                 article=item.article,
@@ -234,10 +236,12 @@ def _analyse_into(
                 sentences=result.sentences,
             )
         )
-        rows: list[PassageRow] = []
+        rows: list[PassageRow] = [(number, *passage) for passage in result.passages]
+        if add_counted is not None and result.bag is not None:
+            add_counted(rows, result.bag)
+            continue
         documents: list[list[str]] = []
-        for (start, end, first_sentence, count), terms in zip(result.passages, result.terms, strict=True):
-            rows.append((number, start, end, first_sentence, count))
+        for terms in result.terms:
             split = terms.split()
             # One object per distinct term, not per occurrence: 8 bytes a token instead of ~60 (a 16 MB article
             # held 130 MB of token strings), and the hash of a shared string is computed once.

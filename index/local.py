@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -39,6 +40,7 @@ from .dates import naive_utc, parse_date
 from .errors import IndexCorrupt, IndexNotFound, IndexWriteError
 from .ingest import fingerprint
 from .model import Article, BuildInfo, Changes, IngestReport, Passage
+from .pipeline import Bag
 from .segments import (
     MergePolicy,
     Searcher,
@@ -46,7 +48,7 @@ from .segments import (
     SegmentInfo,
     open_searcher,
     plan_merges,
-    write_segment,
+    write_counted_segment,
 )
 
 __all__ = ["FORMAT_VERSION", "SEGMENT_PASSAGES", "Index", "LocalWriter", "load", "maintain"]
@@ -367,8 +369,10 @@ class LocalWriter:
         self._writer: SegmentedIndex | None = None
         self._previous: Index | None = None
         self._infos: list[SegmentInfo] = []
-        self._documents: list[list[str]] = []
         self._rows: list[PassageRow] = []
+        self._terms: dict[str, int] = {}  # the segment being gathered: its terms, numbered as first met
+        self._bags: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # ids (the segment's), counts, sizes
+        self._known: tuple[list[str], np.ndarray] | None = None  # the last bag vocabulary met, and its ids here
         self._needed = 0  # bytes the reserved articles need (0: nothing reserved, nothing written yet)
 
     def __enter__(self) -> LocalWriter:
@@ -434,16 +438,51 @@ class LocalWriter:
 
     def add_passages(self, rows: Sequence[PassageRow], terms: Sequence[list[str]]) -> None:
         """Buffer passages; every ``SEGMENT_PASSAGES`` of them are written as a segment (not yet committed)."""
+        vocabulary: dict[str, int] = {}
+        ids: list[int] = []
+        counts: list[int] = []
+        sizes: list[int] = []
+        for passage in terms:
+            counted = Counter(passage)
+            ids.extend([vocabulary.setdefault(term, len(vocabulary)) for term in counted])
+            counts.extend(counted.values())
+            sizes.append(len(counted))
+        bag = Bag(
+            vocabulary=list(vocabulary),
+            ids=np.array(ids, dtype=np.int32),
+            counts=np.array(counts, dtype=np.int32),
+            sizes=np.array(sizes, dtype=np.int32),
+        )
+        self.add_counted(rows, bag)
+
+    def add_counted(self, rows: Sequence[PassageRow], bag: Bag) -> None:
+        """``add_passages`` with the terms already counted (by the analysis workers; ``update_archive`` uses it
+        when the writer has it): only the bag's vocabulary is walked here, once per vocabulary, not every term."""
+        if len(bag.sizes) != len(rows):
+            raise ValueError(f"{len(rows)} rows but {len(bag.sizes)} counted passages")
+        known = self._known
+        if known is None or known[0] is not bag.vocabulary:
+            terms = self._terms
+            mapped = np.fromiter(
+                (terms.setdefault(term, len(terms)) for term in bag.vocabulary),
+                dtype=np.int32,
+                count=len(bag.vocabulary),
+            )
+            known = self._known = (bag.vocabulary, mapped)
+        self._bags.append((known[1][bag.ids], bag.counts, bag.sizes))
         self._rows.extend(rows)
-        self._documents.extend(terms)
-        if len(self._documents) >= SEGMENT_PASSAGES:
+        if len(self._rows) >= SEGMENT_PASSAGES:
             self._flush()
 
     def _flush(self) -> None:
-        if self._documents:
+        if self._rows:
             rows = np.asarray(self._rows, dtype=np.int64).reshape(-1, ROW_WIDTH)
-            self._infos.append(write_segment(self.root, self._documents, rows=rows))
-        self._documents, self._rows = [], []
+            ids, counts, sizes = (np.concatenate(parts) for parts in zip(*self._bags, strict=True))
+            info = write_counted_segment(
+                self.root, terms=list(self._terms), ids=ids, counts=counts, sizes=sizes, rows=rows
+            )
+            self._infos.append(info)
+        self._rows, self._bags, self._terms, self._known = [], [], {}, None
 
     def commit(self, commit: Commit) -> Index:
         """Write the batch, information and splitter, and commit them with the segments written; the new Index."""
@@ -478,7 +517,7 @@ class LocalWriter:
 
     def abandon(self) -> None:
         """Remove every segment, batch and file written since the last commit; the committed state stays."""
-        self._infos, self._documents, self._rows = [], [], []
+        self._infos, self._rows, self._bags, self._terms, self._known = [], [], [], {}, None
         if self._writer is not None:
             self._writer.clean()
             _clean(self.root, self._writer.searcher.metadata)

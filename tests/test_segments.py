@@ -26,6 +26,7 @@ from index.segments import (
     SegmentedIndex,
     open_searcher,
     plan_merges,
+    write_counted_segment,
     write_segment,
 )
 from index.segments import searcher as segments_module
@@ -154,6 +155,31 @@ def test_a_small_segment_is_skipped_only_when_it_cannot_compete(tmp_path, small_
         docs = [*big, ["common"], ["rare"]]
         for query in (["rare"], ["common"], ["rare", "common"], ["common", "x5"]):
             check_against_oracles(searcher, docs, np.arange(len(docs)), query, 5, "plus")
+
+
+@settings(max_examples=60, deadline=None)
+@given(passages=st.lists(documents, min_size=1, max_size=12), seed=st.integers(0, 2**32 - 1))
+def test_passages_counted_before_writing_give_the_same_segment_files(passages, seed):
+    """The local build counts terms in its analysis workers; the files must be those of the plain term lists."""
+    from collections import Counter
+
+    rng = np.random.default_rng(seed)
+    terms = sorted({t for p in passages for t in p} | {"unused"})  # a shared vocabulary has terms of other passages
+    terms = [terms[i] for i in rng.permutation(len(terms))]  # any order: the workers number terms as they meet them
+    position = {t: i for i, t in enumerate(terms)}
+    counted = [Counter(p) for p in passages]
+    ids = np.array([position[t] for c in counted for t in c], dtype=np.int32)
+    counts = np.array([n for c in counted for n in c.values()], dtype=np.int32)
+    sizes = np.array([len(c) for c in counted], dtype=np.int32)
+    rows = np.arange(len(passages) * 2).reshape(-1, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = write_segment(tmp, passages, rows=rows)
+        if not len(ids):
+            ids = counts = np.zeros(0, dtype=np.int32)
+        again = write_counted_segment(tmp, terms=terms, ids=ids, counts=counts, sizes=sizes, rows=rows)
+        meta = [json.loads((Path(tmp) / info.name / "segment.json").read_bytes()) for info in (plain, again)]
+    assert meta[0] == meta[1]
+    assert (plain.documents, plain.terms, plain.postings) == (again.documents, again.terms, again.postings)
 
 
 def test_round_trip_keeps_scores_rows_and_metadata(tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -498,11 +500,27 @@ def test_analysis_in_worker_processes_gives_the_same_terms(tmp_path):
     index.pipeline.PARALLEL_MIN, saved = 10, index.pipeline.PARALLEL_MIN
     try:
         there = list(analyse(pairs, splitter, titles=True, workers=2))
+        counted_there = list(analyse(pairs, splitter, titles=True, workers=2, counted=True))
     finally:
         index.pipeline.PARALLEL_MIN = saved
+    counted_here = list(analyse(pairs, splitter, titles=True, workers=1, counted=True))
     assert [a.terms for a in there] == [a.terms for a in here]
+    # Counted by the workers (a vocabulary per chunk) or here (one per article): the same counts per passage.
+    expected = [[Counter(t.split()) for t in a.terms] for a in here]
+    for results in (counted_there, counted_here):
+        assert [_bag_counts(a.bag) for a in results] == expected
+        assert [a.passages for a in results] == [a.passages for a in here]
     assert [a.passages for a in there] == [a.passages for a in here]
     assert all(np.array_equal(a.sentences, b.sentences) for a, b in zip(there, here, strict=True))
+
+
+def _bag_counts(bag) -> list[Counter]:
+    """Each passage's term counts in a Bag of the analysis pipeline."""
+    bounds = np.concatenate([[0], np.cumsum(bag.sizes)])
+    return [
+        Counter({bag.vocabulary[int(t)]: int(n) for t, n in zip(bag.ids[a:b], bag.counts[a:b], strict=True)})
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
 def _fill_disk_except(mount: Path, keep: int) -> Path:
@@ -575,3 +593,24 @@ def test_a_script_without_a_main_guard_still_builds_in_one_process(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "40"
     assert "analysing in this process instead" in result.stderr
+
+
+def test_a_worker_chunk_spread_over_several_segments_builds_the_index_one_process_builds(tmp_path, monkeypatch):
+    # A worker's chunk shares one vocabulary; a segment that ends inside the chunk holds only the terms its own
+    # passages use (a term without postings is a corrupt segment).
+    import index.local
+    import index.pipeline
+
+    articles = tmp_path / "articles"
+    for i in range(40):
+        write(articles, f"a{i}.txt", f"Harbour story {i}\n\nThe harbour bridge{i} opened on day {i}.\n")
+    monkeypatch.setattr(index.local, "SEGMENT_PASSAGES", 3)
+    monkeypatch.setattr(index.pipeline, "PARALLEL_MIN", 10)
+    here = index.update(tmp_path / "here", articles, workers=1)
+    there = index.update(tmp_path / "there", articles, workers=2)
+    assert len(there.searcher.segments) > 1
+    assert [there.document_frequency(f"bridge{i}") for i in range(40)] == [1] * 40
+    for question in (["harbour"], ["bridge7", "day"], ["bridge39"]):
+        found, expected = there.top(question, 5), here.top(question, 5)
+        assert [there.article_of(int(n)).id for n in found.docs] == [here.article_of(int(n)).id for n in expected.docs]
+        np.testing.assert_allclose(found.scores, expected.scores)

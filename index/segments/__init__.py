@@ -44,7 +44,7 @@ Errors::
     └── IndexLocked      another writer holds the directory
 """
 
-from .format import FORMAT_VERSION, SegmentEntry, SegmentInfo, write_segment
+from .format import FORMAT_VERSION, SegmentEntry, SegmentInfo, write_counted_segment, write_segment
 from .manifest import Manifest
 from .merge import Merge, MergePolicy, plan_merges
 from .searcher import Searcher, open_searcher
@@ -62,5 +62,6 @@ __all__ = [
     "SegmentedIndex",
     "open_searcher",
     "plan_merges",
+    "write_counted_segment",
     "write_segment",
 ]

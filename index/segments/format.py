@@ -221,25 +221,85 @@ def write_segment(
     stream = np.fromiter(
         map(first_seen.__getitem__, itertools.chain.from_iterable(documents)), dtype=np.int64, count=int(doc_len.sum())
     )
-    vocabulary = sorted(first_seen)
-    rank = np.empty(len(vocabulary), dtype=np.int64)
-    rank[[first_seen[t] for t in vocabulary]] = np.arange(len(vocabulary))
+    vocabulary, rank = _sorted_ranks(first_seen)
     terms = rank[stream]
     del stream
     doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
     keys, tf = np.unique(terms * n_docs + doc_of, return_counts=True)
     del terms, doc_of
     term_of = keys // n_docs
-    docs = (keys - term_of * n_docs).astype(np.int32)
-    offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term_of, minlength=len(vocabulary)), out=offsets[1:])
-    arrays = {
+    docs = keys - term_of * n_docs
+    arrays = _postings(len(vocabulary), term_of, docs, tf, doc_len, rows_array)
+    return write_segment_arrays(root, vocabulary=vocabulary, arrays=arrays, progress=progress)
+
+
+def _sorted_ranks(ids: dict[str, int]) -> tuple[list[str], np.ndarray]:
+    """The terms sorted (a segment's vocabulary), and each id's position among them."""
+    vocabulary = sorted(ids)
+    rank = np.empty(len(vocabulary), dtype=np.int64)
+    rank[[ids[t] for t in vocabulary]] = np.arange(len(vocabulary))
+    return vocabulary, rank
+
+
+def _postings(
+    n_terms: int, term_of: np.ndarray, docs: np.ndarray, tf: np.ndarray, lengths: np.ndarray, rows: np.ndarray
+) -> dict[str, np.ndarray]:
+    """A segment's arrays from its postings sorted by term, then passage."""
+    offsets = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=n_terms), out=offsets[1:])
+    return {
         "offsets": offsets,
-        "docs": docs,
+        "docs": docs.astype(np.int32),
         "tf": tf.astype(uint_dtype(int(tf.max()) if len(tf) else 0)),
-        "lengths": doc_len.astype(np.int32),
-        "rows": rows_array,
+        "lengths": lengths.astype(np.int32),
+        "rows": rows,
     }
+
+
+def write_counted_segment(
+    directory: str | os.PathLike[str],
+    *,
+    terms: Sequence[str],
+    ids: np.ndarray,
+    counts: np.ndarray,
+    sizes: np.ndarray,
+    rows: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> SegmentInfo:
+    """Write a new segment of passages whose terms are already counted; the same files ``write_segment`` writes
+    for the same passages.
+
+    Args:
+        directory: the index root.
+        terms: the distinct terms (any order); ``ids`` index into it. Terms no passage uses are left out.
+        ids: every passage's distinct terms, passage after passage.
+        counts: how often each occurs in its passage (at least once).
+        sizes: distinct terms per passage (their sum is ``len(ids)``); its length is the number of passages.
+        rows: as for ``write_segment``.
+        progress: called before each file is written.
+
+    Raises:
+        InvalidOption: no passages, or ``rows`` has the wrong shape or type.
+    """
+    root = Path(directory)
+    store.private_dir(root)
+    n_docs = len(sizes)
+    if n_docs == 0:
+        raise InvalidOption("a segment needs at least one passage; got none")
+    rows_array = _check_rows(rows, n_docs)
+    used = np.bincount(ids, minlength=len(terms)) > 0
+    if not used.all():
+        # A vocabulary shared by a worker's chunk also holds terms of passages in the next segment.
+        renumber = np.cumsum(used) - 1
+        ids = renumber[ids]
+        terms = list(itertools.compress(terms, used.tolist()))
+    vocabulary, rank = _sorted_ranks({term: i for i, term in enumerate(terms)})
+    term_of = rank[ids]
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int32), sizes)
+    lengths = np.bincount(doc_of, weights=counts, minlength=n_docs).astype(np.int64)
+    # Passages come in order, so a stable sort by term leaves each term's passages ascending.
+    order = np.argsort(term_of, kind="stable")
+    arrays = _postings(len(vocabulary), term_of[order], doc_of[order], counts[order], lengths, rows_array)
     return write_segment_arrays(root, vocabulary=vocabulary, arrays=arrays, progress=progress)
 
 
