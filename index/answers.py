@@ -11,7 +11,9 @@ The path of a question:
    when the stories of its range do not answer, every story is searched with it, and the answer's ``note`` says
    which was done.
 2. **Analysis**: the question's terms, each weighed by its rarity (``Archive.rarity``); terms the articles never
-   contain weigh the most, so "capital of France" is not answered by a sentence that only shares "capital".
+   contain weigh the most, so "capital of France" is not answered by a sentence that only shares "capital". The
+   one exception is a question's only such word beside words that one story alone holds, all in its title
+   ("<b>bold</b> Parasite?"): the question names that story, and its quotes are judged on the other words.
 3. **Candidates**: BM25's best passages (``CANDIDATE_PASSAGES``).
 4. **Sentences**: every sentence of those passages is scored by the question's rarity mass it holds itself
    (its *coverage*), by the terms it lacks but its neighbours, passage or title hold (at a fraction: *context*),
@@ -305,7 +307,8 @@ def _search(idx: Archive, question: str, asked: str, when: TimeQuery, options: _
         _judge(idx, f"{when.text} {options.subject}".strip(), sentences, judge, weights)
     # Quotes are built lazily: past the page asked for (and a margin for recency ordering), none is needed.
     wanted = skip + limit + (CANDIDATE_PASSAGES if when.newest_first else 3)
-    quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights, wanted)
+    unknown = _lone_unknown(idx, distinct, earlier, passages)
+    quotes = _quotes(idx, sentences, rarity, total, judge is not None, weights, wanted, unknown)
     if when.newest_first:
         # Among the quotes that answer, the newest story first; the rest keep their order after them.
         relevant = [q for q in quotes if q[1] >= threshold]
@@ -333,6 +336,27 @@ def _search(idx: Archive, question: str, asked: str, when: TimeQuery, options: _
         coverage=round(quotes[0][2], 4),
         confidence=round(quotes[0][1], 4),
     )
+
+
+def _lone_unknown(idx: Archive, terms: Sequence[str], earlier: Sequence[str], passages: Sequence[int]) -> str | None:
+    """The question's one word that no passage holds, when its other words are held by one story alone."""
+    if earlier:
+        return None  # a follow-up's words are the earlier question's as well: not a lone word typed here
+    frequency = {t: idx.document_frequency(t) for t in terms}
+    unknown = [t for t, df in frequency.items() if df == 0]
+    if len(unknown) != 1 or len(terms) < 2:
+        return None
+    # Every passage holding the other words must be among the candidates and of one story: then those words name
+    # that story ("Parasite"), where a common word ("CEO", "animal") is in many and says nothing of the subject.
+    stories = {idx.article_of(p).id for p in passages}
+    if len(stories) != 1:
+        return None
+    held = {t: 0 for t in terms if t != unknown[0]}
+    title = set(analyze(idx.article_of(passages[0]).title))  # indexed with every passage of the story, as a rule
+    for p in passages:
+        for t in held.keys() & (set(analyze(idx.passage(p).text)) | title):
+            held[t] += 1
+    return unknown[0] if all(held[t] >= frequency[t] for t in held) else None
 
 
 def _newest_key(when: dt.datetime | None) -> tuple[int, float]:
@@ -523,8 +547,14 @@ def _quotes(
     semantic: bool,
     weights: Weights,
     wanted: int,
+    unknown: str | None = None,
 ) -> list[tuple[Quote, float, float]]:
-    """Quotes best first, each with its confidence and coverage; none overlapping, none repeating another's words."""
+    """Quotes best first, each with its confidence and coverage; none overlapping, none repeating another's words.
+
+    ``unknown``, the question's one word no passage holds, is left out of the coverage of a quote whose article's
+    title holds every other word of the question ("<b>bold</b> Parasite?" of "'Parasite' scores historic upset"):
+    the question names that story, and a word the archive never uses cannot be answered by another one.
+    """
     chosen: list[tuple[Quote, float, float]] = []
     taken: list[tuple[str, int, int]] = []  # article id, start, end
     seen: set[str] = set()
@@ -544,6 +574,8 @@ def _quotes(
         seen.add(key)
         taken.append((article.id, start, end))
         coverage = sum(rarity[t] for t in have) / total
+        if unknown is not None and rarity.keys() - {unknown} <= frozenset(analyze(article.title)):
+            coverage = sum(rarity[t] for t in have) / (total - rarity[unknown])
         confidence = sentence.cosine + weights.decision_coverage * coverage if semantic else coverage
         chosen.append(
             (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import index
 
-from .conftest import SEED_TITLE
+from .conftest import SEED_TITLE, write
 
 
 def test_air_base_question_quotes_the_sentence(seed_index):
@@ -66,6 +66,26 @@ def test_off_topic_is_not_answered(seed_index, question):
     assert answer.quotes == ()
     assert answer.message
     assert answer.suggestions == (SEED_TITLE,)
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        pytest.param("<i>zorblax</i> tolls?", True, id="beside-a-word-of-one-story-and-its-title"),
+        pytest.param("zorblax harbour?", False, id="beside-a-word-of-two-stories"),
+        pytest.param("zorblax commuters?", False, id="beside-a-word-not-in-a-title"),
+        pytest.param("zorblax quuxite tolls?", False, id="two-words-no-article-holds"),
+    ],
+)
+def test_a_word_no_article_holds_is_excused_only_beside_words_naming_one_story(tmp_path, question, answered):
+    write(tmp_path, "tolls.txt", "Harbour bridge tolls to rise\n\nThe harbour bridge toll will rise to three pounds "
+          "in January. Commuters called the rise unfair.\n")
+    write(tmp_path, "tours.txt", "Harbour tours resume\n\nThe harbour boat tour was put on hold while repairs "
+          "were made.\n")
+    answer = index.answer(index.build(tmp_path), question)
+    assert answer.answered is answered, answer
+    if answered:
+        assert answer.quotes[0].article.title == "Harbour bridge tolls to rise"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!?", "what is the", "\u200b\u200b"])

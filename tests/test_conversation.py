@@ -93,6 +93,14 @@ async def test_markup_typed_into_a_question_is_not_part_of_it(site, newsbot):
         assert (await newsbot("ask", marked)).stdout == plain.stdout, marked
 
 
+async def test_a_word_inside_a_presentational_tag_does_not_sink_a_question_that_names_a_story(site, newsbot):
+    # Text inside <b> is the user's: "bold" stays a word of the question. No article holds it, but "Parasite" is
+    # held by one story alone, in its title: the question names that story, and is answered from it.
+    await newsbot.fetch(site, PARASITE)
+    bold = await newsbot("ask", "<b>bold</b> Parasite?")
+    assert "“Parasite”" in bold.stdout.split("\n\n")[0], bold.stdout
+
+
 async def test_thanks_in_a_shell_gets_a_greeting_without_telegram_commands(newsbot):
     result = await newsbot("ask", "thanks")
     assert result.stdout.startswith("Hello! I answer questions about the news articles I have")
