@@ -9,7 +9,8 @@
 ``start`` makes a new cluster in RUNDIR/data (a leftover one that no longer runs is wiped: this is a test
 server, never a place for data worth keeping), listening on 127.0.0.1 only at a free port, with its socket in
 RUNDIR and its log in RUNDIR/postgres.log. It creates the login role ``newsbot`` (with CREATEDB, so each test
-can make a database of its own) and its database ``newsbot``, checks that the URL connects, and writes
+can make a database of its own, and pg_signal_backend, so it can drop that database WITH (FORCE)) and its
+database ``newsbot``, checks that the URL connects, and writes
 RUNDIR/postgres.json: pid, port, url, superuser_url and paths. Started again while it runs, it prints the same
 URL. Nothing here uses the Debian package's default cluster or systemd (a CI machine has neither running).
 
@@ -169,6 +170,10 @@ def start(run_dir: Path) -> int:
         # Statements over TCP with the password, the way the tests will connect (the socket is a convenience).
         psql(bin_path, superuser_url, f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{password}'")
         psql(bin_path, superuser_url, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+        # Each test drops its database WITH (FORCE), which must end every backend in it, an autovacuum worker
+        # too: without this role PostgreSQL 15 refuses that ("must be a member of the role whose process is being
+        # terminated"), now and then, when autovacuum happens to be at work there.
+        psql(bin_path, superuser_url, f"GRANT pg_signal_backend TO {ROLE}")
         psql(bin_path, url, "SELECT 1")  # the URL printed below is known to work
     except BaseException:
         # No postgres.json is written, so `stop` could not find this server: end it here.
