@@ -36,7 +36,8 @@ CLOCK_SLACK = dt.timedelta(seconds=1)  # a daily job that fires a moment early s
 MAX_PER_CHAT = 10
 STORIES = 5
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya"
+# The syntax, not a topic of the seeds: a bot run on other news would teach a topic it has nothing on.
+USAGE_SUBSCRIBE = "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 for a briefing of all news"
 USAGE_BRIEF = (
     "Usage: /brief [topic] [since DATE], for example /brief libya since 2020-05-01, /brief since yesterday or "
     "/brief oil since last week"

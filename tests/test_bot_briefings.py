@@ -204,7 +204,11 @@ async def test_group_members_cannot_change_subscriptions(telegram, group):
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        pytest.param("/subscribe", "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 libya", id="no-time"),
+        pytest.param(
+            "/subscribe",
+            "Usage: /subscribe HH:MM [topic], for example /subscribe 08:00 for a briefing of all news",
+            id="no-time",
+        ),
         pytest.param("/subscribe 25:00 libya", "I can't read '25:00' as a time.", id="bad-hour"),
         pytest.param("/subscribe 8h libya", "I can't read '8h' as a time.", id="bad-format"),
         pytest.param("/subscribe 08:00 the of", "has no words to search for", id="empty-topic"),
