@@ -24,6 +24,7 @@ from index.sentences import SentenceSplitter
 opensearch_py = pytest.importorskip("opensearchpy", reason="the opensearch extra is not installed")
 
 from index.opensearch import ClusterConfig, OpenSearchWriter, connect, copy_index, open_archive  # noqa: E402
+from index.opensearch.client import whole  # noqa: E402
 
 STORIES = {
     "rates.txt": "Title: Bank holds rates\nDate: 2024-03-01\n\nThe central bank held interest rates at four percent. "
@@ -287,3 +288,16 @@ async def test_the_command_lines_feeds_and_fetch_write_into_the_cluster(cluster,
     assert "The index has 2 articles (1 added, 0 changed)." in result.stdout
     assert open_archive(cluster).article_count == 2
     assert not (tmp_path / "index").exists(), "the local index was not touched"
+
+
+def test_a_search_some_shards_failed_is_the_cluster_failing_not_an_answer():
+    """A node killed mid-question (issue 17's fault test, seen once in CI): the cluster answered from the shards
+    left, the question was declined as if the archive had nothing. A partial answer is a failure to retry."""
+    config = ClusterConfig(urls=("http://127.0.0.1:9",))
+    partial = {"_shards": {"total": 3, "successful": 2, "failed": 1}, "hits": {"hits": []}}
+    with pytest.raises(ArchiveUnavailable, match="only part of the archive \\(1 of 3 shards failed\\)"):
+        whole(config, "searching", partial)
+    with pytest.raises(ArchiveUnavailable, match="failed while counting terms \\(HTTP 503\\)"):
+        whole(config, "counting terms", {"error": {"type": "search_phase_execution_exception"}, "status": 503})
+    complete = {"_shards": {"total": 3, "successful": 3, "failed": 0}, "hits": {"hits": []}}
+    assert whole(config, "searching", complete) is complete

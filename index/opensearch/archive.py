@@ -35,7 +35,7 @@ from ..ingest import fingerprint
 from ..local import _InOrder
 from ..model import Article, BuildInfo, Changes, IngestReport, Passage
 from . import schema
-from .client import ClusterConfig, unavailable
+from .client import ClusterConfig, unavailable, whole
 
 __all__ = ["OpenSearchArchive", "settings_from", "settings_record"]
 
@@ -126,12 +126,12 @@ class OpenSearchArchive:
                 if client.indices.exists_alias(name=alias):
                     raise IndexCorrupt(f"the archive {alias!r} in OpenSearch has no meta document") from None
                 raise IndexNotFound(f"no archive {alias!r} in the OpenSearch cluster at {config.where}") from None
-            counts = client.msearch(
+            counts = [whole(config, "reading the archive", r) for r in client.msearch(
                 index=meta["index"],
                 body=[{}, {"size": 0, "track_total_hits": True, "query": _live("passage", int(meta["gen"])),
                            "aggs": {"length": {"sum": {"field": "length"}}}},
                       {}, {"size": 0, "track_total_hits": True, "query": _live("article", int(meta["gen"]))}],
-            )["responses"]  # fmt: skip
+            )["responses"]]  # fmt: skip
         try:
             total_length = float(counts[0]["aggregations"]["length"]["value"])
             return cls(client, config, meta, (*(r["hits"]["total"]["value"] for r in counts), total_length))
@@ -170,7 +170,7 @@ class OpenSearchArchive:
 
     def _search(self, doing: str, **request: Any) -> dict[str, Any]:
         with unavailable(self.config, doing):
-            return self.client.search(index=self.index, **request)
+            return whole(self.config, doing, self.client.search(index=self.index, **request))
 
     def top(self, terms: list[str], k: int) -> Scored:
         """The ``k`` best passages for analysed ``terms`` (a repeated term counts as often), best first.
@@ -247,10 +247,9 @@ class OpenSearchArchive:
                 body += [{}, {"size": 0, "track_total_hits": True, "query": query}]
             with unavailable(self.config, "counting terms"):
                 responses = self.client.msearch(index=self.index, body=body)["responses"]
+            counted = [whole(self.config, "counting terms", response) for response in responses]  # or none kept
             with self._lock:
-                for term, response in zip(batch, responses, strict=True):
-                    if "error" in response:
-                        raise IndexCorrupt(f"counting {term!r} in the archive failed: {response['error']}")
+                for term, response in zip(batch, counted, strict=True):
                     self._df[term] = int(response["hits"]["total"]["value"])
         with self._lock:
             return {t: self._df[t] for t in wanted}

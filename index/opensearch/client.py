@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ArchiveUnavailable, InvalidOption
+from ..errors import ArchiveUnavailable, IndexCorrupt, InvalidOption
 
-__all__ = ["ClusterConfig", "connect", "unavailable"]
+__all__ = ["ClusterConfig", "connect", "unavailable", "whole"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +134,26 @@ def unavailable(config: ClusterConfig, doing: str) -> Iterator[None]:
         raise ArchiveUnavailable(
             f"the OpenSearch cluster at {config.where} failed while {doing} ({_reason(error)})"
         ) from None
+
+
+def whole(config: ClusterConfig, doing: str, response: dict[str, Any]) -> dict[str, Any]:
+    """``response`` (of a search, or one of a multi-search) if every shard answered it; else ``ArchiveUnavailable``.
+
+    A search that some shards failed (a node down, its shards' copies not yet promoted) still answers, from the
+    shards that did: counts too low, passages missing. Served as such it would decline a question the archive
+    answers, or remember a wrong document frequency, so it is a failure to retry, not an answer.
+    """
+    error = response.get("error")
+    if error is not None:
+        status = response.get("status")
+        if isinstance(status, int) and status < 500 and status != 429:
+            reason = error.get("reason") if isinstance(error, dict) else error
+            raise IndexCorrupt(f"{doing} in the archive failed: {reason}")
+        raise ArchiveUnavailable(f"the OpenSearch cluster at {config.where} failed while {doing} (HTTP {status})")
+    shards = response.get("_shards") or {}
+    if shards.get("failed"):
+        raise ArchiveUnavailable(
+            f"the OpenSearch cluster at {config.where} answered {doing} from only part of the archive "
+            f"({shards['failed']} of {shards.get('total', '?')} shards failed)"
+        )
+    return response
