@@ -48,13 +48,9 @@ from urllib.parse import unquote
 
 from bot.config import database_password, without_password
 from bot.errors import DiskFull, StateError
-from bot.state.feeds import SQLFeeds
-from bot.state.follows import SQLFollows
+from bot.state.repositories import Repositories
 from bot.state.schema import SCHEMA_VERSION
-from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Engine, Transactions
-from bot.state.subscriptions import SQLSubscriptions
-from bot.state.turns import SQLTurns
 
 try:
     import psycopg
@@ -471,7 +467,7 @@ def migrate(db: PostgresEngine, *, to: int = SCHEMA_VERSION) -> None:
         log.info("migrated %s from schema %d to %d", db.shown, version, to)
 
 
-class PostgresState:
+class PostgresState(Repositories):
     """The bot's state in a PostgreSQL database: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` (see
     ``protocols``).
 
@@ -493,15 +489,7 @@ class PostgresState:
         except BaseException:
             self.engine.close()
             raise
-        self.subscriptions = SQLSubscriptions(self.engine, default_timezone=default_timezone)
-        self.feeds = SQLFeeds(self.engine)
-        self.follows = SQLFollows(self.engine)
-        self.buttons = SQLButtons(self.engine)
-        self.limits = SQLLimits(self.engine)
-        self.leases = SQLLeases(self.engine)
-        self.claims = SQLClaims(self.engine)
-        self.processes = SQLProcesses(self.engine)
-        self.turns = SQLTurns(self.engine)
+        self._open_repositories(self.engine, default_timezone=default_timezone)
 
     def __enter__(self) -> PostgresState:
         return self

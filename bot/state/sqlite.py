@@ -25,13 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import DiskFull, StateError
-from bot.state.feeds import SQLFeeds
-from bot.state.follows import SQLFollows
+from bot.state.repositories import Repositories
 from bot.state.schema import SCHEMA_VERSION, migrate
-from bot.state.shared import SQLButtons, SQLClaims, SQLLeases, SQLLimits, SQLProcesses
 from bot.state.sql import Transactions
-from bot.state.subscriptions import SQLSubscriptions
-from bot.state.turns import SQLTurns
 from index.store import private_dir
 
 __all__ = ["BACKUPS_KEPT", "SQLiteEngine", "SQLiteState"]
@@ -130,7 +126,7 @@ class SQLiteEngine(Transactions):
             self.connection.close()
 
 
-class SQLiteState:
+class SQLiteState(Repositories):
     """The bot's state in one SQLite file: ``subscriptions``, ``feeds``, ``follows`` and ``turns`` (see
     ``protocols``).
 
@@ -157,15 +153,7 @@ class SQLiteState:
         except OSError as exc:
             raise StateError(f"cannot open {self.path} ({exc.strerror or exc})") from None
         self.engine = SQLiteEngine(connection, self.path)
-        self.subscriptions = SQLSubscriptions(self.engine, default_timezone=default_timezone)
-        self.feeds = SQLFeeds(self.engine)
-        self.follows = SQLFollows(self.engine)
-        self.buttons = SQLButtons(self.engine)
-        self.limits = SQLLimits(self.engine)
-        self.leases = SQLLeases(self.engine)
-        self.claims = SQLClaims(self.engine)
-        self.processes = SQLProcesses(self.engine)
-        self.turns = SQLTurns(self.engine)
+        self._open_repositories(self.engine, default_timezone=default_timezone)
 
     def __enter__(self) -> SQLiteState:
         return self
